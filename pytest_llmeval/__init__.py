@@ -1,0 +1,35 @@
+"""pytest-llmeval: LLM evaluation as pytest regression tests.
+
+Public API: the ``dataset`` helper for Python tests, the ``Backend`` base class and its request
+and reply types for backends of your own, and the result types. Names load on first use, so
+``import pytest_llmeval`` (which every pytest run does through the plugin) costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backends.base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+    from .errors import BackendError, ConfigError, DataError, FatalBackendError, LLMEvalError
+    from .python_tests import DatasetSample, LLMClient, dataset
+    from .results.payload import SampleResult
+    from .samples import Sample
+
+_WHERE = {
+    "Backend": "backends.base", "BackendSettings": "backends.base", "GenerateRequest": "backends.base",
+    "LoglikelihoodRequest": "backends.base", "Reply": "backends.base",
+    "BackendError": "errors", "ConfigError": "errors", "DataError": "errors", "FatalBackendError": "errors",
+    "LLMEvalError": "errors",
+    "DatasetSample": "python_tests", "LLMClient": "python_tests", "dataset": "python_tests",
+    "SampleResult": "results.payload", "Sample": "samples",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'pytest_llmeval' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

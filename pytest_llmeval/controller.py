@@ -1,0 +1,106 @@
+"""The controller's side of a run: gather results as reports arrive, decide, write, render.
+
+Runs only in the process that owns the terminal (never in an xdist worker). Deciding happens in
+``pytest_sessionfinish`` so the verdict holds under ``-p no:terminal``; rendering is separate.
+samples.jsonl is appended per report, so a crash or Ctrl-C keeps every finished sample.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .options import RunOptions
+from .profiles import ModelSpec
+from .results.payload import PAYLOAD_ATTR, SampleResult
+
+__all__ = ["CONTROLLER", "Controller"]
+
+
+@dataclass
+class Controller:
+    options: RunOptions
+    models: list[ModelSpec]
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    _t0: float = field(default_factory=time.perf_counter)
+    results: dict[tuple[str, str, str, str], SampleResult] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    summary: Any = None
+    _writer: Any = None
+
+    def open(self) -> None:
+        if self.options.report_dir is not None:
+            from .report.files import SamplesWriter
+
+            self.options.report_dir.mkdir(parents=True, exist_ok=True)
+            self._writer = SamplesWriter(self.options.report_dir / "samples.jsonl")
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Each sample's payload as its report arrives, from this process or an xdist worker."""
+        payload = getattr(report, PAYLOAD_ATTR, None)
+        if payload is None:
+            return
+        result = SampleResult.from_json(payload)
+        self.results[(result.model, result.suite, result.subject, result.id)] = result
+        if self._writer is not None:
+            self._writer.write(result)
+
+    def finish(self, session: pytest.Session) -> None:
+        if not self.results:
+            return
+        from .results.aggregate import aggregate
+        from .results.verdict import failures
+
+        self.summary = aggregate(self.results.values())
+        self.failures = failures(self.summary)
+        if self.options.report_dir is not None:
+            self._write_reports(self.options.report_dir)
+        if self.failures and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def run_info(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        versions: dict[str, dict[str, str]] = {}
+        for r in self.results.values():
+            versions.setdefault(r.suite, {})[r.subject] = r.version
+        return {
+            "models": [m.public() for m in self.models],
+            "options": self.options.public(),
+            "versions": {"pytest_llmeval": version("pytest-llmeval"), "pytest": pytest.__version__, "suites": versions},
+            "started": self.started.isoformat(timespec="seconds"),
+            "duration_s": round(time.perf_counter() - self._t0, 3),
+            "environment": {"python": sys.version.split()[0], "platform": platform.platform(), "host": socket.gethostname()},
+        }
+
+    def _write_reports(self, folder: Path) -> None:
+        from .report.files import write_results_csv, write_results_json
+
+        write_results_json(folder / "results.json", self.run_info(), self.summary)
+        write_results_csv(folder / "results.csv", self.summary)
+
+    def terminal(self, reporter: Any) -> None:
+        if self.summary is None:
+            return
+        from .report.terminal import summary_lines
+
+        reporter.write_sep("=", "llmeval summary")
+        for text, markup in summary_lines(self.summary):
+            reporter.write_line(text, **markup)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+CONTROLLER = pytest.StashKey[Controller]()

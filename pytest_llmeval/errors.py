@@ -1,0 +1,48 @@
+"""The exception tree, drawn once so every layer maps its low-level failures into it in one place.
+
+    LLMEvalError
+    ├── ConfigError          bad user input: a suite, a data file, an option, a profile.
+    │   └── DataError        a data file that cannot be read as the suite says.
+    └── BackendError         the backend could not answer this sample (after its retries):
+        │                    the item is an *error*, never silently a miss.
+        └── FatalBackendError the endpoint refused the whole run (401/403 key, 404 model):
+                             the session stops at once with one line.
+
+Every message is a single line that names where the problem is (file, line, key or field) and
+what was expected, because users see it in place of a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError"]
+
+
+class LLMEvalError(Exception):
+    """Base of everything this plugin raises on purpose."""
+
+
+class ConfigError(LLMEvalError):
+    """User input is wrong. ``str(err)`` is the one line shown to the user.
+
+    ``where`` is a file path, optionally with ``:line``; ``key`` the dotted key or field name.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, key: str | None = None) -> None:
+        self.where = where
+        self.key = key
+        self.detail = message
+        parts = [p for p in (where, f"{key}" if key else None) if p]
+        prefix = ": ".join(parts)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class DataError(ConfigError):
+    """A data file does not have the layout its format promises."""
+
+
+class BackendError(LLMEvalError):
+    """The backend gave no usable answer for one request, after its retries."""
+
+
+class FatalBackendError(BackendError):
+    """The endpoint will refuse every request of this run: a rejected key or an unknown model."""

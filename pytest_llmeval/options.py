@@ -1,0 +1,117 @@
+"""Option and ini names, and the typed settings object every other module reads.
+
+Each ``--llm-*`` option has an ini twin ``llm_*``; the command line wins over the ini file.
+Only this module knows option names, so renaming one touches one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+__all__ = ["RunOptions", "add_options", "read_options"]
+
+GROUP = "llmeval"
+
+# (option, ini type, help, argparse kwargs). Defaults are None so "not given" is visible and
+# profiles or suites can fill the gap; the real defaults live in RunOptions.
+_OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("--llm-model", "linelist", "model to evaluate (profile name or backend model name); repeat to compare", {"action": "append"}),
+    ("--llm-backend", "string", "openai, llamacpp, an entry point of pytest_llmeval.backends, or package.module:Class", {}),
+    ("--llm-base-url", "string", "endpoint of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1", {}),
+    ("--llm-api-key-env", "string", "name of the environment variable holding the API key (never the key itself)", {}),
+    ("--llm-models-file", "string", "model profiles file (default: llm_models.yaml beside the ini file or the given paths)", {}),
+    ("--llm-retries", "string", "retries per request after the first try (default 2)", {"type": int}),
+    ("--llm-timeout", "string", "per-request timeout in seconds (default 60)", {"type": float}),
+    ("--llm-limit", "string", "at most N samples per subject, chosen deterministically", {"type": int}),
+    ("--llm-max-tokens", "string", "maximum generated tokens (overrides suites and profiles)", {"type": int}),
+    ("--llm-temperature", "string", "sampling temperature (default 0)", {"type": float}),
+    ("--llm-report-dir", "string", "write results.json, results.csv and samples.jsonl into DIR", {}),
+    ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
+]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "LLM evaluation (pytest-llmeval)")
+    for flag, ini_type, help_text, kwargs in _OPTIONS:
+        dest = flag[2:].replace("-", "_")
+        group.addoption(flag, dest=dest, help=help_text, **({"default": None} | kwargs))
+        parser.addini(dest, help=help_text, type=ini_type)  # type: ignore[arg-type]
+
+
+def _value(config: pytest.Config, dest: str, convert: type | None = None) -> Any:
+    """Command line first, then the ini twin; None when neither is set."""
+    value = config.getoption(dest)
+    if value is not None:
+        return value
+    ini = config.getini(dest)
+    if ini in (None, "", []):
+        return None
+    if convert is not None and isinstance(ini, str):
+        try:
+            return convert(ini)
+        except ValueError:
+            raise pytest.UsageError(f"ini option {dest}: expected {convert.__name__}, got {ini!r}") from None
+    return ini
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """The run-wide settings, resolved once per process from command line and ini file."""
+
+    models: tuple[str, ...]
+    backend: str | None
+    base_url: str | None
+    api_key_env: str | None
+    models_file: Path | None
+    retries: int | None
+    timeout_s: float | None
+    limit: int | None
+    max_tokens: int | None
+    temperature: float | None
+    report_dir: Path | None
+    strict: bool
+
+    def public(self) -> dict[str, Any]:
+        """What results.json records of the options; holds names of key variables, never keys."""
+        return {
+            "models": list(self.models),
+            "backend": self.backend,
+            "base_url": self.base_url,
+            "api_key_env": self.api_key_env,
+            "retries": self.retries,
+            "timeout_s": self.timeout_s,
+            "limit": self.limit,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "strict": self.strict,
+        }
+
+
+def _positive(name: str, value: Any) -> Any:
+    if value is not None and value < 0:
+        raise pytest.UsageError(f"--{name.replace('_', '-')}: expected a value >= 0, got {value}")
+    return value
+
+
+def read_options(config: pytest.Config) -> RunOptions:
+    models = _value(config, "llm_model") or []
+    report_dir = _value(config, "llm_report_dir")
+    models_file = _value(config, "llm_models_file")
+    return RunOptions(
+        models=tuple(dict.fromkeys(m.strip() for m in models if m.strip())),
+        backend=_value(config, "llm_backend"),
+        base_url=_value(config, "llm_base_url"),
+        api_key_env=_value(config, "llm_api_key_env"),
+        models_file=Path(models_file) if models_file else None,
+        retries=_positive("llm_retries", _value(config, "llm_retries", int)),
+        timeout_s=_positive("llm_timeout", _value(config, "llm_timeout", float)),
+        limit=_positive("llm_limit", _value(config, "llm_limit", int)),
+        max_tokens=_positive("llm_max_tokens", _value(config, "llm_max_tokens", int)),
+        temperature=_positive("llm_temperature", _value(config, "llm_temperature", float)),
+        report_dir=Path(report_dir) if report_dir else None,
+        strict=bool(_value(config, "llm_strict")),
+    )

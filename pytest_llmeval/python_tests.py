@@ -1,0 +1,172 @@
+"""Custom logic as ordinary tests: ``@llmeval.dataset`` parametrises a test over a data file, the
+``llm`` fixture talks to each model, and every parametrised case counts as one sample of its subject.
+
+A failed ``assert`` in such a test is a miss (not a failure, unless ``--llm-strict``), exactly as a
+wrong answer in a suite file; a backend failure is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .backends.base import GenerateRequest, LoglikelihoodRequest, Message
+from .data import DataSpec, load
+from .errors import BackendError, ConfigError, FatalBackendError
+from .profiles import ModelSpec
+from .prompts import render_messages_text
+from .results.payload import SampleResult
+from .runtime import RUNTIME, Runtime
+from .suites.plan import choose_limited
+
+__all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_test"]
+
+DATASET_MARK = "llm_dataset"
+THRESHOLD_MARK = "llm_threshold"
+_EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+def dataset(
+    path: str, *, subject: str | None = None, format: str | None = None,
+    fields: dict[str, str | list[str]] | None = None, split: str | None = None, limit: int | None = None,
+) -> pytest.MarkDecorator:
+    """Parametrise the test's ``sample`` argument over a data file (relative to the test file)."""
+    return pytest.mark.llm_dataset(path, subject=subject, format=format, fields=fields or {}, split=split, limit=limit)
+
+
+class DatasetSample(dict[str, Any]):
+    """What the test receives as ``sample``: the row's fields, plus ``id``, ``subject`` and ``target``."""
+
+    meta: dict[str, Any]
+
+
+@dataclass
+class LLMClient:
+    """The ``llm`` fixture: one model, with the run's generation settings and a record of the calls."""
+
+    runtime: Runtime
+    spec: ModelSpec
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def generate(self, prompt: str | Sequence[Message], *, max_tokens: int | None = None,
+                 temperature: float | None = None, stop: Sequence[str] | None = None, system: str | None = None) -> str:
+        messages: tuple[Message, ...] = (
+            ({"role": "system", "content": system},) if system else ()
+        ) + (({"role": "user", "content": prompt},) if isinstance(prompt, str) else tuple(prompt))
+        s = self.spec.settings
+        request = GenerateRequest(
+            messages=messages, max_tokens=max_tokens or s.max_tokens,
+            temperature=s.temperature if temperature is None else temperature,
+            stop=tuple(s.stop if stop is None else stop),
+        )
+        reply = self._call(lambda: self.runtime.backend(self.name).generate(request))
+        self.calls.append({"prompt": render_messages_text(messages), "reply": reply.text, "latency_s": reply.latency_s,
+                           "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens})
+        return reply.text
+
+    def loglikelihood(self, context: str, continuations: Sequence[str]) -> list[float]:
+        request = LoglikelihoodRequest(context=context, continuations=tuple(continuations))
+        reply = self._call(lambda: self.runtime.backend(self.name).loglikelihood(request))
+        logprobs = list(reply.logprobs or ())
+        self.calls.append({"prompt": context, "reply": " ".join(f"{lp:.4f}" for lp in logprobs), "latency_s": reply.latency_s})
+        return logprobs
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except FatalBackendError as exc:
+            self.runtime.mark_fatal(self.name, str(exc))
+            raise
+
+
+def _load_samples(metafunc: pytest.Metafunc, mark: pytest.Mark, limit: int | None) -> list[DatasetSample]:
+    path_arg = mark.args[0] if mark.args else mark.kwargs.get("path")
+    test_file = metafunc.definition.path
+    where = f"{test_file.name}::{metafunc.definition.name}"
+    if not isinstance(path_arg, str):
+        raise ConfigError("llmeval.dataset needs a data path", where=where)
+    path = (test_file.parent / path_arg).resolve()
+    fmt = mark.kwargs.get("format") or _EXTENSIONS.get(path.suffix)
+    if fmt is None:
+        raise ConfigError(f"cannot tell the format of {path_arg!r}; pass format=", where=where)
+    spec = DataSpec(format=fmt, path=path, split=mark.kwargs.get("split"), fields=mark.kwargs.get("fields") or {},
+                    subject=mark.kwargs.get("subject"), where=where)
+    source = inspect.getsource(metafunc.function)
+    suite = test_file.stem
+    params: list[DatasetSample] = []
+    for subject, samples in sorted(load(spec).items()):
+        digest = hashlib.sha256(repr((source, [(s.id, s.fields, s.target) for s in samples])).encode()).hexdigest()[:8]
+        for s in choose_limited(samples, limit if limit is not None else mark.kwargs.get("limit"), f"{suite}/{subject}"):
+            value = DatasetSample(s.fields, id=s.id, subject=s.subject, target=s.target)
+            value.meta = {"suite": suite, "subject": subject, "id": s.id, "version": digest, "target": s.target}
+            params.append(value)
+    return params
+
+
+def parametrize(metafunc: pytest.Metafunc) -> None:
+    """Called from pytest_generate_tests: the ``sample`` and ``llm`` parameters."""
+    config = metafunc.config
+    runtime = config.stash[RUNTIME]
+    mark = metafunc.definition.get_closest_marker(DATASET_MARK)
+    if mark is not None and "sample" in metafunc.fixturenames:
+        try:
+            samples = _load_samples(metafunc, mark, runtime.options.limit)
+        except ConfigError as exc:
+            raise pytest.Collector.CollectError(str(exc)) from None
+        metafunc.parametrize("sample", samples, ids=[f"{s.meta['subject']}-{s.meta['id']}" for s in samples])
+    if "llm" in metafunc.fixturenames:
+        names = [m.name for m in runtime.models]
+        metafunc.parametrize("llm", names, indirect=True, ids=names)
+
+
+def llm_client(request: pytest.FixtureRequest) -> LLMClient:
+    runtime = request.config.stash[RUNTIME]
+    name = getattr(request, "param", runtime.models[0].name)
+    client = LLMClient(runtime, runtime.model(name))
+    request.node.stash[CLIENT] = client
+    return client
+
+
+CLIENT = pytest.StashKey[LLMClient]()
+
+
+def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool) -> SampleResult | None:
+    """The sample result of a dataset test's call phase; None for tests that are not samples."""
+    callspec = getattr(item, "callspec", None)
+    sample = callspec.params.get("sample") if callspec else None
+    if not isinstance(sample, DatasetSample):
+        return None
+    client = item.stash.get(CLIENT, None)
+    marker = item.get_closest_marker(THRESHOLD_MARK)
+    meta = sample.meta
+    last = client.calls[-1] if client and client.calls else {}
+    result = SampleResult(
+        model=client.name if client else item.config.stash[RUNTIME].models[0].name,
+        suite=meta["suite"], subject=meta["subject"], id=meta["id"], version=meta["version"], nodeid=item.nodeid,
+        task="python", mode="test", threshold=float(marker.args[0]) if marker and marker.args else None,
+        target=meta["target"], prompt=last.get("prompt", ""), reply=last.get("reply"),
+        latency_s=sum(c.get("latency_s") or 0 for c in client.calls) if client else None,
+        prompt_tokens=last.get("prompt_tokens"), completion_tokens=last.get("completion_tokens"),
+    )
+    exc = call.excinfo.value if call.excinfo else None
+    if exc is None:
+        result.correct = True
+    elif isinstance(exc, FatalBackendError):
+        result.error, result.fatal = str(exc), True
+        item.session.shouldstop = f"pytest-llmeval: {exc}"
+    elif isinstance(exc, AssertionError):
+        result.correct = False
+    elif call.excinfo and call.excinfo.errisinstance(pytest.skip.Exception):
+        return None
+    else:
+        result.error = f"{type(exc).__name__}: {exc}".splitlines()[0] if not isinstance(exc, BackendError) else str(exc)
+    return result

@@ -1,0 +1,69 @@
+"""The per-sample result that crosses from a worker to the controller.
+
+It rides on the test report as a JSON string (``report.llmeval``), the way hypothesis's plugin
+sends per-item data: xdist serialises it with the report and needs no code of ours, a crashed
+worker loses nothing it already reported, and the controller (which never collects items) gets
+everything the summary needs from the payload alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["PAYLOAD_ATTR", "PAYLOAD_VERSION", "SampleResult"]
+
+PAYLOAD_ATTR = "llmeval"
+PAYLOAD_VERSION = 1
+
+
+@dataclass(slots=True)
+class SampleResult:
+    """One scored (or failed) sample of one model.
+
+    ``correct`` is None exactly when ``error`` is set: an error is never counted as a miss.
+    ``threshold`` is the subject's effective threshold; ``group_thresholds`` maps each group the
+    subject belongs to onto that group's threshold (None: the group is reported, not gated).
+    """
+
+    model: str
+    suite: str
+    subject: str
+    id: str
+    version: str
+    nodeid: str
+    task: str = "multiple_choice"
+    mode: str = "gen"
+    metric: str = "accuracy"
+    groups: list[str] = field(default_factory=list)
+    threshold: float | None = None
+    group_thresholds: dict[str, float | None] = field(default_factory=dict)
+    prompt: str = ""
+    reply: str | None = None
+    extracted: str | None = None
+    target: str | None = None
+    correct: bool | None = None
+    error: str | None = None
+    fatal: bool = False
+    latency_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    v: int = PAYLOAD_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> SampleResult:
+        data: dict[str, Any] = json.loads(text)
+        if data.get("v") != PAYLOAD_VERSION:
+            raise ValueError(f"llmeval payload version {data.get('v')!r}, expected {PAYLOAD_VERSION}")
+        return cls(**data)
+
+    def sample_record(self) -> dict[str, Any]:
+        """The samples.jsonl line: PRODUCT.md's fields, nothing internal."""
+        record = asdict(self)
+        for internal in ("v", "nodeid", "groups", "threshold", "group_thresholds", "fatal", "metric"):
+            record.pop(internal)
+        return record

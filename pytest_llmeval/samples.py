@@ -1,0 +1,37 @@
+"""The sample: the unit every later stage (prompts, scoring, results) works on.
+
+Loaders turn rows of any format into these, so nothing downstream knows about CSV quirks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CHOICE_LABELS", "Sample"]
+
+CHOICE_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One dataset row, normalised.
+
+    id:      the row's id field when the data has one, else its 0-based row index within the
+             subject's file, as a string. Stable across runs: baselines pair samples by it.
+    subject: the subject key (file stem for per-subject layouts, e.g. ``abstract_algebra``).
+    fields:  every template variable of the row (``question``, ``A``..``D``, extra columns...).
+    target:  the gold answer as found in the data (a letter for the standard multiple-choice
+             layouts, the final number for gsm8k); ``None`` when the split carries no answers.
+    choices: option texts in label order (A, B, C, ...); empty for non-choice data.
+    """
+
+    id: str
+    subject: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def labels(self) -> str:
+        return CHOICE_LABELS[: len(self.choices)]

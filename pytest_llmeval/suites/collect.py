@@ -1,0 +1,91 @@
+"""Suite files as pytest collectors: file -> subject -> one item per (sample, model).
+
+Node ids read ``path/suite.llmeval.yaml::subject::sample_id[model]`` and never change while the
+data does not, so baselines and ``--deselect`` keep working. The suite and group names are extra
+keywords, so ``-k "stem and not hard"`` selects on them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..errors import ConfigError, LLMEvalError
+from ..evaluate import evaluate_sample
+from ..outcome import raise_for_result
+from ..results.payload import SampleResult
+from ..runtime import RUNTIME
+from ..samples import Sample
+from ..yamlfile import load_validated
+from .plan import SubjectPlan, SuitePlan, build_plan
+from .schema import SuiteConfig
+
+__all__ = ["RESULT", "SUFFIX", "SampleItem", "SuiteFile"]
+
+SUFFIX = ".llmeval.yaml"
+RESULT = pytest.StashKey[SampleResult]()
+
+
+def _node_name(text: str) -> str:
+    return text.replace("::", "_").replace("/", "_") or "_"
+
+
+class SuiteFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        runtime = self.config.stash[RUNTIME]
+        where = self.config.rootpath and _relative(self.path, self.config.rootpath)
+        try:
+            config = load_validated(self.path, SuiteConfig, shown=where)
+            plan = build_plan(config, self.path, where, runtime.options.limit)
+        except ConfigError as exc:
+            raise self.CollectError(str(exc)) from None
+        self.extra_keyword_matches.add(plan.name)
+        for subject in plan.subjects:
+            yield SubjectNode.from_parent(self, name=_node_name(subject.subject), plan=plan, subject_plan=subject)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+class SubjectNode(pytest.Collector):
+    def __init__(self, *, plan: SuitePlan, subject_plan: SubjectPlan, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan, self.subject_plan = plan, subject_plan
+        self.extra_keyword_matches.update(subject_plan.groups)
+
+    def collect(self) -> Iterator[pytest.Item]:
+        models = [m.name for m in self.config.stash[RUNTIME].models]
+        for sample in self.subject_plan.samples:
+            for model in models:
+                yield SampleItem.from_parent(
+                    self, name=f"{_node_name(sample.id)}[{model}]", plan=self.plan,
+                    subject_plan=self.subject_plan, sample=sample, model=model,
+                )
+
+
+class SampleItem(pytest.Item):
+    def __init__(self, *, plan: SuitePlan, subject_plan: SubjectPlan, sample: Sample, model: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan, self.subject_plan, self.sample, self.model = plan, subject_plan, sample, model
+        self.add_marker(pytest.mark.llmeval)
+
+    def runtest(self) -> None:
+        runtime = self.config.stash[RUNTIME]
+        result = evaluate_sample(runtime, runtime.model(self.model), self.plan, self.subject_plan, self.sample, self.nodeid)
+        self.stash[RESULT] = result
+        raise_for_result(result, self.session, runtime.options.strict)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, (LLMEvalError, AssertionError)):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.plan.name}::{self.subject_plan.subject}::{self.sample.id}[{self.model}]"

@@ -1,0 +1,78 @@
+"""The ``*.llmeval.yaml`` schema. Unknown keys are errors: a typo must never silently change a run."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["DataConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
+
+Task = Literal["multiple_choice", "exact_match", "contains", "regex", "numeric"]
+Format = Literal["jsonl", "csv", "parquet", "mmlu", "cmmlu", "ceval", "gsm8k", "hf"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    format: Format
+    path: str
+    split: str | None = None
+    fields: dict[str, str | list[str]] = Field(default_factory=dict)
+    subject: str | None = None
+    subjects: list[str] | None = None  # evaluate only these subjects
+
+
+class FewShotConfig(_Strict):
+    n: int = Field(ge=0)
+    split: str = "dev"
+    path: str | None = None  # examples from other data (same format) than the evaluated data
+    answer: str | None = None  # template appended to each example; default: target_delimiter + target
+    separator: str = "\n\n"
+
+
+class GenerationConfig(_Strict):
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0)
+    stop: list[str] | None = None
+
+
+class GroupConfig(_Strict):
+    subjects: list[str]
+    threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class SuiteConfig(_Strict):
+    name: str | None = None
+    description: str | None = None
+    task: Task
+    mode: Literal["gen", "ll"] = "gen"
+    data: DataConfig
+    prompt: str
+    system: str | None = None
+    preamble: str | None = None
+    target_delimiter: str = " "
+    few_shot: FewShotConfig | None = None
+    scoring: dict[str, Any] = Field(default_factory=dict)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    groups: dict[str, list[str] | GroupConfig] = Field(default_factory=dict)
+    limit: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _mode_needs_choices(self) -> SuiteConfig:
+        if self.mode == "ll" and self.task != "multiple_choice":
+            raise ValueError("mode: 'll' works only with task: multiple_choice")
+        for subject, value in self.thresholds.items():
+            if not 0 <= value <= 1:
+                raise ValueError(f"thresholds.{subject}: expected a score between 0 and 1, got {value}")
+        return self
+
+    def group_configs(self) -> dict[str, GroupConfig]:
+        return {
+            name: value if isinstance(value, GroupConfig) else GroupConfig(subjects=value)
+            for name, value in self.groups.items()
+        }

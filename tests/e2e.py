@@ -1,0 +1,64 @@
+"""Helpers for end-to-end tests that run the plugin through pytester as a user would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+XDIST_MODES = [pytest.param([], id="no-xdist"), pytest.param(["-n", "0"], id="n0"), pytest.param(["-n", "2"], id="n2")]
+
+MC_ROWS = [
+    {"id": "q1", "topic": "geo", "question": "Capital of France?", "choices": ["Berlin", "Paris", "Rome", "Oslo"], "answer": "B"},
+    {"id": "q2", "topic": "geo", "question": "Capital of Italy?", "choices": ["Rome", "Paris", "Madrid", "Oslo"], "answer": "A"},
+    {"id": "q3", "topic": "geo", "question": "Capital of Norway?", "choices": ["Rome", "Paris", "Madrid", "Oslo"], "answer": "D"},
+    {"id": "q4", "topic": "sci", "question": "H2O is?", "choices": ["Salt", "Water", "Gold", "Iron"], "answer": "B"},
+    {"id": "q5", "topic": "sci", "question": "Closest planet to the Sun?", "choices": ["Mars", "Venus", "Mercury", "Earth"], "answer": "C"},
+    {"id": "q6", "topic": "sci", "question": "Red planet?", "choices": ["Mars", "Venus", "Mercury", "Earth"], "answer": "A"},
+]
+# What the scripted server answers for each question: geo all right, sci one wrong (q6).
+MC_REPLIES = {"q1": "The answer is B", "q2": "答案：A", "q3": "D. Oslo", "q4": "(B)", "q5": "ANSWER: C", "q6": "I think it is D"}
+
+MC_PROMPT = "{question}\n{choices}\nAnswer:"
+
+
+def mc_user_message(row: dict[str, Any]) -> str:
+    choices = "\n".join(f"{label}. {text}" for label, text in zip("ABCD", row["choices"]))
+    return f"{row['question']}\n{choices}\nAnswer:"
+
+
+def mc_replies() -> dict[str, str]:
+    return {mc_user_message(row): MC_REPLIES[row["id"]] for row in MC_ROWS}
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def write_mc_suite(pytester: pytest.Pytester, name: str = "quiz", extra: str = "", threshold: float = 0.5) -> Path:
+    write_jsonl(pytester.path / "data" / "quiz.jsonl", MC_ROWS)
+    text = (
+        f"name: {name}\n"
+        "task: multiple_choice\n"
+        "data:\n  format: jsonl\n  path: data/quiz.jsonl\n  fields: {subject: topic}\n"
+        f"prompt: {json.dumps(MC_PROMPT)}\n"
+        f"threshold: {threshold}\n"
+        "groups: {everything: [geo, sci]}\n" + extra
+    )
+    return pytester.makefile(".llmeval.yaml", **{name: text})
+
+
+def server_args(base_url: str, model: str = "test-model") -> list[str]:
+    return [f"--llm-model={model}", f"--llm-base-url={base_url}", "--llm-retries=0", "--llm-timeout=10"]
+
+
+def read_results(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "results.json").read_text(encoding="utf-8"))
+
+
+def read_samples(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
