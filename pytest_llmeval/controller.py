@@ -60,7 +60,7 @@ class Controller:
         from .results.aggregate import aggregate
         from .results.verdict import failures
 
-        self.summary = aggregate(self.results.values())
+        self.summary = aggregate(self.results.values(), models=[m.name for m in self.models])
         self.failures = failures(self.summary)
         if self.options.report_dir is not None:
             self._write_reports(self.options.report_dir)

@@ -1,0 +1,101 @@
+"""results.json, results.csv and samples.jsonl.
+
+results.json and results.csv are written once, at the end, atomically (a temp file beside the
+target, then ``os.replace``): a reader never sees half a file. samples.jsonl grows one flushed
+line per sample as reports arrive, so a crash or Ctrl-C keeps every sample already reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from ..results.aggregate import Row, Summary
+from ..results.payload import SampleResult
+
+__all__ = ["CSV_COLUMNS", "SamplesWriter", "write_results_csv", "write_results_json"]
+
+CSV_COLUMNS = [
+    "kind", "model", "suite", "name", "version", "n", "correct", "score", "ci_low", "ci_high",
+    "threshold", "passed", "metric", "mode", "task", "errors",
+]
+_TOP_LEVEL = ("run", "subjects", "groups")
+
+
+def write_results_json(
+    path: str | os.PathLike[str], run: dict[str, Any], summary: Summary, extra: dict[str, Any] | None = None
+) -> None:
+    """``{"run", "subjects", "groups", **extra}`` as UTF-8 JSON. NaN anywhere is an error, not invalid JSON."""
+    clash = sorted(set(extra or {}) & set(_TOP_LEVEL))
+    if clash:
+        raise ValueError(f"results.json: extra keys {clash} would replace the run's own")
+    document = {
+        "run": run,
+        "subjects": [row.to_record() for row in summary.subjects],
+        "groups": [row.to_record() for row in summary.groups],
+        **(extra or {}),
+    }
+    _write_atomic(Path(path), json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+
+
+def write_results_csv(path: str | os.PathLike[str], summary: Summary) -> None:
+    """One line per row, subjects then groups; ``name`` holds the subject or group, ``kind`` says which.
+
+    Undefined values (the score of a row with nothing scored) are empty fields.
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_csv_record(row) for row in summary.rows)
+    _write_atomic(Path(path), buffer.getvalue())
+
+
+def _csv_record(row: Row) -> dict[str, Any]:
+    record = row.to_record()
+    record["name"] = record.pop(row.kind)
+    return {"kind": row.kind, **record}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+class SamplesWriter:
+    """samples.jsonl: each ``write`` appends one JSON line and flushes it at once.
+
+    Opening truncates the file: one run, one samples.jsonl. A repeated sample (a retried item)
+    gets a line each time it is reported; the last line for an id is the one that counted.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._file: IO[str] | None = self.path.open("w", encoding="utf-8", newline="\n")
+
+    def write(self, result: SampleResult) -> None:
+        if self._file is None:
+            raise ValueError(f"{self.path}: samples writer is closed")
+        self._file.write(json.dumps(result.sample_record(), ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> SamplesWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,146 @@
+"""The terminal summary as lines: pure computation, no terminal, no decisions.
+
+One row per suite-subject, then that suite's groups (marked ``[group]``); one column block per
+model when several are compared (OpenCompass style). Widths count display cells, so CJK subject
+names align. The failure lines come from ``results.verdict``, the same lines that set the exit
+status, so what is printed and what is decided cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..results.aggregate import Row, Summary
+from ..results.verdict import failures
+
+__all__ = ["Line", "summary_lines"]
+
+Line = tuple[str, dict[str, bool]]
+_GAP = "  "
+_BLOCK_GAP = "  |  "
+_MISSING = "-"
+_RowKey = tuple[str, str, str]  # (suite, kind, name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    title: str
+    right: bool = False
+
+
+_SHARED = [_Column("suite/subject"), _Column("version"), _Column("metric"), _Column("mode"), _Column("threshold", True)]
+_PER_MODEL = [_Column("n", True), _Column("score", True), _Column("95% CI"), _Column("verdict")]
+_ERRORS = _Column("errors", True)
+
+
+def summary_lines(summary: Summary) -> list[Line]:
+    """The table (header bold, failing rows red, rows with errors yellow), then each failure, red and bold."""
+    lines = _table(summary) if summary.rows else [("no llmeval results", {})]
+    return lines + [(text, {"red": True, "bold": True}) for text in failures(summary)]
+
+
+def _table(summary: Summary) -> list[Line]:
+    per_model = [_PER_MODEL[0], _ERRORS, *_PER_MODEL[1:]] if summary.errors else _PER_MODEL
+    columns = _SHARED + per_model * len(summary.models)
+    index = {(r.suite, r.kind, r.name, r.model): r for r in summary.rows}
+    keys = _row_keys(summary)
+    table = [[c.title for c in columns]]
+    table += [_cells(key, [index.get((*key, m)) for m in summary.models], bool(summary.errors)) for key in keys]
+    widths = [max(_width(text) for text in column) for column in zip(*table)]
+    blocks = _blocks(len(_SHARED), len(per_model), len(summary.models))
+    widths = _fit_names(summary.models, widths, blocks)
+    header: list[Line] = [(_span_line(summary.models, widths, blocks), {"bold": True})] if blocks else []
+    header.append((_join(table[0], columns, widths, blocks), {"bold": True}))
+    body = [_join(row, columns, widths, blocks) for row in table[1:]]
+    return header + [(text, _markup(key, index, summary.models)) for key, text in zip(keys, body)]
+
+
+def _row_keys(summary: Summary) -> list[_RowKey]:
+    """Each suite's subjects, then its groups; both sorted by name (as aggregate sorted them)."""
+    keys = dict.fromkeys((r.suite, r.kind, r.name) for r in summary.subjects + summary.groups)
+    return sorted(keys, key=lambda k: (k[0], k[1] != "subject", k[2]))
+
+
+def _cells(key: _RowKey, rows: Sequence[Row | None], with_errors: bool) -> list[str]:
+    suite, kind, name = key
+    present = [r for r in rows if r is not None]
+    label = f"{suite}/{name}" + (" [group]" if kind == "group" else "")
+    shared = [
+        label,
+        _distinct(r.version for r in present), _distinct(r.metric for r in present),
+        _distinct(r.mode for r in present), _distinct(_number(r.threshold) for r in present),
+    ]
+    return shared + [cell for row in rows for cell in _model_cells(row, with_errors)]
+
+
+def _model_cells(row: Row | None, with_errors: bool) -> list[str]:
+    if row is None:
+        return [_MISSING] * (5 if with_errors else 4)
+    interval = _MISSING if row.ci_low is None or row.ci_high is None else f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
+    verdict = _MISSING if row.threshold is None else ("PASS" if row.passed else "FAIL")
+    errors = [str(row.errors)] if with_errors else []
+    return [str(row.n), *errors, _number(row.score), interval, verdict]
+
+
+def _markup(key: _RowKey, index: dict[tuple[str, str, str, str], Row], models: list[str]) -> dict[str, bool]:
+    rows = [r for r in (index.get((*key, m)) for m in models) if r is not None]
+    if any(not r.passed for r in rows):
+        return {"red": True}
+    if any(r.errors for r in rows):
+        return {"yellow": True}
+    return {}
+
+
+def _blocks(shared: int, per_model: int, models: int) -> list[int]:
+    """Indexes of the columns that start a model's block (a visible separator when comparing)."""
+    return [shared + i * per_model for i in range(models)] if models > 1 else []
+
+
+def _join(texts: Sequence[str], columns: Sequence[_Column], widths: Sequence[int], blocks: Sequence[int]) -> str:
+    parts = []
+    for i, (text, column, width) in enumerate(zip(texts, columns, widths)):
+        gap = "" if i == 0 else (_BLOCK_GAP if i in blocks else _GAP)
+        parts.append(gap + _pad(text, width, column.right))
+    return "".join(parts).rstrip()
+
+
+def _fit_names(models: Sequence[str], widths: Sequence[int], blocks: Sequence[int]) -> list[int]:
+    """Widths with each block's last column widened where the model's name is wider than its block."""
+    fitted = list(widths)
+    for model, start, end in zip(models, blocks, [*blocks[1:], len(widths)]):
+        fitted[end - 1] += max(0, _width(model) - _span(fitted[start:end]))
+    return fitted
+
+
+def _span_line(models: Sequence[str], widths: Sequence[int], blocks: Sequence[int]) -> str:
+    """The model names, each over its own block of columns."""
+    line = " " * _span(widths[: blocks[0]])
+    for model, start, end in zip(models, blocks, [*blocks[1:], len(widths)]):
+        line += _BLOCK_GAP + _pad(model, _span(widths[start:end]), False)
+    return line.rstrip()
+
+
+def _span(widths: Sequence[int]) -> int:
+    return sum(widths) + len(_GAP) * (len(widths) - 1)
+
+
+def _distinct(values: Iterable[str]) -> str:
+    """The value all models share, or (should they differ) each distinct value joined by '+'."""
+    seen = list(dict.fromkeys(values))
+    return "+".join(seen) if seen else _MISSING
+
+
+def _number(value: float | None) -> str:
+    return _MISSING if value is None else f"{value:.3f}"
+
+
+def _width(text: str) -> int:
+    """Display cells: East Asian wide and fullwidth characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill

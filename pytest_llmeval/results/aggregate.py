@@ -1,0 +1,167 @@
+"""Per-sample results become summary rows: one per (model, suite, subject) and per group.
+
+Pure computation over payloads, so it runs the same on the controller with or without xdist and
+on results merged from shards. The output depends only on the set of inputs, never on the order
+in which reports arrived: rows are sorted by suite, then name, then model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .payload import SampleResult
+from .stats import wilson_interval
+
+__all__ = ["Row", "Summary", "aggregate"]
+
+_TOLERANCE = 1e-12
+_Key = tuple[str, str, str]  # (model, suite, subject or group)
+_Samples = list[SampleResult]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One summary row. ``score``, ``ci_low`` and ``ci_high`` are None when nothing was scored."""
+
+    kind: str  # "subject" | "group"
+    model: str
+    suite: str
+    name: str
+    version: str
+    metric: str
+    task: str
+    mode: str
+    n: int
+    correct: int
+    errors: int
+    score: float | None
+    ci_low: float | None
+    ci_high: float | None
+    threshold: float | None
+    passed: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.suite}/{self.name}"
+
+    def to_record(self) -> dict[str, Any]:
+        """The results.json row (PRODUCT.md's fields, then metric, mode, task and errors)."""
+        return {
+            "model": self.model, "suite": self.suite, self.kind: self.name, "version": self.version,
+            "n": self.n, "correct": self.correct, "score": self.score,
+            "ci_low": self.ci_low, "ci_high": self.ci_high, "threshold": self.threshold, "passed": self.passed,
+            "metric": self.metric, "mode": self.mode, "task": self.task, "errors": self.errors,
+        }
+
+
+@dataclass(slots=True)
+class Summary:
+    """Everything the verdict and the reports need. ``errors`` and ``models`` are in row order."""
+
+    subjects: list[Row] = field(default_factory=list)
+    groups: list[Row] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    errors: list[SampleResult] = field(default_factory=list)
+    fatal: str | None = None
+
+    @property
+    def rows(self) -> list[Row]:
+        return self.subjects + self.groups
+
+
+def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = None) -> Summary:
+    """Summarise payloads. A repeated (model, suite, subject, id) keeps the last one (a retried item).
+
+    Models are ordered as in ``models`` (the run's ``--llm-model`` order); any others follow, sorted.
+    """
+    latest = {(r.model, r.suite, r.subject, r.id): r for r in results}
+    order = _model_order(models or [], {r.model for r in latest.values()})
+    rank = {m: i for i, m in enumerate(order)}
+    unique = sorted(latest.values(), key=lambda r: (rank[r.model], r.suite, r.subject, r.id))
+    subjects, groups = _buckets(unique)
+    errors = [r for r in unique if r.error is not None or r.fatal]
+    fatal = next((r.error or "fatal backend error" for r in errors if r.fatal), None)
+    return Summary(
+        subjects=_rows("subject", subjects, rank, _subject_version, _subject_threshold),
+        groups=_rows("group", groups, rank, _group_version, _group_threshold),
+        models=order, errors=errors, fatal=fatal,
+    )
+
+
+def _model_order(given: Sequence[str], seen: set[str]) -> list[str]:
+    first = list(dict.fromkeys(m for m in given if m in seen))
+    return first + sorted(seen - set(first))
+
+
+def _buckets(results: _Samples) -> tuple[dict[_Key, _Samples], dict[_Key, _Samples]]:
+    subjects: dict[_Key, _Samples] = {}
+    groups: dict[_Key, _Samples] = {}
+    for r in results:
+        subjects.setdefault((r.model, r.suite, r.subject), []).append(r)
+        for group in dict.fromkeys(r.groups):
+            groups.setdefault((r.model, r.suite, group), []).append(r)
+    return subjects, groups
+
+
+def _rows(
+    kind: str,
+    buckets: dict[_Key, _Samples],
+    rank: dict[str, int],
+    version: Callable[[_Samples], str],
+    threshold: Callable[[str, _Samples], float | None],
+) -> list[Row]:
+    keys = sorted(buckets, key=lambda k: (k[1], k[2], rank[k[0]]))
+    return [_row(kind, key, buckets[key], version(buckets[key]), threshold(key[2], buckets[key])) for key in keys]
+
+
+def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float | None) -> Row:
+    model, suite, name = key
+    n = sum(r.correct is not None for r in samples)
+    correct = sum(r.correct is True for r in samples)
+    score = correct / n if n else None
+    low, high = wilson_interval(correct, n)
+    return Row(
+        kind=kind, model=model, suite=suite, name=name, version=version,
+        metric=_joined(r.metric for r in samples), task=_joined(r.task for r in samples),
+        mode=_joined(r.mode for r in samples),
+        n=n, correct=correct, errors=sum(r.error is not None for r in samples), score=score,
+        ci_low=_finite(low), ci_high=_finite(high), threshold=threshold,
+        passed=threshold is None or (score is not None and score >= threshold - _TOLERANCE),
+    )
+
+
+def _joined(values: Iterable[str]) -> str:
+    """One value, or (when merged shards disagree) the distinct values sorted and joined by '+'."""
+    return "+".join(sorted(set(values)))
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _subject_version(samples: _Samples) -> str:
+    return _joined(r.version for r in samples)
+
+
+def _group_version(samples: _Samples) -> str:
+    """A short sha256 of the members' sorted ``subject:version`` pairs; changes with either."""
+    members = sorted({f"{r.subject}:{r.version}" for r in samples})
+    return hashlib.sha256("\n".join(members).encode()).hexdigest()[:8]
+
+
+def _subject_threshold(name: str, samples: _Samples) -> float | None:
+    return _strictest(r.threshold for r in samples)
+
+
+def _group_threshold(name: str, samples: _Samples) -> float | None:
+    return _strictest(r.group_thresholds.get(name) for r in samples)
+
+
+def _strictest(values: Iterable[float | None]) -> float | None:
+    """Samples of one row carry one threshold; should merged shards disagree, the highest applies."""
+    known = [v for v in values if v is not None]
+    return max(known) if known else None

@@ -1,0 +1,50 @@
+"""The verdict: why a run fails, one line per reason. An empty list means the run passes.
+
+Pure computation over a Summary. The controller decides the exit status from it in
+``pytest_sessionfinish``; the terminal summary only prints the same lines.
+"""
+
+from __future__ import annotations
+
+from .aggregate import Row, Summary
+from .payload import SampleResult
+
+__all__ = ["failures"]
+
+
+def failures(summary: Summary) -> list[str]:
+    """Unmet thresholds (subjects, then groups), then the errors, then the fatal message."""
+    lines = [_threshold_line(row) for row in summary.rows if not row.passed]
+    if summary.errors:
+        lines.append(_errors_line(summary.errors))
+    if summary.fatal is not None:
+        lines.append(summary.fatal)
+    return lines
+
+
+def _threshold_line(row: Row) -> str:
+    where = f"{row.model} {row.label}" + (" [group]" if row.kind == "group" else "")
+    threshold = row.threshold if row.threshold is not None else 0.0
+    if row.score is None:
+        return f"threshold not met: {where} has no scored samples, needs {threshold:.3f} (n=0, errors={row.errors})"
+    score, needed = _distinct(row.score, threshold)
+    return f"threshold not met: {where} {score} < {needed} (n={row.n})"
+
+
+def _distinct(score: float, threshold: float) -> tuple[str, str]:
+    """Three decimals, or as many more as it takes for the two numbers not to print alike."""
+    for digits in range(3, 16):
+        a, b = f"{score:.{digits}f}", f"{threshold:.{digits}f}"
+        if a != b:
+            break
+    return a, b
+
+
+def _errors_line(errors: list[SampleResult]) -> str:
+    first = errors[0]
+    text = (first.error or "").strip()
+    message = text.splitlines()[0] if text else "no message"
+    where = f"{first.model} {first.suite}/{first.subject} id={first.id}"
+    if len(errors) == 1:
+        return f"1 sample had a backend error ({where}: {message})"
+    return f"{len(errors)} samples had backend errors (first: {where}: {message})"
