@@ -5,7 +5,7 @@ import pytest
 import pytest_llmeval as llmeval
 
 
-@pytest.mark.llm_threshold(0.3)
+@pytest.mark.llm_threshold(0.6)
 @llmeval.dataset("data/capitals.jsonl", subject="capitals-contains")
 def test_capital_named(llm, sample):
     reply = llm.generate(f"What is the capital of {sample['country']}?", max_tokens=24)

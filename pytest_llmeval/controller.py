@@ -25,7 +25,7 @@ from .results.payload import PAYLOAD_ATTR, SampleResult
 __all__ = ["CONTROLLER", "Controller"]
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a plugin object, so it must stay hashable
 class Controller:
     options: RunOptions
     models: list[ModelSpec]
@@ -93,7 +93,7 @@ class Controller:
             return
         from .report.terminal import summary_lines
 
-        reporter.write_sep("=", "llmeval summary")
+        reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.models)}")
         for text, markup in summary_lines(self.summary):
             reporter.write_line(text, **markup)
 

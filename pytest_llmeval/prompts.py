@@ -28,13 +28,11 @@ class _Fields(dict[str, Any]):
 
 
 def template_fields(sample: Sample) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "subject": sample.subject.replace("_", " "),
-        "subject_id": sample.subject,
-        "choices": "\n".join(f"{label}. {text}" for label, text in zip(sample.labels, sample.choices)),
-        "target": sample.target if sample.target is not None else "",
-    }
+    values: dict[str, Any] = {"subject": sample.subject.replace("_", " "), "subject_id": sample.subject}
     values.update(sample.fields)
+    values["target"] = sample.target if sample.target is not None else ""
+    if sample.choices:  # the rendered block wins over a raw list column of the same name
+        values["choices"] = "\n".join(f"{label}. {text}" for label, text in zip(sample.labels, sample.choices))
     return values
 
 

@@ -71,7 +71,7 @@ class LLMClient:
         reply = self._call(lambda: self.runtime.backend(self.name).generate(request))
         self.calls.append({"prompt": render_messages_text(messages), "reply": reply.text, "latency_s": reply.latency_s,
                            "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens})
-        return reply.text
+        return str(reply.text)
 
     def loglikelihood(self, context: str, continuations: Sequence[str]) -> list[float]:
         request = LoglikelihoodRequest(context=context, continuations=tuple(continuations))

@@ -76,7 +76,7 @@ def load_validated(path: Path, model: type[Model], *, shown: str | None = None) 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        loc, why = _describe(exc.errors()[0])
+        loc, why = _describe(dict(exc.errors()[0]))
         known = _known_prefix(loc, lines)
         line = lines.get(known)
         key = ".".join(str(p) for p in (known if known else loc)) or None

@@ -45,12 +45,12 @@ def test_ceval_test_split_has_no_answers(pytester):
 
 def test_ceval_val_runs_against_a_server(pytester, fake_openai_factory):
     server = fake_openai_factory(default_reply="答案：A")
-    _suite(pytester, "ceval", "ceval", "val", "thresholds: {logic: 0.0}\n")
-    result = pytester.runpytest(*server_args(server.base_url), "-k", "logic", "--llm-report-dir=out")
+    _suite(pytester, "ceval", "ceval", "val", "thresholds: {law: 0.0}\n")
+    result = pytester.runpytest(*server_args(server.base_url), "-k", "law", "--llm-report-dir=out")
     assert result.ret == 0
     rows = json.loads((pytester.path / "out" / "results.json").read_text())["subjects"]
-    assert [(r["subject"], r["n"]) for r in rows] == [("logic", 22)]
-    assert len(server.requests) == 22
+    assert [(r["subject"], r["n"]) for r in rows] == [("law", 24)]
+    assert len(server.requests) == 24
 
 
 def test_gsm8k_numeric_with_few_shot(pytester, fake_openai_factory):

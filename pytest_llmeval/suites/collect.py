@@ -36,12 +36,12 @@ def _node_name(text: str) -> str:
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         runtime = self.config.stash[RUNTIME]
-        where = self.config.rootpath and _relative(self.path, self.config.rootpath)
+        where = _relative(self.path, self.config.rootpath)
         try:
             config = load_validated(self.path, SuiteConfig, shown=where)
             plan = build_plan(config, self.path, where, runtime.options.limit)
         except ConfigError as exc:
-            raise self.CollectError(str(exc)) from None
+            raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
         for subject in plan.subjects:
             yield SubjectNode.from_parent(self, name=_node_name(subject.subject), plan=plan, subject_plan=subject)

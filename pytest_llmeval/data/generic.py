@@ -1,0 +1,30 @@
+"""JSON Lines, CSV and parquet files (or folders of them), read through the ``fields:`` mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..samples import Sample
+from .fields import FieldMap, group_by_subject
+from .paths import generic_files
+from .readers import Table, read_csv_table, read_jsonl, read_parquet
+from .spec import DataSpec
+
+__all__ = ["GENERIC_FORMATS", "load_generic"]
+
+_READERS: dict[str, tuple[str, Callable[[Path], Table]]] = {
+    "jsonl": (".jsonl", read_jsonl),
+    "csv": (".csv", read_csv_table),
+    "parquet": (".parquet", read_parquet),
+}
+GENERIC_FORMATS = tuple(_READERS)
+
+
+def load_generic(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
+    ext, read = _READERS[spec.format]
+    mapping = FieldMap(spec)
+    samples: list[Sample] = []
+    for file, file_subject in generic_files(spec, split, ext):
+        samples.extend(mapping.samples(read(file), file_subject))
+    return group_by_subject(samples)
