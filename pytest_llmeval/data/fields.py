@@ -56,8 +56,8 @@ class FieldMap:
             elif name == "choices" and all(isinstance(c, str) for c in mapped):
                 self._choices = list(mapped)
             else:
-                raise DataError(f"expected one column name, got {mapped!r}", where=spec.where or None,
-                                key=f"fields.{name}")
+                expected = "a column name or a list of column names" if name == "choices" else "one column name"
+                raise DataError(f"expected {expected}, got {mapped!r}", where=spec.where or None, key=f"fields.{name}")
 
     def check(self, columns: Collection[str], where: str) -> None:
         wanted = [(name, column) for name, column in self._single.items()]

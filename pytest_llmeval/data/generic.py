@@ -11,14 +11,13 @@ from .paths import generic_files
 from .readers import Table, read_csv_table, read_jsonl, read_parquet
 from .spec import DataSpec
 
-__all__ = ["GENERIC_FORMATS", "load_generic"]
+__all__ = ["load_generic"]
 
 _READERS: dict[str, tuple[str, Callable[[Path], Table]]] = {
     "jsonl": (".jsonl", read_jsonl),
     "csv": (".csv", read_csv_table),
     "parquet": (".parquet", read_parquet),
 }
-GENERIC_FORMATS = tuple(_READERS)
 
 
 def load_generic(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:

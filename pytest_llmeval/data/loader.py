@@ -20,7 +20,6 @@ _LOADERS: dict[str, _Loader] = {
     "jsonl": load_generic, "csv": load_generic, "parquet": load_generic, "hf": load_hf,
     "mmlu": load_mmlu, "cmmlu": load_cmmlu, "ceval": load_ceval, "gsm8k": load_gsm8k,
 }
-assert tuple(_LOADERS) == tuple(sorted(_LOADERS, key=FORMATS.index))
 
 
 def load(spec: DataSpec, split: str | None = None) -> dict[str, list[Sample]]:

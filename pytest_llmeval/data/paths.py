@@ -23,6 +23,11 @@ def require_path(spec: DataSpec) -> None:
         raise DataError(f"data path does not exist: {spec.path}", where=spec.where or None, key="data.path")
 
 
+def _stem(path: Path) -> str:
+    """``HumanEval.jsonl.gz`` names subject ``HumanEval``, as ``HumanEval.jsonl`` would."""
+    return Path(path.name.removesuffix(".gz")).stem
+
+
 def _listed(folder: Path, pattern: str) -> list[Path]:
     """Sorted, so subjects and row order never depend on the file system's listing order."""
     return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
@@ -35,7 +40,7 @@ def _missing(spec: DataSpec, message: str, key: str) -> DataError:
 def generic_files(spec: DataSpec, split: str | None, ext: str) -> list[FileSubject]:
     path = spec.path
     if path.is_file():
-        return [(path, path.stem)]
+        return [(path, _stem(path))]
     if split is None:
         files = _listed(path, f"*{ext}")
         if not files:
@@ -62,13 +67,15 @@ def _split_files(spec: DataSpec, split: str, ext: str) -> list[FileSubject]:
 def layout_files(spec: DataSpec, split: str | None, default: str, *, suffixed: bool) -> list[FileSubject]:
     """(CSV file, subject) pairs; ``suffixed``: file names end in ``_<split>`` (MMLU, C-Eval).
 
+    A single file is one subject: ``data.subject`` if set, else its name less the split suffix.
+
     Pointed at a split folder without naming a split, the folder's own name is the split, so
     ``path: mmlu/dev`` needs no ``split: dev`` beside it.
     """
     path = spec.path
     if path.is_file():
         names = [n for n in (split, path.parent.name, default) if n]
-        return [(path, _strip_split(path.stem, names) if suffixed else path.stem)]
+        return [(path, spec.subject or (_strip_split(path.stem, names) if suffixed else path.stem))]
     wanted = split or default
     folder, name = (path / wanted, wanted) if (path / wanted).is_dir() else (path, split or path.name)
     pattern = f"*_{name}.csv" if suffixed else "*.csv"

@@ -64,28 +64,37 @@ def read_csv_table(path: Path) -> Table:
     return Table(path, columns, rows)
 
 
-def _open_text(path: Path) -> IO[str]:
+def _open_binary(path: Path) -> IO[bytes] | gzip.GzipFile:
     if path.suffix == ".gz":  # HumanEval ships as .jsonl.gz
-        return gzip.open(path, "rt", encoding="utf-8-sig")
-    return path.open(encoding="utf-8-sig")
+        return gzip.open(path, "rb")
+    return path.open("rb")
 
 
 def read_jsonl(path: Path) -> Table:
-    """One JSON object per line; blank lines are skipped but still counted for line numbers."""
+    """One JSON object per line; blank lines are skipped but still counted for line numbers.
+
+    Lines are decoded one by one so a bad byte is reported on its own line, not on whichever
+    line a text decoder's buffer happened to start at.
+    """
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    number = 0
     try:
-        with _open_text(path) as handle:
-            for number, line in enumerate(handle, start=1):
+        with _open_binary(path) as handle:
+            for number, raw in enumerate(handle, start=1):
+                line = _decode(raw, f"{path}:{number}", bom=number == 1)
                 if line.strip():
                     rows.append(_parse_line(line, f"{path}:{number}"))
                     lines.append(number)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason})", where=f"{path}:{number + 1}") from None
     except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
         raise DataError(f"cannot read JSON Lines ({_first_line(exc)})", where=str(path)) from None
     return Table(path, None, rows, lines)
+
+
+def _decode(raw: bytes, where: str, *, bom: bool) -> str:
+    try:
+        return raw.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start} of the line)", where=where) from None
 
 
 def _parse_line(line: str, where: str) -> dict[str, Any]:
@@ -99,19 +108,15 @@ def _parse_line(line: str, where: str) -> dict[str, Any]:
 
 
 def read_parquet(path: Path) -> Table:
-    pandas: Any = importlib.import_module("pandas")
+    """Through pyarrow rather than pandas, so nulls stay None (not NaN), an int column with a
+    null stays int (ids "7", not "7.0") and list cells are plain lists, as JSON Lines gives them."""
     try:
-        frame = pandas.read_parquet(path)
+        parquet: Any = importlib.import_module("pyarrow.parquet")
     except ImportError:
-        raise ConfigError("data.format parquet needs the 'pyarrow' package: pip install pytest-llmeval[parquet]") from None
+        raise ConfigError("data.format parquet needs the 'pyarrow' package: "
+                          "pip install pytest-llmeval[parquet]") from None
+    try:
+        table = parquet.read_table(path)
     except Exception as exc:  # pyarrow has its own exception tree; none of it may escape as a traceback
         raise DataError(f"cannot read parquet ({_first_line(exc)})", where=str(path)) from None
-    columns = tuple(str(c) for c in frame.columns)
-    rows = [{k: _plain(v) for k, v in zip(columns, values)} for values in frame.itertuples(index=False, name=None)]
-    return Table(path, columns, rows)
-
-
-def _plain(value: Any) -> Any:
-    """numpy arrays and scalars (list and int columns) to plain Python, like JSON Lines gives."""
-    tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else value
+    return Table(path, tuple(table.column_names), table.to_pylist())

@@ -32,11 +32,13 @@ class _Layout:
     question: str
     answer: str
     id: str | None                   # id column; None: the row index
+    unnamed_id: bool = False         # the id column's header cell is empty
+    answer_optional: bool = False    # a split may ship without answers
 
 
 _MMLU = _Layout("mmlu", True, ("question", *_OPTIONS, "answer"), "question", "answer", None)
-_CMMLU = _Layout("cmmlu", False, (), "Question", "Answer", "id")
-_CEVAL = _Layout("ceval", True, (), "question", "answer", "id")
+_CMMLU = _Layout("cmmlu", False, (), "Question", "Answer", "id", unnamed_id=True)
+_CEVAL = _Layout("ceval", True, (), "question", "answer", "id", answer_optional=True)
 
 
 def _columns(layout: _Layout, frame: Any, file: Path) -> list[str]:
@@ -46,9 +48,10 @@ def _columns(layout: _Layout, frame: Any, file: Path) -> list[str]:
             raise DataError(f"expected {len(layout.positional)} columns without a header "
                             f"({', '.join(layout.positional)}), found {len(found)}", where=str(file))
         return list(layout.positional)
-    if layout is _CMMLU and found and found[0].startswith("Unnamed: "):
-        found[0] = "id"  # the header cell is empty: pandas calls it "Unnamed: 0"
-    required = [c for c in (layout.id, layout.question, *_OPTIONS) if c] + ([layout.answer] if layout is _CMMLU else [])
+    if layout.unnamed_id and found and found[0].startswith("Unnamed: "):
+        found[0] = "id"  # pandas names the empty header cell "Unnamed: 0"
+    required = [c for c in (layout.id, layout.question, *_OPTIONS) if c]
+    required += [] if layout.answer_optional else [layout.answer]
     missing = [c for c in required if c not in found]
     if missing:
         raise DataError(f"missing column {missing[0]!r} (expected {', '.join(required)}; found {', '.join(found)})",
