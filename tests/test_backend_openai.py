@@ -1,80 +1,225 @@
-"""The OpenAI-compatible backend against real HTTP servers on 127.0.0.1 (no client mocking)."""
+"""The OpenAI-compatible backend against a real HTTP server on 127.0.0.1 (the SDK is not mocked)."""
 
 from __future__ import annotations
 
+import json
+import socket
+import string
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
 from pytest_llmeval.backends.openai_chat import OpenAIChatBackend
-from pytest_llmeval.backends.registry import create_backend
 from pytest_llmeval.errors import BackendError, ConfigError, FatalBackendError
+from tests.servers.fake_openai import FakeOpenAIServer
 
-HELLO = GenerateRequest(messages=({"role": "user", "content": "hello"},), max_tokens=7, temperature=0.0, stop=("\n",))
-
-
-def _backend(url: str, **kwargs) -> OpenAIChatBackend:
-    return OpenAIChatBackend(BackendSettings(backend="openai", model="test-model", base_url=url, timeout_s=5, **kwargs))
+ROOT = Path(__file__).resolve().parents[1]
+HELLO = GenerateRequest(messages=({"role": "user", "content": "hello"},), max_tokens=7, temperature=0.0)
 
 
-def test_exact_reply_usage_and_forwarded_settings(fake_openai_factory):
-    server = fake_openai_factory(replies={"hello": "hi there"})
-    reply = _backend(server.base_url, retries=0).generate(HELLO)
-    assert reply.text == "hi there" and reply.completion_tokens == 2 and reply.latency_s > 0
+def _backend(url: str, model: str = "test-model", **kwargs: object) -> OpenAIChatBackend:
+    kwargs.setdefault("timeout_s", 5.0)
+    kwargs.setdefault("retries", 0)
+    settings = BackendSettings(backend="openai", model=model, base_url=url, **kwargs)  # type: ignore[arg-type]
+    return OpenAIChatBackend(settings)
+
+
+def _is_one_line_without(message: str, secret: str) -> bool:
+    return "\n" not in message and "\r" not in message and secret not in message
+
+
+def test_reply_is_looked_up_by_the_last_user_message(fake_openai_factory):
+    server = fake_openai_factory({"hello": "hi there", "2+2?": "4"}, default_reply="no idea")
+    backend = _backend(server.base_url)
+    conversation = ({"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"},
+                    {"role": "assistant", "content": "hi there"}, {"role": "user", "content": "2+2?"})
+    assert backend.generate(HELLO).text == "hi there"
+    assert backend.generate(GenerateRequest(conversation, max_tokens=5, temperature=0.0)).text == "4"
+    assert backend.generate(GenerateRequest(({"role": "user", "content": "hello "},), 5, 0.0)).text == "no idea"
+
+
+def test_settings_are_forwarded_and_usage_is_read(fake_openai_factory):
+    server = fake_openai_factory({"hello": "hi there"})
+    request = GenerateRequest(messages=HELLO.messages, max_tokens=7, temperature=0.3, stop=("\n", "END"))
+    reply = _backend(server.base_url).generate(request)
     sent = server.requests[-1]
-    assert (sent["model"], sent["max_tokens"], sent["temperature"], sent["stop"]) == ("test-model", 7, 0.0, ["\n"])
+    assert (sent.body["model"], sent.body["max_tokens"], sent.body["temperature"], sent.body["stop"]) == (
+        "test-model", 7, 0.3, ["\n", "END"])
+    assert sent.body["messages"] == [{"role": "user", "content": "hello"}] == sent["messages"]
+    assert sent.headers["authorization"] == "Bearer EMPTY"  # no api_key_env: the placeholder key
+    assert (reply.prompt_tokens, reply.completion_tokens) == (1, 2)
+    assert reply.latency_s > 0 and reply.extra["finish_reason"] == "stop"
 
 
-def test_transient_500s_are_retried(fake_openai_factory):
-    assert _backend(fake_openai_factory(default_reply="ok", fail_first=2).base_url, retries=2).generate(HELLO).text == "ok"
-    with pytest.raises(BackendError, match="HTTP 500"):
-        _backend(fake_openai_factory(default_reply="ok", fail_first=2).base_url, retries=1).generate(HELLO)
+def test_no_stop_sends_no_stop_field_and_extra_body_is_merged(fake_openai_factory):
+    server = fake_openai_factory(default_reply="ok")
+    _backend(server.base_url, extra={"extra_body": {"repeat_penalty": 1.0}}).generate(HELLO)
+    assert "stop" not in server.requests[-1].body and server.requests[-1].body["repeat_penalty"] == 1.0
+    with pytest.raises(ConfigError, match="^extra_body: expected a mapping"):
+        _backend(server.base_url, extra={"extra_body": ["repeat_penalty"]})
 
 
-def test_rejected_key_is_fatal_and_never_echoed(fake_openai_factory, monkeypatch):
-    monkeypatch.setenv("T_KEY", "sk-secret-987")
-    server = fake_openai_factory(default_reply="ok", required_key="sk-other")
+def test_the_key_comes_from_the_named_environment_variable(fake_openai_factory, monkeypatch):
+    monkeypatch.setenv("LLMEVAL_TEST_KEY", "sk-good-123")
+    server = fake_openai_factory(default_reply="ok", required_key="sk-good-123")
+    assert _backend(server.base_url, api_key_env="LLMEVAL_TEST_KEY").generate(HELLO).text == "ok"
+    assert server.requests[-1].headers["authorization"] == "Bearer sk-good-123"
+
+
+def test_a_missing_key_variable_is_a_config_error(fake_openai_factory, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigError) as info:
+        _backend(fake_openai_factory().base_url, api_key_env="OPENAI_API_KEY")
+    assert str(info.value) == "api_key_env: environment variable OPENAI_API_KEY is not set"
+
+
+def test_a_rejected_key_is_fatal_and_never_echoed(fake_openai_factory, monkeypatch):
+    monkeypatch.setenv("LLMEVAL_TEST_KEY", "sk-secret-987")
+    server = fake_openai_factory(default_reply="ok", required_key="sk-other")  # echoes the key it got
     with pytest.raises(FatalBackendError) as info:
-        _backend(server.base_url, api_key_env="T_KEY").generate(HELLO)
-    assert "401" in str(info.value) and "sk-secret-987" not in str(info.value) and "\n" not in str(info.value)
+        _backend(server.base_url, api_key_env="LLMEVAL_TEST_KEY", retries=2).generate(HELLO)
+    assert str(info.value) == (f"{server.base_url}: the endpoint rejected the API key (HTTP 401) "
+                               "for model 'test-model'")
+    assert len(server.requests) == 1  # a rejected key is not retried
 
 
-def test_unknown_model_is_fatal(fake_openai_factory):
-    with pytest.raises(FatalBackendError, match="'test-model' not found"):
-        _backend(fake_openai_factory(known_models={"other"}).base_url).generate(HELLO)
+def test_forbidden_is_fatal_too(fake_openai_factory):
+    server = fake_openai_factory(fail_first=1, fail_status=403)
+    with pytest.raises(FatalBackendError, match=r"rejected the API key \(HTTP 403\)"):
+        _backend(server.base_url).generate(HELLO)
 
 
-def test_timeout_and_malformed_body_are_errors(fake_openai_factory):
-    slow = _backend(fake_openai_factory(default_reply="late", delay_s=3).base_url, retries=0)
-    slow.settings  # noqa: B018
-    with pytest.raises(BackendError, match="no reply within"):
-        OpenAIChatBackend(BackendSettings(backend="openai", model="m", base_url=slow.settings.base_url, timeout_s=0.5, retries=0)).generate(HELLO)
-    with pytest.raises(BackendError, match="malformed"):
-        _backend(fake_openai_factory(malformed=True).base_url, retries=0).generate(HELLO)
+def test_an_unknown_model_is_fatal(fake_openai_factory):
+    server = fake_openai_factory(known_models={"other"})
+    with pytest.raises(FatalBackendError) as info:
+        _backend(server.base_url, retries=2).generate(HELLO)
+    assert str(info.value) == f"{server.base_url}: model 'test-model' not found (HTTP 404)"
+    assert len(server.requests) == 1
 
 
-def test_missing_key_variable_is_a_config_error(fake_openai_factory, monkeypatch):
-    monkeypatch.delenv("NOPE_KEY", raising=False)
-    with pytest.raises(ConfigError, match="NOPE_KEY is not set"):
-        _backend(fake_openai_factory().base_url, api_key_env="NOPE_KEY")
+def test_transient_500s_are_retried_with_the_sdk_backoff(fake_openai_factory):
+    server = fake_openai_factory(default_reply="ok", fail_first=2)
+    assert _backend(server.base_url, retries=2).generate(HELLO).text == "ok"
+    assert len(server.requests) == 3
 
 
-def test_registry_names_and_classes(tmp_path, monkeypatch):
-    (tmp_path / "mybackend.py").write_text(
-        "from pytest_llmeval import Backend, Reply\n"
-        "class Echo(Backend):\n    def generate(self, request):\n        return Reply(text=request.messages[-1]['content'])\n"
-        "class NotOne:\n    pass\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    assert create_backend(BackendSettings(backend="mybackend:Echo", model="m")).generate(HELLO).text == "hello"
-    with pytest.raises(ConfigError, match="not a subclass"):
-        create_backend(BackendSettings(backend="mybackend:NotOne", model="m"))
-    with pytest.raises(ConfigError, match="unknown backend 'zzz'"):
-        create_backend(BackendSettings(backend="zzz", model="m"))
+def test_500s_beyond_the_retries_are_an_error(fake_openai_factory):
+    server = fake_openai_factory(default_reply="ok", fail_first=2, retry_after_s=0.01)
+    with pytest.raises(BackendError, match="HTTP 500 for model 'test-model' after 1 retries") as info:
+        _backend(server.base_url, retries=1).generate(HELLO)
+    assert not isinstance(info.value, FatalBackendError) and len(server.requests) == 2
 
 
-def test_served_bundled_model_matches_local_llama(llama_server_url, smollm2_backend):
-    request = GenerateRequest(messages=({"role": "user", "content": "What is the capital of France?"},), max_tokens=12, temperature=0.0)
-    # llama_cpp.server applies repeat_penalty 1.1 unless told otherwise; the local backend is pure greedy.
-    served = OpenAIChatBackend(BackendSettings(backend="openai", model="SmolLM2-135M-Instruct", base_url=llama_server_url,
-                                               timeout_s=60, extra={"extra_body": {"repeat_penalty": 1.0}}))
-    assert served.generate(request).text == smollm2_backend.generate(request).text
-    assert served.generate(request).text == smollm2_backend.generate(request).text  # and again, after caching
+@pytest.mark.parametrize("status", [429, 503])
+def test_rate_limits_and_outages_after_retries_are_errors(fake_openai_factory, status):
+    server = fake_openai_factory(fail_first=10, fail_status=status, retry_after_s=0.01)
+    with pytest.raises(BackendError, match=f"HTTP {status}") as info:
+        _backend(server.base_url, retries=2).generate(HELLO)
+    assert not isinstance(info.value, FatalBackendError) and len(server.requests) == 3
+
+
+def test_other_client_errors_are_errors_with_the_server_message(fake_openai_factory):
+    body = json.dumps({"error": {"message": "max_tokens is too large", "type": "invalid_request_error"}})
+    server = fake_openai_factory(fail_first=1, fail_status=400, fail_body=body)
+    with pytest.raises(BackendError) as info:
+        _backend(server.base_url, retries=2).generate(HELLO)
+    assert not isinstance(info.value, FatalBackendError)
+    assert str(info.value) == f"{server.base_url}: HTTP 400 for model 'test-model': max_tokens is too large"
+    assert len(server.requests) == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.text(string.ascii_letters + string.digits + "-_.", min_size=6, max_size=60))
+def test_an_echoed_key_is_scrubbed_from_every_message(monkeypatch, key):
+    monkeypatch.setenv("LLMEVAL_TEST_KEY", key)
+    echo = json.dumps({"error": {"message": f"bad request\nfor key {key}\n({key})", "type": "x"}})
+    with FakeOpenAIServer(fail_first=1, fail_status=422, fail_body=echo) as server:
+        with pytest.raises(BackendError) as info:
+            _backend(server.base_url, api_key_env="LLMEVAL_TEST_KEY").generate(HELLO)
+    assert _is_one_line_without(str(info.value), key) and "***" in str(info.value)
+
+
+def test_a_hang_past_the_timeout_is_an_error(fake_openai_factory):
+    server = fake_openai_factory(default_reply="late", delay_s=3)
+    started = time.monotonic()
+    with pytest.raises(BackendError, match=r"no reply within 0\.3 s for model 'test-model' after 0 retries"):
+        _backend(server.base_url, timeout_s=0.3).generate(HELLO)
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_refused_connection_is_an_error():
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(BackendError, match="cannot connect after 0 retries") as info:
+        _backend(f"http://127.0.0.1:{port}/v1").generate(HELLO)
+    assert not isinstance(info.value, FatalBackendError)
+
+
+@pytest.mark.parametrize("body", ["{}", '{"choices": []}', '{"choices": [{"index": 0}]}',
+                                  '{"choices": [{"message": "hi"}]}', "not json", ""])
+def test_a_malformed_200_is_an_error(fake_openai_factory, body):
+    server = fake_openai_factory(fail_first=1, fail_status=200, fail_body=body)
+    with pytest.raises(BackendError, match="malformed reply for model 'test-model'") as info:
+        _backend(server.base_url).generate(HELLO)
+    assert "\n" not in str(info.value) and not isinstance(info.value, FatalBackendError)
+
+
+def test_a_null_content_is_an_empty_reply(fake_openai_factory):
+    body = json.dumps({"choices": [{"index": 0, "finish_reason": "length",
+                                    "message": {"role": "assistant", "content": None}}]})
+    server = fake_openai_factory(fail_first=1, fail_status=200, fail_body=body)
+    reply = _backend(server.base_url).generate(HELLO)
+    assert (reply.text, reply.prompt_tokens, reply.extra["finish_reason"]) == ("", None, "length")
+
+
+def test_one_backend_serves_many_threads(fake_openai_factory):
+    server = fake_openai_factory({f"q{i}": f"a{i}" for i in range(16)}, delay_s=0.05)
+    backend = _backend(server.base_url)
+    replies: dict[int, str] = {}
+
+    def ask(i: int) -> None:
+        replies[i] = backend.generate(GenerateRequest(({"role": "user", "content": f"q{i}"},), 4, 0.0)).text
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert replies == {i: f"a{i}" for i in range(16)} and len(server.requests) == 16
+
+
+def test_close_releases_the_client(fake_openai_factory):
+    backend = _backend(fake_openai_factory(default_reply="ok").base_url)
+    assert backend.generate(HELLO).text == "ok"
+    backend.close()
+    with pytest.raises(BackendError):
+        backend.generate(HELLO)
+
+
+def test_the_fake_server_runs_as_its_own_process(tmp_path, monkeypatch):
+    replies = tmp_path / "replies.json"
+    replies.write_text(json.dumps({"hello": "from another process"}), encoding="utf-8")
+    command = [sys.executable, "-m", "tests.servers.fake_openai", "--replies", str(replies),
+               "--required-key", "sk-proc", "--known-model", "test-model"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().split()
+        assert ready[0] == "READY" and ready[1].startswith("http://127.0.0.1:") and ready[1].endswith("/v1")
+        monkeypatch.setenv("LLMEVAL_TEST_KEY", "sk-proc")
+        assert _backend(ready[1], api_key_env="LLMEVAL_TEST_KEY").generate(HELLO).text == "from another process"
+        with pytest.raises(FatalBackendError, match="not found"):
+            _backend(ready[1], model="gpt-x", api_key_env="LLMEVAL_TEST_KEY").generate(HELLO)
+        with pytest.raises(FatalBackendError, match="rejected the API key"):
+            _backend(ready[1]).generate(HELLO)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

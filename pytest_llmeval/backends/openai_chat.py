@@ -1,76 +1,161 @@
-"""OpenAI-compatible chat endpoints (OpenAI, GLM, InternLM, SiliconFlow, vLLM, LMDeploy, TGI,
-llama.cpp server) through the official SDK, whose retries and timeouts we configure rather than
-rewrite. SDK errors are mapped into our tree here and only here.
+"""OpenAI-compatible chat endpoints (OpenAI, GLM, vLLM, LMDeploy, TGI, llama.cpp server, ...)
+through the official SDK, whose timeout and retry backoff we configure rather than rewrite.
+
+The SDK's exceptions are mapped into ours in one place, ``_map_error``:
+
+    openai.OpenAIError
+    ├── APIStatusError 401, 403       -> FatalBackendError  (the key is rejected: stop the run)
+    ├── APIStatusError 404            -> FatalBackendError  (unknown model: stop the run)
+    ├── APIStatusError 429, 5xx       -> BackendError       (still failing after the SDK's retries)
+    ├── APIStatusError other 4xx      -> BackendError       (this request was refused)
+    ├── APITimeoutError               -> BackendError
+    ├── APIConnectionError            -> BackendError
+    └── anything else                 -> BackendError
+    ValueError (a body that is not JSON)  -> BackendError
+    a 200 without choices[0].message      -> BackendError   (``_reply``; a null content is "")
+
+Every message is one line and never contains the API key, even when the server echoes it.
+The SDK is imported when a backend is built, never when this module is imported.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, ConfigError, FatalBackendError
 from .base import Backend, BackendSettings, GenerateRequest, Reply
 
-__all__ = ["OpenAIChatBackend"]
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["PLACEHOLDER_KEY", "OpenAIChatBackend", "read_api_key"]
+
+PLACEHOLDER_KEY = "EMPTY"  # sent when no api_key_env is configured: local servers need no key
+_MAX_LINE = 400
+
+
+def read_api_key(api_key_env: str | None) -> str:
+    """The key from the named environment variable, or the placeholder when none is named."""
+    if api_key_env is None:
+        return PLACEHOLDER_KEY
+    key = os.environ.get(api_key_env)
+    if not key:
+        raise ConfigError(f"environment variable {api_key_env} is not set", key="api_key_env")
+    return key
+
+
+def _extra_body(settings: BackendSettings) -> dict[str, Any]:
+    """``extra.extra_body`` of the profile: server-specific fields merged into every request body
+    (``{"repeat_penalty": 1.0}`` for llama_cpp.server, ``{"top_k": 1}`` for vLLM, ...)."""
+    body = settings.extra.get("extra_body", {})
+    if not isinstance(body, dict):
+        raise ConfigError(f"expected a mapping of request fields, got {type(body).__name__}", key="extra_body")
+    return dict(body)
+
+
+def _import_openai() -> Any:
+    try:
+        import openai
+    except ImportError:
+        raise ConfigError("backend openai needs the openai SDK: pip install openai") from None
+    return openai
 
 
 class OpenAIChatBackend(Backend):
+    """Chat completions (non-streaming) from ``settings.base_url`` for ``settings.model``.
+
+    ``settings.extra["extra_body"]`` (a mapping) is merged into every request body.
+    """
+
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
-        import openai
-
-        self._key = "EMPTY"
-        if settings.api_key_env:
-            key = os.environ.get(settings.api_key_env)
-            if not key:
-                raise ConfigError(f"environment variable {settings.api_key_env} is not set", key="api_key_env")
-            self._key = key
-        self._openai = openai
-        self._client = openai.OpenAI(
-            base_url=settings.base_url, api_key=self._key, timeout=settings.timeout_s, max_retries=settings.retries)
-        self._where = settings.base_url or "https://api.openai.com/v1"
-
-    def _scrub(self, text: str) -> str:
-        line = " ".join(str(text).split())
-        if self._key and self._key != "EMPTY":
-            line = line.replace(self._key, "***")
-        return line[:300]
-
-    def _map_error(self, exc: Exception) -> BackendError:
-        oa, model = self._openai, self.settings.model
-        status = getattr(exc, "status_code", None)
-        if isinstance(exc, (oa.AuthenticationError, oa.PermissionDeniedError)):
-            return FatalBackendError(f"{self._where}: the endpoint rejected the API key (HTTP {status}) for model {model!r}")
-        if isinstance(exc, oa.NotFoundError):
-            return FatalBackendError(f"{self._where}: model {model!r} not found (HTTP 404)")
-        if isinstance(exc, oa.APITimeoutError):
-            return BackendError(f"{self._where}: no reply within {self.settings.timeout_s:g} s after {self.settings.retries} retries")
-        if isinstance(exc, oa.APIConnectionError):
-            return BackendError(f"{self._where}: connection failed after {self.settings.retries} retries ({self._scrub(str(exc.__cause__ or exc))})")
-        if isinstance(exc, oa.APIStatusError):
-            return BackendError(f"{self._where}: HTTP {status} after {self.settings.retries} retries: {self._scrub(exc.message)}")
-        return BackendError(f"{self._where}: {type(exc).__name__}: {self._scrub(str(exc))}")
+        self._key = read_api_key(settings.api_key_env)
+        self._extra_body = _extra_body(settings)
+        self._openai = _import_openai()
+        self._client: openai.OpenAI = self._openai.OpenAI(
+            base_url=settings.base_url, api_key=self._key,
+            timeout=settings.timeout_s, max_retries=settings.retries)
+        self._where = str(self._client.base_url).rstrip("/")
 
     def generate(self, request: GenerateRequest) -> Reply:
         started = time.perf_counter()
-        kwargs: dict[str, Any] = {"model": self.settings.model, "messages": list(request.messages),
-                                  "max_tokens": request.max_tokens, "temperature": request.temperature}
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
-        if self.settings.extra.get("extra_body"):  # server-specific sampling knobs (repeat_penalty, top_k...)
-            kwargs["extra_body"] = dict(self.settings.extra["extra_body"])
         try:
-            response = self._client.chat.completions.create(**kwargs)
-        except self._openai.OpenAIError as exc:
+            completion = self._client.chat.completions.create(**self._params(request))
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours, in _map_error
             raise self._map_error(exc) from None
-        try:
-            text = response.choices[0].message.content or ""
-        except (AttributeError, IndexError, TypeError):
-            raise BackendError(f"{self._where}: malformed reply (no choices[0].message)") from None
-        usage = getattr(response, "usage", None)
-        return Reply(text=text, latency_s=time.perf_counter() - started,
-                     prompt_tokens=getattr(usage, "prompt_tokens", None), completion_tokens=getattr(usage, "completion_tokens", None))
+        return self._reply(completion, time.perf_counter() - started)
 
     def close(self) -> None:
         self._client.close()
+
+    def _params(self, request: GenerateRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.settings.model, "messages": [dict(m) for m in request.messages],
+            "max_tokens": request.max_tokens, "temperature": request.temperature}
+        if request.stop:
+            params["stop"] = list(request.stop)
+        if self._extra_body:
+            params["extra_body"] = self._extra_body
+        return params
+
+    def _reply(self, completion: Any, latency_s: float) -> Reply:
+        choices = getattr(completion, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices")
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None)
+        if not isinstance(message, self._openai.BaseModel) or not isinstance(content, (str, type(None))):
+            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices[0].message")
+        usage = getattr(completion, "usage", None)
+        finish = getattr(choices[0], "finish_reason", None)
+        return Reply(text=content or "", latency_s=latency_s,
+                     prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
+                     completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
+                     extra={"finish_reason": finish} if isinstance(finish, str) else {})
+
+    def _map_error(self, exc: Exception) -> BackendError:
+        """The one place where the SDK's exceptions become ours."""
+        oa, model, retries = self._openai, self.settings.model, self.settings.retries
+        if isinstance(exc, oa.APIStatusError):
+            status = exc.status_code
+            if status in (401, 403):
+                return self._error(f"the endpoint rejected the API key (HTTP {status}) for model {model!r}", fatal=True)
+            if status == 404:
+                return self._error(f"model {model!r} not found (HTTP 404)", fatal=True)
+            detail = _server_message(exc)
+            if status == 429 or status >= 500:
+                return self._error(f"HTTP {status} for model {model!r} after {retries} retries: {detail}")
+            return self._error(f"HTTP {status} for model {model!r}: {detail}")
+        if isinstance(exc, oa.APITimeoutError):
+            return self._error(f"no reply within {self.settings.timeout_s:g} s for model {model!r} "
+                               f"after {retries} retries")
+        if isinstance(exc, oa.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return self._error(f"cannot connect after {retries} retries: {type(cause).__name__}: {cause}")
+        if isinstance(exc, ValueError):  # a body that is not JSON
+            return self._error(f"malformed reply for model {model!r}: {type(exc).__name__}: {exc}")
+        return self._error(f"{type(exc).__name__} for model {model!r}: {exc}")
+
+    def _error(self, message: str, *, fatal: bool = False) -> BackendError:
+        line = _scrub(f"{self._where}: {message}", self._key)
+        line = line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
+        return FatalBackendError(line) if fatal else BackendError(line)
+
+
+def _scrub(text: str, key: str) -> str:
+    """One line, without the key."""
+    if key and key != PLACEHOLDER_KEY:
+        text = text.replace(key, "***")
+    return " ".join(text.split())
+
+
+def _server_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) and message else str(getattr(exc, "message", exc))
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

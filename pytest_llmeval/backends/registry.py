@@ -1,9 +1,18 @@
-"""Backend names to classes, imported only when a backend is first used."""
+"""Backend names to classes. A backend's module (and so its SDK) is imported only when that
+backend is created, so naming a backend that is never used costs nothing.
+
+A name is looked up, in order, as:
+1. a built-in name (``KNOWN_BACKENDS``);
+2. ``package.module:Class`` (``Class`` may be dotted: ``module:Outer.Inner``);
+3. an entry point of the group ``pytest_llmeval.backends``.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from importlib.metadata import entry_points
+from types import MappingProxyType
 
 from ..errors import ConfigError
 from .base import Backend, BackendSettings
@@ -11,32 +20,55 @@ from .base import Backend, BackendSettings
 __all__ = ["ENTRY_POINT_GROUP", "KNOWN_BACKENDS", "create_backend", "resolve_backend_class"]
 
 ENTRY_POINT_GROUP = "pytest_llmeval.backends"
-KNOWN_BACKENDS = {"openai": "pytest_llmeval.backends.openai_chat:OpenAIChatBackend",
-                  "llamacpp": "pytest_llmeval.backends.llamacpp:LlamaCppBackend"}
+KNOWN_BACKENDS: Mapping[str, str] = MappingProxyType({
+    "openai": "pytest_llmeval.backends.openai_chat:OpenAIChatBackend",
+    "llamacpp": "pytest_llmeval.backends.llamacpp:LlamaCppBackend",
+})
+_KEY = "llm-backend"
 
 
-def _load(target: str, name: str) -> type[Backend]:
-    module_name, _, attr = target.partition(":")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot load backend {name!r} from {target!r} ({exc})", key="llm-backend") from None
-    if not (isinstance(obj, type) and issubclass(obj, Backend)):
-        raise ConfigError(f"{target!r} is not a subclass of pytest_llmeval.Backend", key="llm-backend")
-    return obj
+def create_backend(settings: BackendSettings) -> Backend:
+    """A backend for ``settings.backend``, built from ``settings``."""
+    return resolve_backend_class(settings.backend)(settings)
 
 
 def resolve_backend_class(name: str) -> type[Backend]:
     if name in KNOWN_BACKENDS:
-        return _load(KNOWN_BACKENDS[name], name)
+        return _checked(_load_target(KNOWN_BACKENDS[name]), name)
     if ":" in name:
-        return _load(name, name)
+        return _checked(_load_target(name), name)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
-            return _load(ep.value, name)
-    raise ConfigError(f"unknown backend {name!r} (expected openai, llamacpp, an entry point of "
-                      f"{ENTRY_POINT_GROUP}, or package.module:Class)", key="llm-backend")
+            try:
+                return _checked(ep.load(), name)
+            except ConfigError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken plugin package: say which
+                raise ConfigError(f"cannot load entry point {name!r} ({ep.value}): {_brief(exc)}", key=_KEY) from None
+    raise ConfigError(f"unknown backend {name!r} (expected {', '.join(KNOWN_BACKENDS)}, an entry point of "
+                      f"{ENTRY_POINT_GROUP}, or package.module:Class)", key=_KEY)
 
 
-def create_backend(settings: BackendSettings) -> Backend:
-    return resolve_backend_class(settings.backend)(settings)
+def _load_target(target: str) -> object:
+    module_name, _, qualname = target.partition(":")
+    if not module_name or not qualname:
+        raise ConfigError(f"backend {target!r} is not of the form package.module:Class", key=_KEY)
+    try:
+        obj: object = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - ImportError, or the module itself failing
+        raise ConfigError(f"cannot import {module_name!r} for backend {target!r}: {_brief(exc)}", key=_KEY) from None
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"module {module_name!r} has no {qualname!r} (backend {target!r})", key=_KEY)
+        obj = getattr(obj, part)
+    return obj
+
+
+def _checked(obj: object, name: str) -> type[Backend]:
+    if not (isinstance(obj, type) and issubclass(obj, Backend)):
+        raise ConfigError(f"backend {name!r} is not a subclass of pytest_llmeval.Backend", key=_KEY)
+    return obj
+
+
+def _brief(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"

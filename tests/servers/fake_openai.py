@@ -1,13 +1,23 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 with scripted replies and injected faults.
 
-Replies are keyed by the last user message, so tests know exactly what the model "said". It runs
-in a daemon thread of the test process, or as its own process (``python -m tests.servers.fake_openai``).
+It speaks ``GET /v1/models`` and non-streaming ``POST /v1/chat/completions``. The reply is looked
+up by the content of the last user message (exact match), else ``default_reply``; it is sent
+verbatim (``max_tokens`` and ``stop`` are recorded, not applied). ``usage`` counts
+whitespace-separated words of all message contents and of the reply.
+
+Each chat request is checked in this order: recorded, delayed by ``delay_s``, key (401 unless
+``Authorization: Bearer <required_key>``), model (404 unless in ``known_models``), injected
+failure (the first ``fail_first`` requests get ``fail_status`` with ``fail_body``, or an
+OpenAI-style error JSON), then the reply.
+
+In a test: ``with FakeOpenAIServer({"hi": "hello"}) as server: ... server.base_url``.
+As a process: ``python -m tests.servers.fake_openai --replies replies.json`` prints
+``READY http://127.0.0.1:PORT/v1`` and serves until terminated.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import threading
 import time
@@ -15,116 +25,209 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeOpenAIServer"]
+__all__ = ["FakeOpenAIServer", "Received", "main"]
+
+DEFAULT_MODEL = "fake-model"
+
+
+class Received(dict[str, Any]):
+    """One chat request as the server saw it: this dict is its JSON body (``r["model"]``), and
+    ``r.headers`` its headers, with lower-case names."""
+
+    def __init__(self, body: Mapping[str, Any], headers: Mapping[str, str]) -> None:
+        super().__init__(body)
+        self.headers = dict(headers)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return dict(self)
+
+    @property
+    def last_user_message(self) -> str:
+        users = [m for m in self.get("messages", []) if isinstance(m, dict) and m.get("role") == "user"]
+        return str(users[-1].get("content", "")) if users else ""
+
+
+def _error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def _words(text: object) -> int:
+    return len(text.split()) if isinstance(text, str) else 0
 
 
 class FakeOpenAIServer:
+    """Serves in a daemon thread from ``start()`` (or ``with``) until ``stop()``."""
+
     def __init__(self, replies: Mapping[str, str] | None = None, default_reply: str = "", *,
                  required_key: str | None = None, known_models: set[str] | None = None,
-                 fail_first: int = 0, fail_status: int = 500, delay_s: float = 0.0,
-                 malformed: bool = False) -> None:
+                 fail_first: int = 0, fail_status: int = 500, fail_body: str | None = None,
+                 retry_after_s: float | None = None, delay_s: float = 0.0, port: int = 0) -> None:
         self.replies = dict(replies or {})
         self.default_reply = default_reply
-        self.required_key, self.known_models = required_key, known_models
-        self.fail_first, self.fail_status, self.delay_s, self.malformed = fail_first, fail_status, delay_s, malformed
-        self.requests: list[dict[str, Any]] = []
+        self.required_key = required_key
+        self.known_models = set(known_models) if known_models is not None else None
+        self.fail_first, self.fail_status, self.fail_body = fail_first, fail_status, fail_body
+        self.retry_after_s = retry_after_s  # sent as retry-after-ms on injected failures
+        self.delay_s = delay_s
+        self._received: list[Received] = []
         self._lock = threading.Lock()
-        self._ids = itertools.count()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-openai", daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
+    @property
+    def requests(self) -> list[Received]:
+        """A copy of the chat requests received so far, oldest first."""
+        with self._lock:
+            return list(self._received)
+
     def start(self) -> FakeOpenAIServer:
-        self._thread.start()
+        if not self._thread.is_alive():
+            self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        """Stop serving; idempotent. Delayed requests are released at once."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _answer(self, body: dict[str, Any], auth: str) -> tuple[int, Any]:
-        """Status and JSON body for one chat request; recording it first."""
+    def models(self) -> list[str]:
+        return sorted(self.known_models) if self.known_models is not None else [DEFAULT_MODEL]
+
+    def answer(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """Status, extra headers and body for one chat request, which is recorded first."""
+        received = Received(body, headers)
         with self._lock:
-            self.requests.append(body)
-            number = len(self.requests)
-        if self.required_key is not None and auth != f"Bearer {self.required_key}":
-            return 401, {"error": {"message": f"Incorrect API key provided: {auth.removeprefix('Bearer ')}", "type": "invalid_request_error", "code": "invalid_api_key"}}
-        model = body.get("model", "")
-        if self.known_models is not None and model not in self.known_models:
-            return 404, {"error": {"message": f"The model `{model}` does not exist", "type": "invalid_request_error", "code": "model_not_found"}}
+            self._received.append(received)
+            number = len(self._received)
+        if self.delay_s > 0:
+            self._stopping.wait(self.delay_s)
+        refusal = self._refusal(body, headers)
+        if refusal is not None:
+            return refusal[0], {}, json.dumps(refusal[1]).encode()
         if number <= self.fail_first:
-            return self.fail_status, {"error": {"message": "injected failure", "type": "server_error"}}
-        if self.malformed:
-            return 200, {"id": "x", "object": "chat.completion"}
-        users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-        prompt = users[-1]["content"] if users else ""
+            return self._injected_failure()
+        return 200, {}, json.dumps(self._completion(body, received.last_user_message, number)).encode()
+
+    def _refusal(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]] | None:
+        if self.required_key is not None and headers.get("authorization") != f"Bearer {self.required_key}":
+            token = headers.get("authorization", "").removeprefix("Bearer ")
+            return 401, _error(f"Incorrect API key provided: {token}.", "invalid_request_error", "invalid_api_key")
+        model = body.get("model")
+        if self.known_models is not None and model not in self.known_models:
+            return 404, _error(f"The model `{model}` does not exist or you do not have access to it.",
+                               "invalid_request_error", "model_not_found")
+        return None
+
+    def _injected_failure(self) -> tuple[int, dict[str, str], bytes]:
+        headers: dict[str, str] = {}
+        if self.retry_after_s is not None:
+            headers["retry-after-ms"] = str(int(self.retry_after_s * 1000))
+        if self.fail_body is not None:
+            return self.fail_status, headers, self.fail_body.encode()
+        body = _error(f"injected failure (HTTP {self.fail_status})", "server_error")
+        return self.fail_status, headers, json.dumps(body).encode()
+
+    def _completion(self, body: dict[str, Any], prompt: str, number: int) -> dict[str, Any]:
         text = self.replies.get(prompt, self.default_reply)
-        return 200, {
-            "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split()),
-                      "total_tokens": len(prompt.split()) + len(text.split())},
+        prompt_tokens = sum(_words(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict))
+        return {
+            "id": f"chatcmpl-fake-{number}", "object": "chat.completion",
+            "created": int(time.time()), "model": body.get("model", DEFAULT_MODEL),
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": _words(text),
+                      "total_tokens": prompt_tokens + _words(text)},
         }
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:
-                pass
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            pass
 
-            def _send(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        def _send(self, status: int, body: bytes, headers: Mapping[str, str] = {}) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
 
-            def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
-                    models = sorted(server.known_models or {"test-model"})
-                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in models]})
-                else:
-                    self._send(404, {"error": {"message": "not found"}})
+        def _path(self) -> str:
+            return self.path.split("?", 1)[0].rstrip("/")
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, {"error": {"message": f"no route {self.path}"}})
-                    return
-                if server.delay_s:
-                    time.sleep(server.delay_s)
-                self._send(*server._answer(body, self.headers.get("Authorization", "")))
+        def do_GET(self) -> None:
+            if self._path() == "/v1/models":
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in server.models()]
+                self._send(200, json.dumps({"object": "list", "data": data}).encode())
+            else:
+                self._send(404, json.dumps(_error(f"no route GET {self.path}", "invalid_request_error")).encode())
 
-        return Handler
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self._path() != "/v1/chat/completions":
+                self._send(404, json.dumps(_error(f"no route POST {self.path}", "invalid_request_error")).encode())
+                return
+            try:
+                body = json.loads(raw or b"{}")
+                if not isinstance(body, dict):
+                    raise ValueError("not an object")
+            except ValueError as exc:
+                self._send(400, json.dumps(_error(f"invalid JSON body: {exc}", "invalid_request_error")).encode())
+                return
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            status, extra, payload = server.answer(body, headers)
+            self._send(status, payload, extra)
+
+    return Handler
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--replies", help="JSON file: last user message -> reply")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.servers.fake_openai", description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", help="JSON file: {last user message: reply}")
     parser.add_argument("--default-reply", default="")
     parser.add_argument("--required-key")
-    parser.add_argument("--known-model", action="append")
-    args = parser.parse_args()
-    replies = json.load(open(args.replies, encoding="utf-8")) if args.replies else {}
+    parser.add_argument("--known-model", action="append", help="repeat for several; default: any model")
+    parser.add_argument("--fail-first", type=int, default=0)
+    parser.add_argument("--fail-status", type=int, default=500)
+    parser.add_argument("--delay-s", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    replies = {}
+    if args.replies:
+        with open(args.replies, encoding="utf-8") as f:
+            replies = json.load(f)
     server = FakeOpenAIServer(replies, args.default_reply, required_key=args.required_key,
-                              known_models=set(args.known_model) if args.known_model else None).start()
-    print(f"READY {server.base_url}", flush=True)
-    threading.Event().wait()
+                              known_models=set(args.known_model) if args.known_model else None,
+                              fail_first=args.fail_first, fail_status=args.fail_status,
+                              delay_s=args.delay_s, port=args.port)
+    with server:
+        print(f"READY {server.base_url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
 
 
 if __name__ == "__main__":

@@ -1,21 +1,38 @@
-"""Session fixtures for real local servers and the one shared SmolLM2 model."""
+"""Session fixtures for real local servers and the one shared SmolLM2 model.
+
+Load with ``pytest_plugins = ["tests.servers.fixtures"]`` (the top-level conftest does) or
+``-p tests.servers.fixtures``. Everything heavy is imported inside the fixture that needs it.
+
+- ``fake_openai_factory(**config)``: start a ``FakeOpenAIServer`` (see ``fake_openai``); every
+  server started is stopped at session end.
+- ``llama_server_url``: one real ``llama_cpp.server`` on the bundled SmolLM2 for the session.
+- ``smollm2_backend``: one ``LlamaCppBackend`` on the bundled SmolLM2 for the session; the
+  plugin's own llamacpp backends in this process reuse the same loaded model.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .fake_openai import FakeOpenAIServer
+if TYPE_CHECKING:
+    from pytest_llmeval.backends.llamacpp import LlamaCppBackend
+
+    from .fake_openai import FakeOpenAIServer
+
+__all__ = ["fake_openai_factory", "llama_server_url", "smollm2_backend"]
 
 
 @pytest.fixture(scope="session")
 def fake_openai_factory() -> Iterator[Callable[..., FakeOpenAIServer]]:
+    from .fake_openai import FakeOpenAIServer
+
     started: list[FakeOpenAIServer] = []
 
-    def start(*args: Any, **kwargs: Any) -> FakeOpenAIServer:
-        server = FakeOpenAIServer(*args, **kwargs).start()
+    def start(*args: Any, **config: Any) -> FakeOpenAIServer:
+        server = FakeOpenAIServer(*args, **config).start()
         started.append(server)
         return server
 
@@ -26,17 +43,18 @@ def fake_openai_factory() -> Iterator[Callable[..., FakeOpenAIServer]]:
 
 @pytest.fixture(scope="session")
 def llama_server_url() -> Iterator[str]:
-    from pytest_llmeval.backends.bundled import bundled_model_path
-
     from .llama_server import llama_server
 
-    with llama_server(bundled_model_path()) as url:
+    with llama_server() as url:
         yield url
 
 
 @pytest.fixture(scope="session")
-def smollm2_backend() -> Any:
+def smollm2_backend() -> Iterator[LlamaCppBackend]:
     from pytest_llmeval.backends.base import BackendSettings
+    from pytest_llmeval.backends.bundled import BUNDLED_MODEL_NAME
     from pytest_llmeval.backends.llamacpp import LlamaCppBackend
 
-    return LlamaCppBackend(BackendSettings(backend="llamacpp", model="SmolLM2-135M-Instruct", max_tokens=16))
+    backend = LlamaCppBackend(BackendSettings(backend="llamacpp", model=BUNDLED_MODEL_NAME, max_tokens=16))
+    yield backend
+    backend.close()
