@@ -33,11 +33,18 @@ __all__ = ["extract_choice"]
 
 _LETTER_RE = re.compile(LETTER)
 _MARKDOWN = re.compile(r"[*`]")
+_BLANKS = re.compile(r"[^\S\n]+")
+_BREAKS = re.compile(r" ?\n\s*")
 
 
 def _prepare(text: str) -> str:
-    """Full-width forms folded and Markdown emphasis dropped: "**答案：（Ｂ）**" reads as "答案:(B)"."""
-    return _MARKDOWN.sub("", fold_width(text)).strip()
+    """Full-width forms folded, Markdown emphasis dropped, whitespace runs shortened to one character.
+
+    "**答案：（Ｂ）**" reads as "答案:(B)". Short whitespace also keeps every pattern linear on
+    adversarial replies (thousands of spaces between a letter and a phrase).
+    """
+    text = _BREAKS.sub("\n", _BLANKS.sub(" ", _MARKDOWN.sub("", fold_width(text))))
+    return text.strip()
 
 
 def _counts(text: str, match: re.Match[str]) -> bool:
@@ -80,15 +87,23 @@ def _standalone(text: str, labels: str) -> set[str]:
 
 
 def _quoted_option(text: str, labels: str, choices: Sequence[str]) -> str | None:
-    """The label of the only option whose text the reply contains (longest texts claim overlaps)."""
+    """The label of the only option whose text the reply contains.
+
+    A match inside a longer option's match does not count: "New York City" names that option,
+    not also "New York".
+    """
     folded = " ".join(text.casefold().split())
     spans: list[tuple[int, int, str]] = []
     for label, option in zip(labels, choices):
         needle = " ".join(option.casefold().split()).rstrip(".。")
         if needle:
             spans += [(m.start(), m.end(), label) for m in re.finditer(_bounded(needle), folded)]
-    kept = {label for s, e, label in spans if not any(s2 <= s and e <= e2 and (s2, e2) != (s, e) for s2, e2, _ in spans)}
-    return kept.pop() if len(kept) == 1 else None
+    named = {label for start, end, label in spans if not _inside_another(start, end, spans)}
+    return named.pop() if len(named) == 1 else None
+
+
+def _inside_another(start: int, end: int, spans: list[tuple[int, int, str]]) -> bool:
+    return any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in spans)
 
 
 def _bounded(needle: str) -> str:

@@ -21,9 +21,17 @@ def _as_index(text: str, labels: str) -> str | None:
     return labels[int(text)] if text.isascii() and text.isdigit() and int(text) < len(labels) else None
 
 
+def _exact(text: str) -> str:
+    return text.strip()
+
+
+def _loose(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
 def _as_option_text(text: str, choices: Sequence[str], labels: str) -> str | None:
     """The label of the one option equal to ``text``: exactly, else ignoring case and spacing."""
-    for key in (str.strip, lambda s: " ".join(s.casefold().split())):
+    for key in (_exact, _loose):
         matches = {label for label, option in zip(labels, choices) if key(option) == key(text)}
         if len(matches) == 1:
             return matches.pop()
@@ -43,7 +51,8 @@ def normalize_choice_target(target: str, choices: Sequence[str], labels: str) ->
     shown = repr(target if len(target) <= 60 else target[:57] + "...")
     span = f"{labels[0]}-{labels[-1]}" if labels else "no labels"
     raise ValueError(
-        f"answer {shown} is neither a letter ({span}), a 0-based index below {len(labels)}, nor the text of exactly one option"
+        f"answer {shown} is neither a letter ({span}), a 0-based index below {len(labels)}, "
+        "nor the text of exactly one option"
     )
 
 

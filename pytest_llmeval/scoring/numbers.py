@@ -28,7 +28,9 @@ _NUMBER = re.compile(
     r"(?:\.\d+)?"
 )
 _ANSWER_PHRASE = re.compile(
-    r"(?:\banswer\b(?:\s+is)?|答案(?:是|为|應該是|应该是|应为)?|结果(?:是|为))[\s:=*$¥€£￥\\{]*(?=[-.\d])", re.IGNORECASE
+    r"(?:\banswer\b(?:\s+is)?|答案(?:是|为|應該是|应该是|应为)?|结果(?:是|为))"
+    r"[\s:=*$¥€£￥\\{]*(?=[-.\d])",
+    re.IGNORECASE,
 )
 _BOXED = re.compile(r"\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
 

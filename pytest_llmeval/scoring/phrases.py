@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["EXPLICIT", "LEAD", "LETTER", "LISTED", "LISTING_AFTER", "REJECT_AFTER", "REJECT_BEFORE", "follows_as_word"]
+__all__ = [
+    "EXPLICIT", "LEAD", "LETTER", "LISTED", "LISTING_AFTER", "REJECT_AFTER", "REJECT_BEFORE", "follows_as_word",
+]
 
 # A single letter that is not part of a word, a contraction ("I'd", "don't"), an abbreviation
 # ("e.g.", "U.S.A"), a hyphenated word ("X-ray"), or a name like "C++" / "C#". CJK characters may
@@ -28,73 +30,79 @@ LETTER = (
 
 # What may stand between a phrase and its letter: spaces, colons, brackets, quotes, Markdown
 # leftovers, and a repeated noun ("the answer is option B", "答案是选项B").
-_OPEN = r"[\s:=\-–—>\(\[【「《\"'“‘$]*"
-_SEP = rf"{_OPEN}(?:(?:option|choice|letter|选项)\s*[:=]?{_OPEN})?"
+_OPEN = r"[\s:=\-–—>\(\[【「《\"'“‘$]*+"
+_SEP = rf"{_OPEN}(?:(?:option|choice|letter|选项)\s*+[:=]?{_OPEN})?"
 _VERB = r"(?:is|would\s+be|should\s+be|must\s+be|will\s+be|=|:|-)"
 _ADVERB = (
     r"(?:(?:therefore|thus|hence|likely|probably|clearly|definitely|obviously|certainly|indeed|then|"
-    r"simply|actually|most\s+likely|still|also)[\s,]+)?"
+    r"simply|actually|most\s+likely|still|also)[\s,]++)?"
 )
 _CJK_FILLER = r"(?:(?![不非没否])[\u4e00-\u9fff]){0,6}?"
 
 _ENGLISH = [
     # "The answer is B", "Answer: (C)", "the correct answer is: B", "<answer>D</answer>", "answer B"
-    rf"\b(?:answer|ans)\b(?:\s+to\s+(?:this|the)\s+question)?\s*(?:{_VERB}\s*)?{_ADVERB}{_SEP}{LETTER}",
+    rf"\b(?:answer|ans)\b(?:\s+to\s+(?:this|the)\s+question)?\s*+(?:{_VERB}\s*+)?{_ADVERB}{_SEP}{LETTER}",
     # "The correct option is D", "my choice is B" (a bare "Option A" in reasoning is not a verdict)
-    rf"\b(?:option|choice|letter|pick|selection)\b\s*{_VERB}\s*{_ADVERB}{_SEP}{LETTER}",
+    rf"\b(?:option|choice|letter|pick|selection)\b\s*+{_VERB}\s*+{_ADVERB}{_SEP}{LETTER}",
     # "choose B", "I'd go with C" (but not "I would not choose A")
-    rf"(?<!\bnot\s)(?<!n't\s)(?<!never\s)\b(?:choose|chose|pick|select|go\s+with|go\s+for|opt\s+for|going\s+with)\s+{_SEP}{LETTER}",
+    r"(?<!\bnot\s)(?<!n't\s)(?<!never\s)"
+    rf"\b(?:choose|chose|pick|select|go\s+with|go\s+for|opt\s+for|going\s+with)\s+{_SEP}{LETTER}",
     # "I think A", "I'd say it's C", "I believe the answer is B"
     rf"\bI(?:'d|’d|\s+would|\s+will|'ll)?\s+(?:think|believe|guess|say|feel|reckon)\s+"
     rf"(?:(?:that\s+)?(?:it\s+is|it's|it’s|it\s+would\s+be|it\s+should\s+be|the\s+answer\s+is)\s+)?{_SEP}{LETTER}",
     # "Option B is correct", "D is the most appropriate", "(C) is the right answer"
-    rf"{LETTER}[\)\]】]?\s*(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+|best\s+)?"
+    rf"{LETTER}[\)\]】]?\s*+(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+|best\s+)?"
     r"(?:correct|right|best|accurate|appropriate|suitable|answer)\b",
     # "Therefore, B.", "So (C)" — a connective followed by a letter that ends the sentence
-    rf"\b(?:so|therefore|thus|hence|finally)\b[\s,:]*{_SEP}{LETTER}(?=[ \t)\]】*]*(?:[.!;。！\n]|$))",
+    rf"\b(?:so|therefore|thus|hence|finally)\b[\s,:]*+{_SEP}{LETTER}(?=[ \t)\]】*]*+(?:[.!;。！\n]|$))",
     # LaTeX: "\boxed{C}", "\boxed{\text{C}}"
-    rf"\\boxed\{{\s*(?:\\text(?:bf)?\{{\s*)?{LETTER}",
+    rf"\\boxed\{{\s*+(?:\\text(?:bf)?\{{\s*+)?{LETTER}",
 ]
 
 _CHINESE = [
     # "答案：B", "答案是 B", "正确答案是C", "所以答案是（C）", "答案应该是选项B", "答：B"
-    rf"答案?{_CJK_FILLER}[\s:=]*{_SEP}{LETTER}",
+    rf"答案?{_CJK_FILLER}[\s:=]*+{_SEP}{LETTER}",
     # "故选：D", "选B", "应选A", "选择C" (not "选项", "不选A")
-    rf"(?<![不没])[选選](?![项項])(?:择|擇)?(?:的是|是|为)?[\s:=]*{_SEP}{LETTER}",
+    rf"(?<![不没])[选選](?![项項])(?:择|擇)?(?:的是|是|为)?[\s:=]*+{_SEP}{LETTER}",
     # "正确的是C", "正确选项为B", "不正确的是A" (the question asked for the wrong statement)
-    rf"(?:正确|错误|不正确|符合题意|不符合题意)的?(?:选项|答案|一项|项|说法)?(?:是|为|:)[\s:=]*{_SEP}{LETTER}",
+    r"(?:正确|错误|不正确|符合题意|不符合题意)的?(?:选项|答案|一项|项|说法)?"
+    rf"(?:是|为|:)[\s:=]*+{_SEP}{LETTER}",
     # "选项B正确", "C项正确", "B是正确的", "A对"
-    rf"{LETTER}\s*(?:选项|項|项)?\s*(?:是|为)?\s*(?:正确|对(?!于)|符合题意|最佳|最合适|当选|为答案|是答案)",
+    rf"{LETTER}\s*+(?:选项|項|项)?\s*+(?:是|为)?\s*+"
+    r"(?:正确|对(?!于)|符合题意|最佳|最合适|当选|为答案|是答案)",
     # "B选项。" — the option named as the whole conclusion
-    rf"{LETTER}\s*(?:选项|項|项)(?=\s*(?:[。.!！]|$))",
+    rf"{LETTER}\s*+(?:选项|項|项)(?=\s*+(?:[。.!！]|$))",
 ]
 
 EXPLICIT: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.IGNORECASE) for p in _ENGLISH + _CHINESE)
 
 # A letter the text itself rules out: "A is wrong", "B) incorrect", "C项错误", "D不对".
 REJECT_AFTER = re.compile(
-    r"[\)\]】]?[ \t]*[:\-]?[ \t]*(?:"
-    r"(?:is|are|was|seems|looks|appears)\s+(?:to\s+be\s+)?(?:(?:clearly|definitely|also|obviously|probably|likely)\s+)?"
+    r"[\)\]】]?[ \t]*+[:\-]?[ \t]*+(?:"
+    r"(?:is|are|was|seems|looks|appears)\s++(?:to\s++be\s++)?"
+    r"(?:(?:clearly|definitely|also|obviously|probably|likely)\s++)?"
     r"(?:wrong|incorrect|false|not\b|untrue|invalid|eliminated|ruled\s+out)"
     r"|isn't|isn’t|wasn't|can't|cannot|wrong\b|incorrect\b|not\s+(?:correct|right|true)\b"
-    r"|\s*(?:选项|項|项)?\s*(?:的说法|说法)?\s*(?:是|为)?\s*(?:错|不|非|有误|排除|×))",
+    r"|(?:选项|項|项)?\s*+(?:的说法|说法)?\s*+(?:是|为)?\s*+(?:错|不|非|有误|排除|×))",
     re.IGNORECASE,
 )
 # ... or that a negation in front of it rules out: "not A", "neither A nor B", "rather than C", "排除D".
 REJECT_BEFORE = re.compile(
     r"(?:\b(?:not|never|exclude|excluding|eliminate|eliminating|except|neither|nor|than|instead\s+of)|n't|n’t"
-    r"|不是|不选|排除|除了|除|非)[ \t]*(?:(?:option|choice|选项)[ \t]*)?[\(\[【「\"'“]?[ \t]*$",
+    r"|不是|不选|排除|除了|除|非)[ \t]*+(?:(?:option|choice|选项)[ \t]*+)?[\(\[【「\"'“]?[ \t]*+$",
     re.IGNORECASE,
 )
 
 # A reply that opens with its letter: "B", "B. Paris", "(B)", "**B**" (Markdown already removed), "Option B".
-LEAD = re.compile(rf"\A[\s>#_`\"'“(\[【]*(?:(?:option|choice|选项)[ \t]*[:：]?[ \t]*)?[\(\[【]?[ \t]*{LETTER}", re.IGNORECASE)
+LEAD = re.compile(
+    rf"\A[\s>#_`\"'“(\[【]*+(?:(?:option|choice|选项)[ \t]*+[:：]?[ \t]*+)?[\(\[【]?[ \t]*+{LETTER}", re.IGNORECASE
+)
 # ... unless the opening letter is one of several: "A and C", "A, B", "A/B", "A和C".
 LISTING_AFTER = re.compile(
-    r"[)\]】]*[ \t]*(?:,[ \t]*(?:[A-Za-z](?![A-Za-z])|and\b|or\b)|and\b|or\b|&|/|和|或|与|及|、)", re.IGNORECASE
+    r"[)\]】]*+[ \t]*+(?:,[ \t]*+(?:[A-Za-z](?![A-Za-z])|and\b|or\b)|and\b|or\b|&|/|和|或|与|及|、)", re.IGNORECASE
 )
 # Lines that start with an option label ("A. Paris\nB. London"): a reply that restates the options.
-LISTED = re.compile(r"^[ \t>*\-]*[\(\[]?([A-Z])[.):]", re.MULTILINE)
+LISTED = re.compile(r"^[ \t>*\-]*+[\(\[]?([A-Z])[.):]", re.MULTILINE)
 
 # Words that can follow the letter A but never the article "a" ("A is wrong", "A because ..."), and
 # words that can follow the letter I but never the pronoun ("I and J", "I is correct").

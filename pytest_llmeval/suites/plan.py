@@ -16,7 +16,7 @@ from ..data import DataSpec, load
 from ..errors import ConfigError
 from ..prompts import PromptSpec, validate_template
 from ..samples import Sample
-from ..scoring import normalize_choice_target, validate_options
+from ..scoring import extract_number, normalize_choice_target, validate_options
 from .schema import SuiteConfig
 
 __all__ = ["SubjectPlan", "SuitePlan", "build_plan", "choose_limited"]
@@ -96,6 +96,8 @@ def _normalise_targets(config: SuiteConfig, subject: str, samples: list[Sample],
             except ValueError as exc:
                 raise ConfigError(f"{subject} sample {s.id}: {exc}", where=where, key="data") from None
             s = Sample(id=s.id, subject=s.subject, fields=s.fields, target=target, choices=s.choices)
+        elif config.task == "numeric" and extract_number(s.target) is None:
+            raise ConfigError(f"{subject} sample {s.id}: answer {s.target!r} holds no number", where=where, key="data")
         out.append(s)
     return out
 

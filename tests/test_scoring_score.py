@@ -1,0 +1,115 @@
+"""score_reply for every task, the scoring: options and their validation, and the package's exports."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import pytest_llmeval.scoring as scoring
+from pytest_llmeval.errors import ConfigError
+from pytest_llmeval.scoring import SCORING_OPTIONS, TASKS, Scored, score_reply, validate_options
+
+CAPITALS = ["London", "Paris", "Berlin", "Rome"]
+
+
+@pytest.mark.parametrize(("task", "reply", "target", "options", "expected"), [
+    # multiple_choice: the extracted letter against the gold answer in any accepted form.
+    ("multiple_choice", "答案：C", "C", {}, Scored("C", True)),
+    ("multiple_choice", "The answer is B", "b.", {}, Scored("B", True)),
+    ("multiple_choice", "The answer is B", "1", {}, Scored("B", True)),
+    ("multiple_choice", "It must be Paris", "Paris", {}, Scored("B", True)),
+    ("multiple_choice", "As an AI language model, I cannot say", "A", {}, Scored(None, False)),
+    ("multiple_choice", "A is wrong, the answer is C", "A", {}, Scored("C", False)),
+    # numeric: both sides normalised, compared as numbers.
+    ("numeric", "so $1,234", "#### 1,234", {}, Scored("1234", True)),
+    ("numeric", "She has 18.00 dollars.", "18", {}, Scored("18", True)),
+    ("numeric", "The answer is 42. Check: 42*2 = 84", "42", {}, Scored("42", True)),
+    ("numeric", "I don't know", "7", {}, Scored(None, False)),
+    ("numeric", "0.3333333333", "0.33333333333", {}, Scored("0.3333333333", True)),
+    # exact_match: surrounding whitespace stripped; case and punctuation count unless told otherwise.
+    ("exact_match", " Paris \n", "Paris", {}, Scored("Paris", True)),
+    ("exact_match", "paris", "Paris", {}, Scored("paris", False)),
+    ("exact_match", "paris.", "Paris", {"ignore_case": True, "ignore_punctuation": True}, Scored("paris", True)),
+    ("exact_match", "New York , NY", "New York NY", {"ignore_punctuation": True}, Scored("New York NY", True)),
+    ("exact_match", " Paris", "Paris", {"strip": False}, Scored(" Paris", False)),
+    ("exact_match", "是的。", "是的", {"ignore_punctuation": True}, Scored("是的", True)),
+    # contains: case ignored by default.
+    ("contains", "It is PARIS, of course", "Paris", {}, Scored("it is paris, of course", True)),
+    ("contains", "It is PARIS", "Paris", {"ignore_case": False}, Scored("It is PARIS", False)),
+    ("contains", "anything", "", {}, Scored("anything", False)),
+    # regex: the first match; its first group, else the whole match; then exact_match rules.
+    ("regex", "Final: Rome!", "rome", {"pattern": r"Final: (\w+)", "ignore_case": True}, Scored("rome", True)),
+    ("regex", "Final: Rome!", "Rome", {"pattern": r"Final: \w+"}, Scored("Final: Rome", False)),
+    ("regex", "Final: Rome\nFinal: Oslo", "Rome", {"pattern": r"^Final: (\w+)$"}, Scored("Rome", True)),
+    ("regex", "Answer:\nOslo", "Oslo", {"pattern": r"Answer:.(\w+)"}, Scored("Oslo", True)),
+    ("regex", "city Paris", "Paris", {"pattern": r"(town )?Paris"}, Scored("Paris", True)),
+    ("regex", "nothing", "rome", {"pattern": r"Final: (\w+)"}, Scored(None, False)),
+])
+def test_score_reply(task, reply, target, options, expected):
+    assert score_reply(task, reply, target, labels="ABCD", choices=CAPITALS, options=options) == expected
+
+
+def test_score_reply_defaults_to_four_labels_and_no_options():
+    assert score_reply("multiple_choice", "D", "D") == Scored("D", True)
+    assert score_reply("exact_match", "x", "x") == Scored("x", True)
+
+
+@pytest.mark.parametrize(("task", "target"), [("multiple_choice", "Z"), ("numeric", "no number here")])
+def test_an_unreadable_gold_answer_raises_rather_than_scoring_a_miss(task, target):
+    with pytest.raises(ValueError):
+        score_reply(task, "A", target)
+
+
+@pytest.mark.parametrize(("task", "options", "key"), [
+    ("exact_match", {"ignorecase": True}, "scoring.ignorecase"),
+    ("regex", {}, "scoring.pattern"),
+    ("regex", {"pattern": ""}, "scoring.pattern"),
+    ("regex", {"pattern": 42}, "scoring.pattern"),
+    ("regex", {"pattern": "("}, "scoring.pattern"),
+    ("regex", {"pattern": "(?x)\n(unclosed"}, "scoring.pattern"),
+    ("contains", {"ignore_case": "yes"}, "scoring.ignore_case"),
+    ("exact_match", {"strip": 1}, "scoring.strip"),
+    ("exact_match", {"pattern": "x"}, "scoring.pattern"),
+    ("numeric", {"ignore_case": True}, "scoring.ignore_case"),
+    ("multiple_choice", {"ignore_punctuation": True}, "scoring.ignore_punctuation"),
+    ("exact_match", {"bad\nkey": True}, "scoring."),
+    ("mc", {}, "task"),
+])
+def test_bad_scoring_options_are_one_line_naming_the_key(task, options, key):
+    with pytest.raises(ConfigError) as info:
+        validate_options(task, options)
+    message = str(info.value)
+    assert message.startswith(key) and "\n" not in message and info.value.key is not None
+
+
+def test_score_reply_validates_its_options():
+    with pytest.raises(ConfigError, match="scoring.pattern"):
+        score_reply("regex", "x", "x")
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t != "regex"])
+def test_every_task_but_regex_accepts_no_options(task):
+    validate_options(task, {})
+
+
+def test_option_names_and_tasks():
+    assert SCORING_OPTIONS == {"ignore_case", "ignore_punctuation", "strip", "pattern"}
+    assert TASKS == ("multiple_choice", "exact_match", "contains", "regex", "numeric")
+    validate_options("regex", {"pattern": r"(\w+)", "ignore_case": True, "ignore_punctuation": False, "strip": True})
+
+
+def test_scored_is_a_frozen_value():
+    scored = Scored("A", True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        scored.correct = False  # type: ignore[misc]
+    assert not hasattr(scored, "__dict__")
+
+
+def test_exports_are_sorted_and_complete():
+    assert scoring.__all__ == sorted(scoring.__all__)
+    assert set(scoring.__all__) == {
+        "SCORING_OPTIONS", "Scored", "TASKS", "extract_choice", "extract_number", "normalize_choice_target",
+        "numbers_equal", "pick_by_loglikelihood", "score_reply", "validate_options",
+    }
+    assert all(hasattr(scoring, name) for name in scoring.__all__)
