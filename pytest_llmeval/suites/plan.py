@@ -83,7 +83,8 @@ def _normalise_targets(config: SuiteConfig, subject: str, samples: list[Sample],
     """Multiple-choice gold answers become letters once, here, so a bad one fails collection."""
     out = []
     for s in samples:
-        if s.target is None:
+        gold = s.target
+        if gold is None:
             split = config.data.split or "the default split"
             raise ConfigError(
                 f"{subject} sample {s.id} in {split} has no answer to score against "
@@ -92,12 +93,12 @@ def _normalise_targets(config: SuiteConfig, subject: str, samples: list[Sample],
             if not s.choices:
                 raise ConfigError(f"{subject} sample {s.id} has no options; map them with fields.choices", where=where, key="data.fields")
             try:
-                target = normalize_choice_target(s.target, s.choices, s.labels)
+                target = normalize_choice_target(gold, s.choices, s.labels)
             except ValueError as exc:
                 raise ConfigError(f"{subject} sample {s.id}: {exc}", where=where, key="data") from None
             s = Sample(id=s.id, subject=s.subject, fields=s.fields, target=target, choices=s.choices)
-        elif config.task == "numeric" and extract_number(s.target) is None:
-            raise ConfigError(f"{subject} sample {s.id}: answer {s.target!r} holds no number", where=where, key="data")
+        elif config.task == "numeric" and extract_number(gold) is None:
+            raise ConfigError(f"{subject} sample {s.id}: answer {gold!r} holds no number", where=where, key="data")
         out.append(s)
     return out
 
