@@ -20,6 +20,8 @@ from .suites.plan import SubjectPlan, SuitePlan
 
 __all__ = ["evaluate_sample", "generation_request"]
 
+Request = GenerateRequest | LoglikelihoodRequest
+
 
 def generation_request(model: ModelSpec, plan: SuitePlan, messages: tuple[dict[str, str], ...]) -> GenerateRequest:
     """Generation settings: what the user pinned (CLI/profile) wins, then the suite, then defaults."""
@@ -31,14 +33,13 @@ def generation_request(model: ModelSpec, plan: SuitePlan, messages: tuple[dict[s
     return GenerateRequest(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=tuple(stop))
 
 
-def _ask(runtime: Runtime, model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Reply]:
-    backend = runtime.backend(model.name)
+def _request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Request]:
+    """The recorded prompt and the request, built once before anything is sent."""
     if plan.config.mode == "ll":
         context = plan.prompt.text(sample, subject.examples)
-        request = LoglikelihoodRequest(context=context, continuations=plan.prompt.continuations(sample.labels))
-        return context, backend.loglikelihood(request)
+        return context, LoglikelihoodRequest(context=context, continuations=plan.prompt.continuations(sample.labels))
     messages = plan.prompt.messages(sample, subject.examples)
-    return render_messages_text(messages), backend.generate(generation_request(model, plan, messages))
+    return render_messages_text(messages), generation_request(model, plan, messages)
 
 
 def evaluate_sample(
@@ -48,11 +49,12 @@ def evaluate_sample(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
         nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, groups=list(subject.groups),
         threshold=subject.threshold, group_thresholds=dict(subject.group_thresholds), target=sample.target,
-        prompt=plan.prompt.text(sample, subject.examples),
     )
+    result.prompt, request = _request(model, plan, subject, sample)
     started = time.perf_counter()
     try:
-        result.prompt, reply = _ask(runtime, model, plan, subject, sample)
+        backend = runtime.backend(model.name)
+        reply = backend.loglikelihood(request) if isinstance(request, LoglikelihoodRequest) else backend.generate(request)
     except FatalBackendError as exc:
         runtime.mark_fatal(model.name, str(exc))
         result.error, result.fatal = str(exc), True
