@@ -1,12 +1,15 @@
-"""Attach each sample's result to its call-phase report: the one way results cross processes."""
+"""Attach each sample's result to its call-phase report: the one way results cross processes.
+
+This runs for every test of every run, so it decides cheaply whether a test is a sample before
+importing anything heavier.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from .python_tests import result_for_test
+from .outcome import RESULT
 from .results.payload import PAYLOAD_ATTR
-from .suites.collect import RESULT
 
 __all__ = ["attach_result"]
 
@@ -16,6 +19,11 @@ def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         return
     result = item.stash.get(RESULT, None)
     if result is None:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "sample" not in callspec.params:
+            return
+        from .python_tests import result_for_test
+
         result = result_for_test(item, call, strict)
         if result is None:
             return

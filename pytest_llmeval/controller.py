@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from .options import RunOptions
-from .profiles import ModelSpec
 from .results.payload import PAYLOAD_ATTR, SampleResult
+from .runtime import Runtime
 
 __all__ = ["CONTROLLER", "Controller"]
 
@@ -28,7 +28,7 @@ __all__ = ["CONTROLLER", "Controller"]
 @dataclass(eq=False)  # registered as a plugin object, so it must stay hashable
 class Controller:
     options: RunOptions
-    models: list[ModelSpec]
+    runtime: Runtime
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     _t0: float = field(default_factory=time.perf_counter)
     results: dict[tuple[str, str, str, str], SampleResult] = field(default_factory=dict)
@@ -60,7 +60,7 @@ class Controller:
         from .results.aggregate import aggregate
         from .results.verdict import failures
 
-        self.summary = aggregate(self.results.values(), models=[m.name for m in self.models])
+        self.summary = aggregate(self.results.values(), models=[m.name for m in self.runtime.models])
         self.failures = failures(self.summary)
         if self.options.report_dir is not None:
             self._write_reports(self.options.report_dir)
@@ -74,7 +74,7 @@ class Controller:
         for r in self.results.values():
             versions.setdefault(r.suite, {})[r.subject] = r.version
         return {
-            "models": [m.public() for m in self.models],
+            "models": [m.public() for m in self.runtime.models],
             "options": self.options.public(),
             "versions": {"pytest_llmeval": version("pytest-llmeval"), "pytest": pytest.__version__, "suites": versions},
             "started": self.started.isoformat(timespec="seconds"),
@@ -93,7 +93,7 @@ class Controller:
             return
         from .report.terminal import summary_lines
 
-        reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.models)}")
+        reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.runtime.models)}")
         for text, markup in summary_lines(self.summary):
             reporter.write_line(text, **markup)
 

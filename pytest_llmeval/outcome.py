@@ -13,7 +13,9 @@ import pytest
 from .errors import BackendError, FatalBackendError
 from .results.payload import PAYLOAD_ATTR, SampleResult
 
-__all__ = ["WrongAnswer", "raise_for_result", "report_status"]
+__all__ = ["RESULT", "WrongAnswer", "raise_for_result", "report_status"]
+
+RESULT = pytest.StashKey[SampleResult]()  # a suite item's result, read when its report is made
 
 
 class WrongAnswer(AssertionError):

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from . import options
-from .errors import ConfigError
 
+SUITE_SUFFIX = ".llmeval.yaml"
 MARKERS = (
     "llmeval: an LLM evaluation sample (added to every suite item)",
     "llm_dataset(path, subject=None, format=None, fields=None, split=None, limit=None): parametrise `sample` over a data file",
@@ -31,21 +31,13 @@ def _is_controller(config: pytest.Config) -> bool:
 @pytest.hookimpl
 def pytest_configure(config: pytest.Config) -> None:
     from .controller import CONTROLLER, Controller
-    from .profiles import find_profile_files, resolve_models
-    from .runtime import RUNTIME, Runtime
+    from .runtime import RUNTIME, build_runtime
 
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    opts = options.read_options(config)
-    files = [opts.models_file] if opts.models_file else find_profile_files(
-        config.inipath, config.rootpath, list(config.args), config.invocation_params.dir)
-    try:
-        models = resolve_models(opts, files)
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    config.stash[RUNTIME] = Runtime(options=opts, models=models)
+    runtime = config.stash[RUNTIME] = build_runtime(config)
     if _is_controller(config):
-        controller = Controller(options=opts, models=models)
+        controller = Controller(options=runtime.options, runtime=runtime)
         controller.open()
         config.stash[CONTROLLER] = controller
         config.pluginmanager.register(controller, "llmeval-controller")
@@ -53,15 +45,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    from .suites.collect import SUFFIX, SuiteFile
+    if not file_path.name.endswith(SUITE_SUFFIX):  # checked before importing: runs for every file
+        return None
+    from .suites.collect import SuiteFile
 
-    if file_path.name.endswith(SUFFIX):
-        return SuiteFile.from_parent(parent, path=file_path)
-    return None
+    return SuiteFile.from_parent(parent, path=file_path)
 
 
 @pytest.hookimpl
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "llm" not in metafunc.fixturenames and "sample" not in metafunc.fixturenames:
+        return  # checked before importing: runs for every test function
     from .python_tests import parametrize
 
     parametrize(metafunc)

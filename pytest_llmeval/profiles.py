@@ -18,9 +18,8 @@ from .errors import ConfigError
 from .options import RunOptions
 from .yamlfile import load_validated
 
-__all__ = ["BUILTIN_PROFILES", "PROFILES_FILE", "ModelSpec", "find_profile_files", "resolve_models"]
+__all__ = ["BUILTIN_PROFILES", "ModelSpec", "resolve_models"]
 
-PROFILES_FILE = "llm_models.yaml"
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_TOKENS = 256
@@ -78,23 +77,6 @@ class ModelSpec:
             "max_tokens": s.max_tokens,
             "temperature": s.temperature,
         }
-
-
-def find_profile_files(inipath: Path | None, rootpath: Path, args: list[str], invocation_dir: Path) -> list[Path]:
-    """Profile files in precedence order: beside the ini file, the rootdir, then each given path."""
-    candidates: list[Path] = []
-    if inipath is not None:
-        candidates.append(inipath.parent / PROFILES_FILE)
-    candidates.append(rootpath / PROFILES_FILE)
-    for arg in args:
-        target = (invocation_dir / arg.split("::")[0]).resolve()
-        folder = target if target.is_dir() else target.parent
-        candidates.append(folder / PROFILES_FILE)
-    seen: dict[Path, None] = {}
-    for path in candidates:
-        if path.is_file():
-            seen.setdefault(path.resolve(), None)
-    return list(seen)
 
 
 def _load_profiles(files: list[Path]) -> tuple[dict[str, Profile], str | None]:

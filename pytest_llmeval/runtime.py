@@ -8,25 +8,37 @@ socket, and an xdist worker loads only what its items need.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .backends.base import Backend
 from .errors import FatalBackendError
 from .options import RunOptions
-from .profiles import ModelSpec
 
-__all__ = ["RUNTIME", "Runtime"]
+if TYPE_CHECKING:
+    from .backends.base import Backend
+    from .profiles import ModelSpec
+
+__all__ = ["RUNTIME", "Runtime", "build_runtime"]
 
 
-@dataclass
+@dataclass(eq=False)
 class Runtime:
     options: RunOptions
-    models: list[ModelSpec]
+    resolve_models: Callable[[], list[ModelSpec]]
+    _models: list[ModelSpec] | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
     _fatal: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def models(self) -> list[ModelSpec]:
+        """Resolved on first use, so a run that evaluates nothing never parses a profile."""
+        if self._models is None:
+            self._models = self.resolve_models()
+        return self._models
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -52,3 +64,28 @@ class Runtime:
 
 
 RUNTIME = pytest.StashKey[Runtime]()
+
+
+def build_runtime(config: pytest.Config) -> Runtime:
+    """The run's options and models. Profiles are parsed up front only when the run names models
+    or has a profile file (a bad profile is then a usage error); otherwise on first use."""
+    from .errors import ConfigError
+    from .options import read_options
+    from .profile_files import find_profile_files
+
+    opts = read_options(config)
+    files = [opts.models_file] if opts.models_file else find_profile_files(
+        config.inipath, config.rootpath, list(config.args), config.invocation_params.dir)
+
+    def resolve() -> list[ModelSpec]:
+        from .profiles import resolve_models
+
+        return resolve_models(opts, files)
+
+    runtime = Runtime(options=opts, resolve_models=resolve)
+    if opts.models or files:
+        try:
+            runtime.models
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return runtime

@@ -15,18 +15,15 @@ import pytest
 
 from ..errors import ConfigError, LLMEvalError
 from ..evaluate import evaluate_sample
-from ..outcome import raise_for_result
-from ..results.payload import SampleResult
+from ..outcome import RESULT, raise_for_result
 from ..runtime import RUNTIME
 from ..samples import Sample
 from ..yamlfile import load_validated
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
-__all__ = ["RESULT", "SUFFIX", "SampleItem", "SuiteFile"]
+__all__ = ["RESULT", "SampleItem", "SuiteFile"]
 
-SUFFIX = ".llmeval.yaml"
-RESULT = pytest.StashKey[SampleResult]()
 
 
 def _node_name(text: str) -> str:
