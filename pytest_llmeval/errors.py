@@ -5,6 +5,11 @@
     │   └── DataError        a data file that cannot be read as the suite says.
     └── BackendError         the backend could not answer this sample (after its retries):
         │                    the item is an *error*, never silently a miss.
+        ├── TransientBackendError  worth another try (429, 5xx, timeout, dropped connection,
+        │                    malformed body); the engine retries it with backoff, honouring
+        │                    ``retry_after_s``, and only then reports a BackendError.
+        ├── SampleRejected   the endpoint refused this sample's prompt on purpose (content
+        │                    filter, prompt too long): scored as a *miss*, the reason recorded.
         └── FatalBackendError the endpoint refused the whole run (401/403 key, 404 model):
                              the session stops at once with one line.
 
@@ -14,7 +19,10 @@ what was expected, because users see it in place of a traceback.
 
 from __future__ import annotations
 
-__all__ = ["BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError"]
+__all__ = [
+    "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "SampleRejected",
+    "TransientBackendError",
+]
 
 
 class LLMEvalError(Exception):
@@ -46,3 +54,25 @@ class BackendError(LLMEvalError):
 
 class FatalBackendError(BackendError):
     """The endpoint will refuse every request of this run: a rejected key or an unknown model."""
+
+
+class TransientBackendError(BackendError):
+    """A failure that may pass on its own. Backends raise it and never retry themselves: the engine
+    owns retries, so backoff, Retry-After and the retry counts are the same for every backend.
+
+    ``retry_after_s`` is the server's own wait hint (a Retry-After header), when it sent one.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class SampleRejected(BackendError):
+    """The endpoint answered, but refused this prompt by policy: a content filter, a prompt longer
+    than the context. The model did not answer, so the sample is a miss, with ``reason`` recorded
+    (retrying cannot help, and an error would fail the run for the model's own refusal)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

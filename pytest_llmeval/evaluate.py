@@ -6,10 +6,13 @@ the item, the summary and the reports all read the same record.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
+from collections.abc import Awaitable
 
 from .backends.base import GenerateRequest, LoglikelihoodRequest, Reply
-from .errors import BackendError, FatalBackendError
+from .errors import BackendError, FatalBackendError, SampleRejected
 from .profiles import ModelSpec
 from .prompts import render_messages_text
 from .results.payload import SampleResult
@@ -55,6 +58,12 @@ def evaluate_sample(
     try:
         backend = runtime.backend(model.name)
         reply = backend.loglikelihood(request) if isinstance(request, LoglikelihoodRequest) else backend.generate(request)
+        if inspect.isawaitable(reply):  # an async backend
+            reply = asyncio.run(_awaited(reply))
+    except SampleRejected as exc:
+        result.rejected, result.correct = exc.reason, False
+        result.latency_s = round(time.perf_counter() - started, 6)
+        return result
     except FatalBackendError as exc:
         runtime.mark_fatal(model.name, str(exc))
         result.error, result.fatal = str(exc), True
@@ -67,6 +76,10 @@ def evaluate_sample(
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
     _score(plan, sample, reply, result)
     return result
+
+
+async def _awaited(reply: Awaitable[Reply]) -> Reply:
+    return await reply
 
 
 def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) -> None:

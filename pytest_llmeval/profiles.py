@@ -38,6 +38,9 @@ class Profile(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0)
     stop: list[str] = Field(default_factory=list)
+    rate: float | None = Field(default=None, gt=0)  # requests/s for the endpoint, all processes together
+    tokens_per_minute: int | None = Field(default=None, gt=0)  # prompt + completion tokens, shared likewise
+    concurrency: int | None = Field(default=None, ge=1)  # requests in flight per process
     options: dict[str, Any] = Field(default_factory=dict)
 
 

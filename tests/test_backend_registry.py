@@ -45,7 +45,7 @@ def _settings(backend: str, **kwargs: object) -> BackendSettings:
 
 
 def test_the_built_in_names(fake_openai_factory, smollm2_backend):
-    assert list(KNOWN_BACKENDS) == ["openai", "llamacpp"]
+    assert list(KNOWN_BACKENDS) == ["openai", "llamacpp", "hf", "http"]
     served = create_backend(_settings("openai", base_url=fake_openai_factory(default_reply="ok").base_url))
     assert isinstance(served, OpenAIChatBackend) and served.generate(HELLO).text == "ok"
     local = create_backend(_settings("llamacpp"))

@@ -5,14 +5,29 @@ A backend answers two kinds of request:
 - ``loglikelihood``: a context and candidate continuations in, one summed log-probability per
   continuation out (only backends that can score tokens; others raise ``NotSupported``).
 
-Backends map their own failures into ``errors.BackendError`` (give up on this sample) or
-``errors.FatalBackendError`` (401/403/404: stop the run); nothing else escapes them.
+Backends map their own failures into the exceptions of ``errors``; nothing else escapes them:
+- ``TransientBackendError`` (429, 5xx, timeout, dropped connection, malformed body): the engine
+  retries it with exponential backoff and jitter, honouring ``retry_after_s``;
+- ``BackendError``: this sample cannot be answered (a 400, say); not retried, the item errors;
+- ``SampleRejected``: refused by policy (content filter, prompt too long); a miss with the reason;
+- ``FatalBackendError`` (401/403/404): the run stops.
+
+The engine, not the backend, owns everything around a request: retries, the shared rate limit,
+the in-flight limit, the response cache. A backend makes exactly one attempt per call, within
+``settings.timeout_s``. ``generate`` and ``loglikelihood`` may be ``async def``; the engine awaits
+them. Local backends that run a model in this process set ``local = True``: the engine then calls
+them from one thread, in batches through ``generate_batch`` / ``loglikelihood_batch``.
+
+Secrets never live in ``BackendSettings``: a backend reads its key from the environment variable
+the settings name, at construction, so settings (and the cache keys made from them) are safe to
+log.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply"]
@@ -70,8 +85,17 @@ class Reply:
 class Backend(abc.ABC):
     """Subclass this for a backend of your own; ``generate`` is required, the rest optional."""
 
+    #: The model runs in this process: one call at a time, batched (see the module docstring).
+    local: bool = False
+
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
+
+    @property
+    def endpoint(self) -> str:
+        """What the shared rate limit is counted against: one server (or one local model file)."""
+        s = self.settings
+        return f"{s.backend}|{s.base_url or s.model_path or s.model}"
 
     @abc.abstractmethod
     def generate(self, request: GenerateRequest) -> Reply:
@@ -85,6 +109,15 @@ class Backend(abc.ABC):
             f"backend {self.settings.backend!r} cannot score log-likelihoods; use mode: gen",
             key="mode",
         )
+
+    def generate_batch(self, requests: Sequence[GenerateRequest]) -> list[Reply]:
+        """Replies in request order. Local backends override this to run one batch through the
+        model; raising fails the whole batch, which the engine then retries one request at a time."""
+        return [self.generate(r) for r in requests]  # type: ignore[misc]  # a sync backend
+
+    def loglikelihood_batch(self, requests: Sequence[LoglikelihoodRequest]) -> list[Reply]:
+        """As ``generate_batch``, for log-likelihood requests."""
+        return [self.loglikelihood(r) for r in requests]  # type: ignore[misc]
 
     def close(self) -> None:
         """Release sockets, threads or model memory; called once at session end."""

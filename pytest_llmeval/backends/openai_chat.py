@@ -1,18 +1,19 @@
 """OpenAI-compatible chat endpoints (OpenAI, GLM, vLLM, LMDeploy, TGI, llama.cpp server, ...)
-through the official SDK, whose timeout and retry backoff we configure rather than rewrite.
+through the official SDK. The SDK's own retries are off: the engine retries, so backoff,
+Retry-After, the shared rate limit and the retry counts are the same for every backend.
 
 The SDK's exceptions are mapped into ours in one place, ``_map_error``:
 
     openai.OpenAIError
     ├── APIStatusError 401, 403       -> FatalBackendError  (the key is rejected: stop the run)
     ├── APIStatusError 404            -> FatalBackendError  (unknown model: stop the run)
-    ├── APIStatusError 429, 5xx       -> BackendError       (still failing after the SDK's retries)
+    ├── APIStatusError 429, 5xx       -> TransientBackendError (with the Retry-After header)
     ├── APIStatusError other 4xx      -> BackendError       (this request was refused)
-    ├── APITimeoutError               -> BackendError
-    ├── APIConnectionError            -> BackendError
+    ├── APITimeoutError               -> TransientBackendError
+    ├── APIConnectionError            -> TransientBackendError (refused, reset, dropped)
     └── anything else                 -> BackendError
-    ValueError (a body that is not JSON)  -> BackendError
-    a 200 without choices[0].message      -> BackendError   (``_reply``; a null content is "")
+    ValueError (a body that is not JSON)  -> TransientBackendError
+    a 200 without choices[0].message      -> TransientBackendError (``_reply``; null content is "")
 
 Every message is one line and never contains the API key, even when the server echoes it.
 The SDK is imported when a backend is built, never when this module is imported.
@@ -24,13 +25,13 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendError, ConfigError, FatalBackendError
+from ..errors import BackendError, ConfigError, FatalBackendError, TransientBackendError
 from .base import Backend, BackendSettings, GenerateRequest, Reply
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["PLACEHOLDER_KEY", "OpenAIChatBackend", "read_api_key"]
+__all__ = ["PLACEHOLDER_KEY", "OpenAIChatBackend", "read_api_key", "retry_after_seconds"]
 
 PLACEHOLDER_KEY = "EMPTY"  # sent when no api_key_env is configured: local servers need no key
 _MAX_LINE = 400
@@ -76,7 +77,7 @@ class OpenAIChatBackend(Backend):
         self._openai = _import_openai()
         self._client: openai.OpenAI = self._openai.OpenAI(
             base_url=settings.base_url, api_key=self._key,
-            timeout=settings.timeout_s, max_retries=settings.retries)
+            timeout=settings.timeout_s, max_retries=0)
         self._where = str(self._client.base_url).rstrip("/")
 
     def generate(self, request: GenerateRequest) -> Reply:
@@ -103,11 +104,12 @@ class OpenAIChatBackend(Backend):
     def _reply(self, completion: Any, latency_s: float) -> Reply:
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list) or not choices:
-            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices")
+            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices", transient=True)
         message = getattr(choices[0], "message", None)
         content = getattr(message, "content", None)
         if not isinstance(message, self._openai.BaseModel) or not isinstance(content, (str, type(None))):
-            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices[0].message")
+            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices[0].message",
+                              transient=True)
         usage = getattr(completion, "usage", None)
         finish = getattr(choices[0], "finish_reason", None)
         return Reply(text=content or "", latency_s=latency_s,
@@ -117,7 +119,7 @@ class OpenAIChatBackend(Backend):
 
     def _map_error(self, exc: Exception) -> BackendError:
         """The one place where the SDK's exceptions become ours."""
-        oa, model, retries = self._openai, self.settings.model, self.settings.retries
+        oa, model = self._openai, self.settings.model
         if isinstance(exc, oa.APIStatusError):
             status = exc.status_code
             if status in (401, 403):
@@ -126,22 +128,44 @@ class OpenAIChatBackend(Backend):
                 return self._error(f"model {model!r} not found (HTTP 404)", fatal=True)
             detail = _server_message(exc)
             if status == 429 or status >= 500:
-                return self._error(f"HTTP {status} for model {model!r} after {retries} retries: {detail}")
+                return self._error(f"HTTP {status} for model {model!r}: {detail}", transient=True,
+                                   retry_after_s=retry_after_seconds(exc.response.headers.get("retry-after")))
             return self._error(f"HTTP {status} for model {model!r}: {detail}")
         if isinstance(exc, oa.APITimeoutError):
-            return self._error(f"no reply within {self.settings.timeout_s:g} s for model {model!r} "
-                               f"after {retries} retries")
+            return self._error(f"no reply within {self.settings.timeout_s:g} s for model {model!r}", transient=True)
         if isinstance(exc, oa.APIConnectionError):
             cause = exc.__cause__ or exc
-            return self._error(f"cannot connect after {retries} retries: {type(cause).__name__}: {cause}")
+            return self._error(f"connection failed: {type(cause).__name__}: {cause}", transient=True)
         if isinstance(exc, ValueError):  # a body that is not JSON
-            return self._error(f"malformed reply for model {model!r}: {type(exc).__name__}: {exc}")
+            return self._error(f"malformed reply for model {model!r}: {type(exc).__name__}: {exc}", transient=True)
         return self._error(f"{type(exc).__name__} for model {model!r}: {exc}")
 
-    def _error(self, message: str, *, fatal: bool = False) -> BackendError:
+    def _error(self, message: str, *, fatal: bool = False, transient: bool = False,
+               retry_after_s: float | None = None) -> BackendError:
         line = _scrub(f"{self._where}: {message}", self._key)
         line = line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
-        return FatalBackendError(line) if fatal else BackendError(line)
+        if fatal:
+            return FatalBackendError(line)
+        return TransientBackendError(line, retry_after_s=retry_after_s) if transient else BackendError(line)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds, or an HTTP date) as seconds to wait; None when absent or bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    import datetime as dt
+
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
 
 
 def _scrub(text: str, key: str) -> str:

@@ -23,6 +23,8 @@ ENTRY_POINT_GROUP = "pytest_llmeval.backends"
 KNOWN_BACKENDS: Mapping[str, str] = MappingProxyType({
     "openai": "pytest_llmeval.backends.openai_chat:OpenAIChatBackend",
     "llamacpp": "pytest_llmeval.backends.llamacpp:LlamaCppBackend",
+    "hf": "pytest_llmeval.backends.hf:HFBackend",
+    "http": "pytest_llmeval.backends.http:HTTPBackend",
 })
 _KEY = "llm-backend"
 

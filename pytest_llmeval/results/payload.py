@@ -45,7 +45,10 @@ class SampleResult:
     target: str | None = None
     correct: bool | None = None
     error: str | None = None
+    rejected: str | None = None  # the endpoint refused the prompt by policy: a miss, with why
     fatal: bool = False
+    retries: int = 0
+    cached: bool = False
     latency_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
