@@ -1,27 +1,23 @@
-"""One sample, one model: build the request, ask the backend, score the reply.
+"""One sample, one model: build the request, get its outcome from the engine, score the reply.
 
-The outcome is always a ``SampleResult``: backend failures become ``error`` (never a miss), so
-the item, the summary and the reports all read the same record.
+The outcome is always a ``SampleResult``: backend failures become ``error`` (never a miss), a
+policy refusal is a miss with its reason, so the item, the summary and the reports all read the
+same record.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import time
-from collections.abc import Awaitable
-
 from .backends.base import GenerateRequest, LoglikelihoodRequest, Reply
-from .errors import BackendError, FatalBackendError, SampleRejected
+from .engine.dispatch import Outcome
+from .errors import FatalBackendError
 from .profiles import ModelSpec
 from .prompts import render_messages_text
 from .results.payload import SampleResult
-from .runtime import Runtime
 from .samples import Sample
 from .scoring import pick_by_loglikelihood, score_reply
 from .suites.plan import SubjectPlan, SuitePlan
 
-__all__ = ["evaluate_sample", "generation_request"]
+__all__ = ["apply_outcome", "generation_request", "new_result", "sample_request"]
 
 Request = GenerateRequest | LoglikelihoodRequest
 
@@ -36,7 +32,7 @@ def generation_request(model: ModelSpec, plan: SuitePlan, messages: tuple[dict[s
     return GenerateRequest(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=tuple(stop))
 
 
-def _request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Request]:
+def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Request]:
     """The recorded prompt and the request, built once before anything is sent."""
     if plan.config.mode == "ll":
         context = plan.prompt.text(sample, subject.examples)
@@ -45,41 +41,30 @@ def _request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sa
     return render_messages_text(messages), generation_request(model, plan, messages)
 
 
-def evaluate_sample(
-    runtime: Runtime, model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str
-) -> SampleResult:
-    result = SampleResult(
+def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
+    return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
         nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, groups=list(subject.groups),
         threshold=subject.threshold, group_thresholds=dict(subject.group_thresholds), target=sample.target,
     )
-    result.prompt, request = _request(model, plan, subject, sample)
-    started = time.perf_counter()
-    try:
-        backend = runtime.backend(model.name)
-        reply = backend.loglikelihood(request) if isinstance(request, LoglikelihoodRequest) else backend.generate(request)
-        if inspect.isawaitable(reply):  # an async backend
-            reply = asyncio.run(_awaited(reply))
-    except SampleRejected as exc:
-        result.rejected, result.correct = exc.reason, False
-        result.latency_s = round(time.perf_counter() - started, 6)
+
+
+def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome) -> SampleResult:
+    """Fill ``result`` from what the engine got for the sample's request."""
+    result.retries, result.cached = outcome.retries, outcome.cached
+    if outcome.latency_s is not None:
+        result.latency_s = round(outcome.latency_s, 6)
+    if outcome.error is not None:
+        result.error, result.fatal = str(outcome.error), isinstance(outcome.error, FatalBackendError)
         return result
-    except FatalBackendError as exc:
-        runtime.mark_fatal(model.name, str(exc))
-        result.error, result.fatal = str(exc), True
+    if outcome.rejected is not None:
+        result.rejected, result.correct = outcome.rejected, False
         return result
-    except BackendError as exc:
-        result.error = str(exc)
-        result.latency_s = round(time.perf_counter() - started, 6)
-        return result
-    result.latency_s = round(reply.latency_s or (time.perf_counter() - started), 6)
+    assert outcome.reply is not None
+    reply = outcome.reply
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
     _score(plan, sample, reply, result)
     return result
-
-
-async def _awaited(reply: Awaitable[Reply]) -> Reply:
-    return await reply
 
 
 def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) -> None:

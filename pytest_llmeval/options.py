@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-__all__ = ["RunOptions", "add_options", "read_options"]
+__all__ = ["CACHE_MODES", "RunOptions", "add_options", "read_options"]
 
 GROUP = "llmeval"
+CACHE_MODES = ("on", "off", "refresh", "clear")
 
 # (option, ini type, help, argparse kwargs). Defaults are None so "not given" is visible and
 # profiles or suites can fill the gap; the real defaults live in RunOptions.
@@ -26,6 +27,12 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-models-file", "string", "model profiles file (default: llm_models.yaml beside the ini file or the given paths)", {}),
     ("--llm-retries", "string", "retries per request after the first try (default 2)", {"type": int}),
     ("--llm-timeout", "string", "per-request timeout in seconds (default 60)", {"type": float}),
+    ("--llm-concurrency", "string", "requests in flight per process and model (default 8; local models: 1, batched)", {"type": int}),
+    ("--llm-rate", "string", "requests per second per endpoint, shared by all xdist workers (default: no limit)", {"type": float}),
+    ("--llm-tokens-per-minute", "string", "prompt+completion tokens per minute per endpoint, shared likewise", {"type": int}),
+    ("--llm-cache", "string", "response cache and journal: on (default), off, refresh (ask again, record), clear (empty it first), or a file path", {}),
+    ("--llm-deadline", "string", "total seconds for the run's requests; samples not sent by then are errors", {"type": float}),
+    ("--llm-progress", "string", "seconds between progress lines (default 10; 0: none)", {"type": float}),
     ("--llm-limit", "string", "at most N samples per subject, chosen deterministically", {"type": int}),
     ("--llm-max-tokens", "string", "maximum generated tokens (overrides suites and profiles)", {"type": int}),
     ("--llm-temperature", "string", "sampling temperature (default 0)", {"type": float}),
@@ -70,6 +77,13 @@ class RunOptions:
     retries: int | None
     timeout_s: float | None
     limit: int | None
+    concurrency: int | None
+    rate: float | None
+    tokens_per_minute: int | None
+    cache: str
+    cache_path: Path | None
+    deadline_s: float | None
+    progress_s: float
     max_tokens: int | None
     temperature: float | None
     report_dir: Path | None
@@ -85,6 +99,11 @@ class RunOptions:
             "retries": self.retries,
             "timeout_s": self.timeout_s,
             "limit": self.limit,
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "tokens_per_minute": self.tokens_per_minute,
+            "cache": self.cache,
+            "deadline_s": self.deadline_s,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "strict": self.strict,
@@ -97,8 +116,28 @@ def _positive(name: str, value: Any) -> Any:
     return value
 
 
+def _cache_setting(config: pytest.Config) -> tuple[str, Path | None]:
+    """``--llm-cache`` takes a mode word or a path; a path in the ini file and a mode on the command
+    line combine (``llm_cache = .cache/llm.sqlite3`` with ``--llm-cache=refresh``)."""
+    mode, path = "on", None
+    ini = config.getini("llm_cache")
+    for value in (ini if isinstance(ini, str) else None, config.getoption("llm_cache")):
+        if not value:
+            continue
+        if value in CACHE_MODES:
+            mode = value
+        else:
+            path = Path(value)
+    return mode, path
+
+
 def read_options(config: pytest.Config) -> RunOptions:
     models = _value(config, "llm_model") or []
+    cache, cache_path = _cache_setting(config)
+    concurrency = _positive("llm_concurrency", _value(config, "llm_concurrency", int))
+    if concurrency == 0:
+        raise pytest.UsageError("--llm-concurrency: expected a value >= 1, got 0")
+    progress = _positive("llm_progress", _value(config, "llm_progress", float))
     report_dir = _value(config, "llm_report_dir")
     models_file = _value(config, "llm_models_file")
     return RunOptions(
@@ -110,6 +149,13 @@ def read_options(config: pytest.Config) -> RunOptions:
         retries=_positive("llm_retries", _value(config, "llm_retries", int)),
         timeout_s=_positive("llm_timeout", _value(config, "llm_timeout", float)),
         limit=_positive("llm_limit", _value(config, "llm_limit", int)),
+        concurrency=concurrency,
+        rate=_positive("llm_rate", _value(config, "llm_rate", float)) or None,
+        tokens_per_minute=_positive("llm_tokens_per_minute", _value(config, "llm_tokens_per_minute", int)) or None,
+        cache=cache,
+        cache_path=cache_path,
+        deadline_s=_positive("llm_deadline", _value(config, "llm_deadline", float)),
+        progress_s=10.0 if progress is None else progress,
         max_tokens=_positive("llm_max_tokens", _value(config, "llm_max_tokens", int)),
         temperature=_positive("llm_temperature", _value(config, "llm_temperature", float)),
         report_dir=Path(report_dir) if report_dir else None,

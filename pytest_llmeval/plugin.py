@@ -86,9 +86,32 @@ def pytest_report_teststatus(report: pytest.TestReport) -> Any:
     return report_status(report)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from .runtime import RUNTIME
+
+    if not config.stash[RUNTIME].shared.own_scheduler:
+        return None
+    from .engine.scheduler import make_scheduler
+
+    return make_scheduler(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    from .runtime import RUNTIME, WORKERINPUT_KEY
+
+    node.workerinput[WORKERINPUT_KEY] = node.config.stash[RUNTIME].shared.for_worker()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     from .controller import CONTROLLER
+    from .runtime import RUNTIME
+
+    runtime = session.config.stash.get(RUNTIME, None)
+    if runtime is not None:
+        runtime.stop()
 
     controller = session.config.stash.get(CONTROLLER, None)
     if controller is not None:

@@ -23,6 +23,7 @@ __all__ = ["BUILTIN_PROFILES", "ModelSpec", "resolve_models"]
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_TOKENS = 256
+DEFAULT_CONCURRENCY = 8
 
 
 class Profile(BaseModel):
@@ -67,6 +68,9 @@ class ModelSpec:
     name: str
     settings: BackendSettings
     generation_fixed: frozenset[str]
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float | None = None
+    tokens_per_minute: int | None = None
 
     def public(self) -> dict[str, Any]:
         s = self.settings
@@ -79,6 +83,9 @@ class ModelSpec:
             "model_path": s.model_path,
             "max_tokens": s.max_tokens,
             "temperature": s.temperature,
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "tokens_per_minute": self.tokens_per_minute,
         }
 
 
@@ -109,7 +116,11 @@ def _spec(name: str, profile: Profile | None, opts: RunOptions) -> ModelSpec:
         model_path=base.model_path,
         extra=dict(base.options),
     )
-    return ModelSpec(name=name, settings=settings, generation_fixed=frozenset(fixed))
+    return ModelSpec(
+        name=name, settings=settings, generation_fixed=frozenset(fixed),
+        concurrency=opts.concurrency or base.concurrency or DEFAULT_CONCURRENCY,
+        rate=opts.rate or base.rate, tokens_per_minute=opts.tokens_per_minute or base.tokens_per_minute,
+    )
 
 
 def resolve_models(opts: RunOptions, files: list[Path]) -> list[ModelSpec]:

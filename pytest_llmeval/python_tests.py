@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from .backends.base import GenerateRequest, LoglikelihoodRequest, Message
+from .backends.base import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .data import DataSpec, load
-from .errors import BackendError, ConfigError, FatalBackendError
+from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected
 from .profiles import ModelSpec
 from .prompts import render_messages_text
 from .results.payload import SampleResult
@@ -68,24 +68,30 @@ class LLMClient:
             temperature=s.temperature if temperature is None else temperature,
             stop=tuple(s.stop if stop is None else stop),
         )
-        reply = self._call(lambda: self.runtime.backend(self.name).generate(request))
-        self.calls.append({"prompt": render_messages_text(messages), "reply": reply.text, "latency_s": reply.latency_s,
-                           "prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens})
+        reply = self._call(request, render_messages_text(messages))
         return str(reply.text)
 
     def loglikelihood(self, context: str, continuations: Sequence[str]) -> list[float]:
         request = LoglikelihoodRequest(context=context, continuations=tuple(continuations))
-        reply = self._call(lambda: self.runtime.backend(self.name).loglikelihood(request))
-        logprobs = list(reply.logprobs or ())
-        self.calls.append({"prompt": context, "reply": " ".join(f"{lp:.4f}" for lp in logprobs), "latency_s": reply.latency_s})
-        return logprobs
+        reply = self._call(request, context)
+        return list(reply.logprobs or ())
 
-    def _call(self, fn: Any) -> Any:
-        try:
-            return fn()
-        except FatalBackendError as exc:
-            self.runtime.mark_fatal(self.name, str(exc))
-            raise
+    def _call(self, request: GenerateRequest | LoglikelihoodRequest, prompt: str) -> Reply:
+        """Through the model's engine queue: the same retries, rate limit and cache as suite items."""
+        outcome = self.runtime.dispatcher(self.name).submit(request).result()
+        call: dict[str, Any] = {"prompt": prompt, "latency_s": outcome.latency_s, "retries": outcome.retries,
+                                "cached": outcome.cached}
+        self.calls.append(call)
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.rejected is not None:
+            call["rejected"] = outcome.rejected
+            raise SampleRejected(outcome.rejected)
+        reply = outcome.reply
+        assert reply is not None
+        call.update(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                    reply=reply.text if reply.logprobs is None else " ".join(f"{lp:.4f}" for lp in reply.logprobs))
+        return reply
 
 
 def _load_samples(metafunc: pytest.Metafunc, mark: pytest.Mark, limit: int | None) -> list[DatasetSample]:
@@ -155,11 +161,15 @@ def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool
         task="python", mode="test", threshold=float(marker.args[0]) if marker and marker.args else None,
         target=meta["target"], prompt=last.get("prompt", ""), reply=last.get("reply"),
         latency_s=sum(c.get("latency_s") or 0 for c in client.calls) if client else None,
+        retries=sum(c.get("retries", 0) for c in client.calls) if client else 0,
+        cached=bool(client and client.calls and all(c.get("cached") for c in client.calls)),
         prompt_tokens=last.get("prompt_tokens"), completion_tokens=last.get("completion_tokens"),
     )
     exc = call.excinfo.value if call.excinfo else None
     if exc is None:
         result.correct = True
+    elif isinstance(exc, SampleRejected):
+        result.correct, result.rejected = False, exc.reason
     elif isinstance(exc, FatalBackendError):
         result.error, result.fatal = str(exc), True
         item.session.shouldstop = f"pytest-llmeval: {exc}"

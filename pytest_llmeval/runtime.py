@@ -1,16 +1,24 @@
-"""Per-process state: the models of the run and their backends, created on first use.
+"""Per-process state: the models of the run, their backends and request queues, created on first use.
 
 Kept in ``config.stash`` (never a module global) so pytester runs in one process stay apart.
 A backend is created lazily, so collecting, ``--co`` and ``-k`` never load a model or open a
 socket, and an xdist worker loads only what its items need.
+
+What every process of one run must share (the folder holding the rate-limit state, the deadline,
+whether subjects are scheduled whole) is decided by the controller and handed to xdist workers
+through ``workerinput``.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,19 +27,54 @@ from .options import RunOptions
 
 if TYPE_CHECKING:
     from .backends.base import Backend
+    from .engine.dispatch import Dispatcher
+    from .engine.prefetch import PrefetchState
+    from .engine.store import ResponseStore
     from .profiles import ModelSpec
 
-__all__ = ["RUNTIME", "Runtime", "build_runtime"]
+__all__ = ["RUNTIME", "WORKERINPUT_KEY", "Runtime", "SharedRun", "build_runtime"]
+
+WORKERINPUT_KEY = "llmeval"
+
+
+@dataclass
+class SharedRun:
+    """Decided once per run by the controller, the same in every worker."""
+
+    deadline: float | None = None
+    xdist: bool = False
+    grouped: bool = True
+    own_scheduler: bool = False  # the controller schedules whole subjects per worker (``scheduler``)
+    run_dir: str | None = None
+    owner: bool = True  # this process made run_dir and removes it
+
+    def folder(self) -> Path:
+        if self.run_dir is None:
+            self.run_dir = tempfile.mkdtemp(prefix="llmeval-run-")
+        return Path(self.run_dir)
+
+    def for_worker(self) -> dict[str, Any]:
+        return {"deadline": self.deadline, "grouped": self.grouped, "run_dir": str(self.folder())}
+
+    def cleanup(self) -> None:
+        if self.owner and self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 @dataclass(eq=False)
 class Runtime:
     options: RunOptions
     resolve_models: Callable[[], list[ModelSpec]]
+    shared: SharedRun = field(default_factory=SharedRun)
+    cache_path: Callable[[], Path | None] = lambda: None
     _models: list[ModelSpec] | None = None
     _backends: dict[str, Backend] = field(default_factory=dict)
+    _dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
+    _store: ResponseStore | None = None
+    _store_opened: bool = False
+    _prefetch: PrefetchState | None = None
     _fatal: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def models(self) -> list[ModelSpec]:
@@ -54,16 +97,98 @@ class Runtime:
                 self._backends[name] = create_backend(self.model(name).settings)
             return self._backends[name]
 
+    def dispatcher(self, name: str) -> Dispatcher:
+        """The model's request queue in this process (retries, rate limit, cache)."""
+        with self._lock:
+            if name not in self._dispatchers:
+                self._dispatchers[name] = self._new_dispatcher(self.model(name))
+            return self._dispatchers[name]
+
+    def prefetch_state(self) -> PrefetchState:
+        from .engine.prefetch import PrefetchState
+
+        with self._lock:
+            if self._prefetch is None:
+                self._prefetch = PrefetchState()
+            return self._prefetch
+
+    def store(self) -> ResponseStore | None:
+        with self._lock:
+            if not self._store_opened:
+                self._store_opened = True
+                path = self.cache_path() if self.options.cache != "off" else None
+                if path is not None:
+                    from .engine.store import ResponseStore
+
+                    self._store = ResponseStore(path, read=self.options.cache != "refresh")
+            return self._store
+
+    def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:
+        from .engine.dispatch import Dispatcher
+        from .engine.ratelimit import SharedRateLimit, rate_file
+        from .engine.retry import RetryPolicy
+
+        limiter = None
+        if spec.rate or spec.tokens_per_minute:
+            endpoint = f"{spec.settings.backend}|{spec.settings.base_url or spec.settings.model}"
+            limiter = SharedRateLimit(rate_file(self.shared.folder(), endpoint), spec.rate, spec.tokens_per_minute)
+        return Dispatcher(
+            spec.name, spec.settings, lambda: self.backend(spec.name), store=self.store(), limiter=limiter,
+            policy=RetryPolicy(retries=spec.settings.retries, deadline=self.shared.deadline),
+            concurrency=spec.concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
+            on_fatal=lambda message: self.mark_fatal(spec.name, message),
+        )
+
     def mark_fatal(self, name: str, message: str) -> None:
         self._fatal.setdefault(name, message)
 
+    def stop(self) -> None:
+        """Drop every queued request (the session is stopping); in-flight replies are still stored."""
+        for dispatcher in list(self._dispatchers.values()):
+            dispatcher.stop()
+
+    def engine_stats(self) -> dict[str, dict[str, Any]]:
+        return {name: d.stats.public() for name, d in list(self._dispatchers.items())}
+
     def close(self) -> None:
+        for dispatcher in self._dispatchers.values():
+            dispatcher.close()
+        self._dispatchers.clear()
         for backend in self._backends.values():
             backend.close()
         self._backends.clear()
+        if self._store is not None:
+            self._store.close()
+        self.shared.cleanup()
 
 
 RUNTIME = pytest.StashKey[Runtime]()
+
+
+def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:
+    from .engine.scheduler import GROUPED_DISTS, has_suite_files
+
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        given = workerinput.get(WORKERINPUT_KEY) or {}
+        return SharedRun(deadline=given.get("deadline"), xdist=True, grouped=bool(given.get("grouped")),
+                         run_dir=given.get("run_dir"), owner=False)
+    dist = config.getoption("dist", "no") if config.pluginmanager.hasplugin("xdist") else "no"
+    own = dist == "load" and (bool(opts.models) or has_suite_files(list(config.args), config.invocation_params.dir))
+    return SharedRun(deadline=time.time() + opts.deadline_s if opts.deadline_s else None,
+                     grouped=own or dist in GROUPED_DISTS - {"load"}, own_scheduler=own)
+
+
+def _cache_path(config: pytest.Config, opts: RunOptions) -> Callable[[], Path | None]:
+    def locate() -> Path | None:
+        if opts.cache_path is not None:
+            return opts.cache_path if opts.cache_path.is_absolute() else config.invocation_params.dir / opts.cache_path
+        cache = getattr(config, "cache", None)
+        if cache is not None:
+            return Path(cache.mkdir("llmeval")) / "replies.sqlite3"
+        return config.rootpath / ".llmeval-cache" / "replies.sqlite3"
+
+    return locate
 
 
 def build_runtime(config: pytest.Config) -> Runtime:
@@ -82,7 +207,14 @@ def build_runtime(config: pytest.Config) -> Runtime:
 
         return resolve_models(opts, files)
 
-    runtime = Runtime(options=opts, resolve_models=resolve)
+    runtime = Runtime(options=opts, resolve_models=resolve, shared=_shared_run(config, opts),
+                      cache_path=_cache_path(config, opts))
+    if opts.cache == "clear" and runtime.shared.owner:
+        path = runtime.cache_path()
+        if path is not None:
+            from .engine.store import clear_store
+
+            clear_store(path)
     if opts.models or files:
         try:
             runtime.models

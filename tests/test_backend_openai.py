@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
 from pytest_llmeval.backends.openai_chat import OpenAIChatBackend
-from pytest_llmeval.errors import BackendError, ConfigError, FatalBackendError
+from pytest_llmeval.errors import BackendError, ConfigError, FatalBackendError, TransientBackendError
 from tests.servers.fake_openai import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,25 +104,20 @@ def test_an_unknown_model_is_fatal(fake_openai_factory):
     assert len(server.requests) == 1
 
 
-def test_transient_500s_are_retried_with_the_sdk_backoff(fake_openai_factory):
+def test_a_500_is_transient_and_sent_once(fake_openai_factory):
+    """The backend makes one attempt; retrying is the engine's job (tests/test_engine_*)."""
     server = fake_openai_factory(default_reply="ok", fail_first=2)
-    assert _backend(server.base_url, retries=2).generate(HELLO).text == "ok"
-    assert len(server.requests) == 3
-
-
-def test_500s_beyond_the_retries_are_an_error(fake_openai_factory):
-    server = fake_openai_factory(default_reply="ok", fail_first=2, retry_after_s=0.01)
-    with pytest.raises(BackendError, match="HTTP 500 for model 'test-model' after 1 retries") as info:
-        _backend(server.base_url, retries=1).generate(HELLO)
-    assert not isinstance(info.value, FatalBackendError) and len(server.requests) == 2
+    with pytest.raises(TransientBackendError, match="HTTP 500 for model 'test-model'") as info:
+        _backend(server.base_url, retries=2).generate(HELLO)
+    assert info.value.retry_after_s is None and len(server.requests) == 1
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_rate_limits_and_outages_after_retries_are_errors(fake_openai_factory, status):
-    server = fake_openai_factory(fail_first=10, fail_status=status, retry_after_s=0.01)
-    with pytest.raises(BackendError, match=f"HTTP {status}") as info:
+def test_rate_limits_and_outages_are_transient_with_retry_after(fake_openai_factory, status):
+    server = fake_openai_factory(fail_first=10, fail_status=status, retry_after_s=2)
+    with pytest.raises(TransientBackendError, match=f"HTTP {status}") as info:
         _backend(server.base_url, retries=2).generate(HELLO)
-    assert not isinstance(info.value, FatalBackendError) and len(server.requests) == 3
+    assert info.value.retry_after_s == 2 and len(server.requests) == 1
 
 
 def test_other_client_errors_are_errors_with_the_server_message(fake_openai_factory):
@@ -149,7 +144,7 @@ def test_an_echoed_key_is_scrubbed_from_every_message(monkeypatch, key):
 def test_a_hang_past_the_timeout_is_an_error(fake_openai_factory):
     server = fake_openai_factory(default_reply="late", delay_s=3)
     started = time.monotonic()
-    with pytest.raises(BackendError, match=r"no reply within 0\.3 s for model 'test-model' after 0 retries"):
+    with pytest.raises(TransientBackendError, match=r"no reply within 0\.3 s for model 'test-model'"):
         _backend(server.base_url, timeout_s=0.3).generate(HELLO)
     assert time.monotonic() - started < 2.5
 
@@ -158,7 +153,7 @@ def test_a_refused_connection_is_an_error():
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(BackendError, match="cannot connect after 0 retries") as info:
+    with pytest.raises(TransientBackendError, match="connection failed: ") as info:
         _backend(f"http://127.0.0.1:{port}/v1").generate(HELLO)
     assert not isinstance(info.value, FatalBackendError)
 

@@ -82,7 +82,7 @@ def test_an_entry_point_of_the_backends_group(user_module, tmp_path):
 def test_an_unknown_name_is_a_config_error():
     with pytest.raises(ConfigError) as info:
         create_backend(_settings("x"))
-    assert str(info.value) == ("llm-backend: unknown backend 'x' (expected openai, llamacpp, an entry point of "
+    assert str(info.value) == ("llm-backend: unknown backend 'x' (expected openai, llamacpp, hf, http, an entry point of "
                                "pytest_llmeval.backends, or package.module:Class)")
 
 

@@ -20,7 +20,7 @@ EXTRA_FIELDS = ["metric", "mode", "task", "errors"]
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
     "latency_s", "prompt_tokens", "completion_tokens",
-    "task", "mode",  # also kept by SampleResult.sample_record()
+    "task", "mode", "rejected", "retries", "cached",  # also kept by SampleResult.sample_record()
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

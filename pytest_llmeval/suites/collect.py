@@ -8,13 +8,15 @@ keywords, so ``-k "stem and not hard"`` selects on them too.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ..errors import ConfigError, LLMEvalError
-from ..evaluate import evaluate_sample
+from ..engine.dispatch import Outcome
+from ..evaluate import apply_outcome, new_result, sample_request
 from ..outcome import RESULT, raise_for_result
 from ..runtime import RUNTIME
 from ..samples import Sample
@@ -22,8 +24,23 @@ from ..yamlfile import load_validated
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
-__all__ = ["RESULT", "SampleItem", "SuiteFile"]
+__all__ = ["RESULT", "SampleItem", "SuiteFile", "queue_upcoming"]
 
+_QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
+
+
+def queue_upcoming(item: pytest.Item) -> None:
+    """Queue the requests of the items this process will run next, before they run (``prefetch``)."""
+    from ..engine.prefetch import items_to_queue
+
+    runtime = item.config.stash[RUNTIME]
+    shared = runtime.shared
+    for upcoming in items_to_queue(item.session, item, xdist=shared.xdist, grouped=shared.grouped,
+                                   state=runtime.prefetch_state()):
+        try:
+            upcoming.queue_request()
+        except LLMEvalError:
+            pass  # e.g. an unknown model: reported by that item itself when it runs
 
 
 def _node_name(text: str) -> str:
@@ -73,10 +90,24 @@ class SampleItem(pytest.Item):
         self.plan, self.subject_plan, self.sample, self.model = plan, subject_plan, sample, model
         self.add_marker(pytest.mark.llmeval)
 
+    def queue_request(self) -> None:
+        """Build this sample's request and hand it to the model's queue (once)."""
+        if _QUEUED in self.stash:
+            return
+        runtime = self.config.stash[RUNTIME]
+        spec = runtime.model(self.model)
+        prompt, request = sample_request(spec, self.plan, self.subject_plan, self.sample)
+        self.stash[_QUEUED] = (prompt, runtime.dispatcher(self.model).submit(request))
+
     def runtest(self) -> None:
         runtime = self.config.stash[RUNTIME]
-        result = evaluate_sample(runtime, runtime.model(self.model), self.plan, self.subject_plan, self.sample, self.nodeid)
-        self.stash[RESULT] = result
+        spec = runtime.model(self.model)
+        queue_upcoming(self)
+        self.queue_request()
+        prompt, future = self.stash[_QUEUED]
+        result = new_result(spec, self.plan, self.subject_plan, self.sample, self.nodeid)
+        result.prompt = prompt
+        self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result())
         raise_for_result(result, self.session, runtime.options.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

@@ -1,0 +1,336 @@
+"""One model's request queue in one process: requests are answered ahead of the items that need
+them, ``concurrency`` at a time, so a run of N samples takes about N x latency / concurrency.
+
+- Remote backends: ``concurrency`` worker threads, each sending one request at a time.
+- Local backends (``Backend.local``): one thread, which takes the queued requests of one kind in
+  batches of ``batch_size`` through ``generate_batch`` / ``loglikelihood_batch``.
+- The first request of a process goes alone; the rest wait for its answer. A rejected key or an
+  unknown model then costs one request per process, not ``concurrency`` of them.
+- A reply (or a policy refusal) is written to the store as soon as it arrives, then handed over.
+- Every request sent passes the shared rate limit first, and requests sent = samples + retries.
+
+Threads are daemons and queued work is dropped on ``stop()``: Ctrl-C, ``-x`` or a fatal error end
+the run at once, and whatever was answered is already in the store for the rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..backends.base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected
+from .ratelimit import SharedRateLimit
+from .retry import Cancelled, RetryPolicy
+from .store import ResponseStore, request_key
+
+__all__ = ["Dispatcher", "EngineStats", "Outcome", "Request"]
+
+Request = GenerateRequest | LoglikelihoodRequest
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one request: a reply, a refusal or an error, and what it took."""
+
+    reply: Reply | None = None
+    error: BackendError | None = None
+    rejected: str | None = None
+    retries: int = 0
+    cached: bool = False
+    latency_s: float | None = None  # of the attempt that answered, from when it was sent
+
+
+@dataclass(slots=True)
+class EngineStats:
+    submitted: int = 0
+    done: int = 0
+    in_flight: int = 0
+    sent: int = 0
+    retries: int = 0
+    cached: int = 0
+    errors: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def public(self) -> dict[str, Any]:
+        return {"submitted": self.submitted, "done": self.done, "in_flight": self.in_flight, "sent": self.sent,
+                "retries": self.retries, "cached": self.cached, "errors": self.errors}
+
+
+@dataclass(slots=True, eq=False)
+class _Job:
+    key: str
+    request: Request
+    future: Future[Outcome]
+    tokens: int
+    retries: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self, name: str, settings: BackendSettings, make_backend: Callable[[], Backend], *,
+        store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
+        concurrency: int, batch_size: int, on_fatal: Callable[[str], None],
+    ) -> None:
+        self.name, self.settings = name, settings
+        self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
+        self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
+        self.stats = EngineStats()
+        self._queue: deque[_Job] = deque()
+        self._pending: dict[str, Future[Outcome]] = {}
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._backend: Backend | None = None
+        self._fatal: FatalBackendError | None = None
+        self._probe_taken = self._gate_open = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._local: bool | None = None
+
+    # -- the items' side ---------------------------------------------------------------------
+
+    def submit(self, request: Request) -> Future[Outcome]:
+        """The future outcome of ``request``; the same future for the same request twice."""
+        key = request_key(self.settings, request)
+        with self._cv:
+            if key in self._pending:
+                return self._pending[key]
+            future: Future[Outcome] = Future()
+            self._pending[key] = future
+            self.stats.submitted += 1
+        cached = self._store.get(key) if self._store is not None else None
+        if cached is not None:
+            self._resolve(future, _from_store(cached), cached=True)
+            return future
+        job = _Job(key, request, future, _estimate_tokens(request))
+        with self._cv:
+            if self._fatal is not None or self._stop.is_set():
+                self._resolve(future, Outcome(error=self._fatal or Cancelled("the run stopped")))
+                return future
+            self._queue.append(job)
+            self._start_threads()
+            self._cv.notify()
+        return future
+
+    def stop(self, reason: str = "the run stopped before this sample was sent") -> None:
+        """Drop queued work and let in-flight requests finish (their replies are still stored)."""
+        self._stop.set()
+        with self._cv:
+            dropped = list(self._queue)
+            self._queue.clear()
+            self._cv.notify_all()
+        for job in dropped:
+            self._resolve(job.future, Outcome(error=Cancelled(reason)))
+
+    def close(self) -> None:
+        self.stop()
+        if self._backend is not None:
+            self._backend.close()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    # -- the workers' side -------------------------------------------------------------------
+
+    def _start_threads(self) -> None:
+        wanted = 1 if self._is_local() else self._concurrency
+        while len(self._threads) < min(wanted, len(self._threads) + len(self._queue)):
+            thread = threading.Thread(target=self._work, name=f"llmeval-{self.name}-{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _is_local(self) -> bool:
+        if self._local is None:
+            from ..backends.registry import resolve_backend_class
+
+            try:
+                self._local = bool(getattr(resolve_backend_class(self.settings.backend), "local", False))
+            except ConfigError:  # reported when the backend is built, as a fatal error
+                self._local = False
+        return self._local
+
+    def _take(self) -> tuple[list[_Job], bool] | None:
+        """The next job (or batch of one kind), and whether it is the probe; None to exit."""
+        with self._cv:
+            while True:
+                if self._stop.is_set():
+                    return None
+                if self._queue and (self._gate_open or not self._probe_taken):
+                    probe = not self._gate_open
+                    self._probe_taken = True
+                    first = self._queue.popleft()
+                    jobs = [first]
+                    limit = 1 if probe else self._batch_size
+                    while self._queue and len(jobs) < limit and type(self._queue[0].request) is type(first.request):
+                        jobs.append(self._queue.popleft())
+                    self.stats.in_flight += len(jobs)
+                    return jobs, probe
+                self._cv.wait()
+
+    def _work(self) -> None:
+        while (taken := self._take()) is not None:
+            jobs, probe = taken
+            try:
+                if len(jobs) == 1:
+                    self._finish(jobs[0], self._answer(jobs[0]))
+                else:
+                    self._answer_batch(jobs)
+            finally:
+                with self._cv:
+                    self.stats.in_flight -= len(jobs)
+                    if probe:
+                        self._gate_open = True
+                    self._cv.notify_all()
+
+    def _backend_or_fatal(self) -> Backend:
+        if self._backend is None:
+            with self._cv:
+                if self._backend is None:
+                    try:
+                        self._backend = self._make_backend()
+                    except ConfigError as exc:  # a missing key variable: no request can succeed
+                        raise FatalBackendError(str(exc)) from None
+        return self._backend
+
+    def _answer(self, job: _Job) -> Outcome:
+        """One request, with its retries, as an outcome (never raises)."""
+        latency: list[float] = []
+
+        def attempt() -> Reply:
+            if self._fatal is not None:
+                raise self._fatal
+            if self._policy.deadline is not None and time.time() > self._policy.deadline:
+                raise Cancelled("the run's deadline (--llm-deadline) passed before this sample was sent")
+            backend = self._backend_or_fatal()
+            if self._limiter is not None and not self._limiter.wait(job.tokens, self._stop):
+                raise Cancelled("the run stopped before this sample was sent")
+            with self._cv:
+                self.stats.sent += 1
+            sent = time.perf_counter()
+            reply = self._call(backend, job.request)
+            latency.append(time.perf_counter() - sent)
+            return reply
+
+        def on_retry() -> None:
+            job.retries += 1
+            with self._cv:
+                self.stats.retries += 1
+
+        try:
+            reply = self._policy.call(attempt, self._stop, on_retry)
+        except SampleRejected as exc:
+            return Outcome(rejected=exc.reason, retries=job.retries)
+        except BackendError as exc:
+            return Outcome(error=exc, retries=job.retries)
+        except Exception as exc:  # noqa: BLE001 - a user backend broke its contract: one line, one sample
+            first = (str(exc).splitlines() or [""])[0]
+            return Outcome(error=BackendError(f"backend {self.settings.backend!r} raised {type(exc).__name__}: {first}"),
+                           retries=job.retries)
+        return Outcome(reply=reply, retries=job.retries, latency_s=reply.latency_s or (latency[-1] if latency else None))
+
+    def _answer_batch(self, jobs: list[_Job]) -> None:
+        """A local batch; if it fails as a whole, each request is asked alone (with its retries)."""
+        backend = None
+        try:
+            backend = self._backend_or_fatal()
+            with self._cv:
+                self.stats.sent += len(jobs)
+            started = time.perf_counter()
+            requests = [j.request for j in jobs]
+            if isinstance(requests[0], LoglikelihoodRequest):
+                replies = backend.loglikelihood_batch(requests)  # type: ignore[arg-type]
+            else:
+                replies = backend.generate_batch(requests)  # type: ignore[arg-type]
+            if len(replies) != len(jobs):
+                raise BackendError(f"backend returned {len(replies)} replies for a batch of {len(jobs)}")
+        except FatalBackendError as exc:
+            for job in jobs:
+                self._finish(job, Outcome(error=exc))
+            return
+        except Exception:  # noqa: BLE001 - isolate the failing request below
+            for job in jobs:
+                self._finish(job, self._answer(job))
+            return
+        each = (time.perf_counter() - started) / len(jobs)
+        for job, reply in zip(jobs, replies):
+            self._finish(job, Outcome(reply=reply, latency_s=reply.latency_s or each))
+
+    def _call(self, backend: Backend, request: Request) -> Reply:
+        method = backend.loglikelihood if isinstance(request, LoglikelihoodRequest) else backend.generate
+        if inspect.iscoroutinefunction(method):
+            coroutine = method(request)  # type: ignore[arg-type]
+            return self._run_async(coroutine)
+        result = method(request)  # type: ignore[arg-type]
+        if inspect.isawaitable(result):
+            return self._run_async(result)
+        return result
+
+    def _run_async(self, awaitable: Any) -> Reply:
+        """Async backends run on one event loop per model, so their clients and sessions persist."""
+        with self._cv:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name=f"llmeval-{self.name}-loop", daemon=True).start()
+        coroutine: Coroutine[Any, Any, Reply] = _await(awaitable, self.settings.timeout_s)
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _finish(self, job: _Job, outcome: Outcome) -> None:
+        if isinstance(outcome.error, FatalBackendError):
+            self._go_fatal(outcome.error)
+        if self._store is not None and (outcome.reply is not None or outcome.rejected is not None):
+            stored = outcome.reply or Reply(text="", extra={"rejected": outcome.rejected})
+            self._store.put(job.key, self.name, self.settings.backend, stored)
+        if self._limiter is not None and outcome.reply is not None:
+            used = (outcome.reply.prompt_tokens or 0) + (outcome.reply.completion_tokens or 0)
+            if used:
+                self._limiter.correct(used - job.tokens)
+        self._resolve(job.future, outcome)
+
+    def _go_fatal(self, error: FatalBackendError) -> None:
+        with self._cv:
+            if self._fatal is not None:
+                return
+            self._fatal = error
+            dropped = list(self._queue)
+            self._queue.clear()
+        self._on_fatal(str(error))
+        for job in dropped:
+            self._resolve(job.future, Outcome(error=error))
+
+    def _resolve(self, future: Future[Outcome], outcome: Outcome, *, cached: bool = False) -> None:
+        outcome.cached = cached
+        with self._cv:
+            self.stats.done += 1
+            self.stats.cached += cached
+            self.stats.errors += outcome.error is not None
+        if not future.done():
+            future.set_result(outcome)
+
+
+async def _await(awaitable: Any, timeout_s: float) -> Reply:
+    try:
+        return await asyncio.wait_for(awaitable, timeout_s)  # type: ignore[no-any-return]
+    except TimeoutError:
+        from ..errors import TransientBackendError
+
+        raise TransientBackendError(f"no reply within {timeout_s:g} s") from None
+
+
+def _from_store(reply: Reply) -> Outcome:
+    rejected = reply.extra.get("rejected") if reply.extra else None
+    if isinstance(rejected, str):
+        return Outcome(rejected=rejected)
+    return Outcome(reply=reply, latency_s=reply.latency_s)
+
+
+def _estimate_tokens(request: Request) -> int:
+    """A pre-send guess for the tokens/min budget (about 4 characters a token), corrected later."""
+    if isinstance(request, LoglikelihoodRequest):
+        return sum(len(request.context) + len(c) for c in request.continuations) // 4 + 1
+    return sum(len(m.get("content", "")) for m in request.messages) // 4 + request.max_tokens
