@@ -1,8 +1,10 @@
 """pytest-llmeval: LLM evaluation as pytest regression tests.
 
-Public API: the ``dataset`` helper for Python tests, the ``Backend`` base class and its request
-and reply types for backends of your own, and the result types. Names load on first use, so
-``import pytest_llmeval`` (which every pytest run does through the plugin) costs almost nothing.
+Public API: the ``dataset`` helper for Python tests; for backends of your own, the ``Backend`` base
+class with its settings, request and reply types, ``OpenAIResponseBackend`` for code that gets
+OpenAI-format responses, and the errors a backend raises; and the result types. Names load on
+first use, so ``import pytest_llmeval`` (which every pytest run does through the plugin) costs
+almost nothing.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .backends.base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
-    from .errors import BackendError, ConfigError, DataError, FatalBackendError, LLMEvalError
+    from .backends.openai_dict import OpenAIResponseBackend
+    from .errors import (
+        BackendError, ConfigError, DataError, FatalBackendError, LLMEvalError, SampleRejected, TransientBackendError,
+    )
     from .python_tests import DatasetSample, LLMClient, dataset
     from .results.payload import SampleResult
     from .samples import Sample
 
 _WHERE = {
     "Backend": "backends.base", "BackendSettings": "backends.base", "GenerateRequest": "backends.base",
-    "LoglikelihoodRequest": "backends.base", "Reply": "backends.base",
+    "LoglikelihoodRequest": "backends.base", "Reply": "backends.base", "OpenAIResponseBackend": "backends.openai_dict",
     "BackendError": "errors", "ConfigError": "errors", "DataError": "errors", "FatalBackendError": "errors",
-    "LLMEvalError": "errors",
+    "LLMEvalError": "errors", "SampleRejected": "errors", "TransientBackendError": "errors",
     "DatasetSample": "python_tests", "LLMClient": "python_tests", "dataset": "python_tests",
     "SampleResult": "results.payload", "Sample": "samples",
 }

@@ -6,17 +6,25 @@ importing anything heavier.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from .outcome import RESULT
 from .results.payload import PAYLOAD_ATTR
 
-__all__ = ["attach_result"]
+__all__ = ["ENGINE_ATTR", "attach_result"]
+
+ENGINE_ATTR = "llmeval_engine"  # the worker's queue numbers, for the controller's progress line
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
 
 
-def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, strict: bool) -> None:
+def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport, runtime: Runtime) -> None:
     if call.when != "call":
         return
+    strict = runtime.options.strict
     result = item.stash.get(RESULT, None)
     if result is None:
         callspec = getattr(item, "callspec", None)
@@ -30,3 +38,7 @@ def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         if result.correct is False and not strict:
             report.outcome, report.longrepr = "passed", None  # a miss, not a failure
     setattr(report, PAYLOAD_ATTR, result.to_json())
+    if runtime.shared.xdist:
+        import json
+
+        setattr(report, ENGINE_ATTR, json.dumps(runtime.engine_stats()))

@@ -35,8 +35,14 @@ class Controller:
     failures: list[str] = field(default_factory=list)
     summary: Any = None
     _writer: Any = None
+    progress: Any = None
+    _config: Any = None
 
-    def open(self) -> None:
+    def open(self, config: pytest.Config) -> None:
+        from .report.progress import Progress
+
+        self.progress = Progress(interval_s=self.options.progress_s if config.get_verbosity() >= 0 else 0.0)
+        self._config = config
         if self.options.report_dir is not None:
             from .report.files import SamplesWriter
 
@@ -53,6 +59,37 @@ class Controller:
         self.results[(result.model, result.suite, result.subject, result.id)] = result
         if self._writer is not None:
             self._writer.write(result)
+        self._show_progress(result, report)
+
+    @pytest.hookimpl
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if any(item.get_closest_marker("llmeval") or {"llm", "sample"} & set(getattr(item, "fixturenames", ()))
+               for item in session.items):  # checked first: resolving models costs an import
+            self.progress.count_items((item.nodeid for item in session.items), [m.name for m in self.runtime.models])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        from .engine.scheduler import SUITE_MARK
+
+        if self.progress.totals or not (self.options.models or any(SUITE_MARK in i for i in ids)):
+            return  # every worker collects the same items: count them once
+        self.progress.count_items(ids, [m.name for m in self.runtime.models])
+
+    def _show_progress(self, result: SampleResult, report: pytest.TestReport) -> None:
+        import json
+
+        from .attach import ENGINE_ATTR
+
+        engine = getattr(report, ENGINE_ATTR, None)
+        stats = json.loads(engine) if engine else self.runtime.engine_stats()
+        self.progress.record(result, getattr(report, "worker_id", None) or str(getattr(report, "node", "main")), stats)
+        reporter = self._config.pluginmanager.get_plugin("terminalreporter") if self._config else None
+        if reporter is not None and self.progress.due():
+            writer = getattr(reporter, "_tw", None)
+            if getattr(writer, "width_of_current_line", 0):  # xdist's dots do not end their line
+                reporter.write("\n")
+            for line in self.progress.lines():
+                reporter.write_line(line, cyan=True)
 
     def finish(self, session: pytest.Session) -> None:
         if not self.results:
@@ -93,9 +130,13 @@ class Controller:
             return
         from .report.terminal import summary_lines
 
+        from .report.progress import request_lines
+
         reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.runtime.models)}")
         for text, markup in summary_lines(self.summary):
             reporter.write_line(text, **markup)
+        for text in request_lines(self.results.values(), time.perf_counter() - self._t0):
+            reporter.write_line(text)
 
     def close(self) -> None:
         if self._writer is not None:

@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime = config.stash[RUNTIME] = build_runtime(config)
     if _is_controller(config):
         controller = Controller(options=runtime.options, runtime=runtime)
-        controller.open()
+        controller.open(config)
         config.stash[CONTROLLER] = controller
         config.pluginmanager.register(controller, "llmeval-controller")
 
@@ -75,7 +75,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     from .runtime import RUNTIME
 
     report = yield
-    attach_result(item, call, report, item.config.stash[RUNTIME].options.strict)
+    attach_result(item, call, report, item.config.stash[RUNTIME])
     return report
 
 

@@ -54,6 +54,32 @@ class ProfilesFile(BaseModel):
 
 BUILTIN_PROFILES: dict[str, Profile] = {
     "smollm2": Profile(backend="llamacpp", model="SmolLM2-135M-Instruct"),
+    # Hosted APIs. A rate is set only where the provider publishes one for every account; the engine
+    # honours 429s and Retry-After in any case. docs/model-profiles.md has the sources.
+    # OpenAI usage tier 1 (the lowest paid tier) for gpt-4o-mini: 500 requests and 200,000 tokens a minute.
+    "gpt-4o-mini": Profile(model="gpt-4o-mini", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY",
+                           rate=500 / 60, tokens_per_minute=200_000),
+    # ZhipuAI limits in-flight requests per account and model (shown in its console; 1302 when exceeded).
+    "glm-4-flash": Profile(model="glm-4-flash", base_url="https://open.bigmodel.cn/api/paas/v4/",
+                           api_key_env="ZHIPUAI_API_KEY"),
+    # InternLM (Shanghai AI Lab) API, served by LMDeploy: 10 requests a minute per user by default.
+    "internlm3-latest": Profile(model="internlm3-latest", base_url="https://chat.intern-ai.org.cn/api/v1/",
+                                api_key_env="INTERNLM_API_KEY", rate=10 / 60),
+    "internlm2.5-latest": Profile(model="internlm2.5-latest", base_url="https://chat.intern-ai.org.cn/api/v1/",
+                                  api_key_env="INTERNLM_API_KEY", rate=10 / 60),
+    # SiliconFlow's free Qwen2.5-7B; chat models get 1,000-10,000 requests and 50,000-5,000,000 tokens a
+    # minute by account level: the floor of both.
+    "siliconflow-qwen2.5-7b": Profile(model="Qwen/Qwen2.5-7B-Instruct", base_url="https://api.siliconflow.cn/v1",
+                                      api_key_env="SILICONFLOW_API_KEY", rate=1000 / 60, tokens_per_minute=50_000),
+    # DeepSeek states that it does not rate-limit API users.
+    "deepseek-chat": Profile(model="deepseek-chat", base_url="https://api.deepseek.com",
+                             api_key_env="DEEPSEEK_API_KEY"),
+    # Local servers at their default ports. model "auto": the one model the server lists at GET /v1/models.
+    "vllm": Profile(model="auto", base_url="http://127.0.0.1:8000/v1"),
+    "lmdeploy": Profile(model="auto", base_url="http://127.0.0.1:23333/v1"),
+    # llama.cpp's llama-server; repeat_penalty 1.0 is plain greedy decoding, as in the llamacpp backend
+    "llamacpp-server": Profile(model="auto", base_url="http://127.0.0.1:8080/v1",
+                               options={"extra_body": {"repeat_penalty": 1.0}}),
 }
 
 

@@ -12,6 +12,7 @@ through ``workerinput``.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -120,7 +121,12 @@ class Runtime:
                 if path is not None:
                     from .engine.store import ResponseStore
 
-                    self._store = ResponseStore(path, read=self.options.cache != "refresh")
+                    try:
+                        self._store = ResponseStore(path, read=self.options.cache != "refresh")
+                    except (OSError, sqlite3.Error) as exc:
+                        from .errors import ConfigError
+
+                        raise ConfigError(f"cannot open the response cache {path}: {exc}", key="llm-cache") from None
             return self._store
 
     def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:

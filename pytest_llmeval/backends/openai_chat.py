@@ -17,23 +17,39 @@ The SDK's exceptions are mapped into ours in one place, ``_map_error``:
 
 Every message is one line and never contains the API key, even when the server echoes it.
 The SDK is imported when a backend is built, never when this module is imported.
+
+``mode: ll`` is scored through ``/completions`` with echoed prompt log-probabilities: the logic,
+and which servers can do it, is in ``openai_logprobs``; this module only sends its requests.
+
+``model: auto`` (the built-in local-server profiles) sends the one model the server lists at
+``GET /models``, asked once, on the first request: a local server serves its model under a name
+(often a file path) that a profile cannot know. No model, or several, stops the run with one line
+that lists them.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, ConfigError, FatalBackendError, TransientBackendError
-from .base import Backend, BackendSettings, GenerateRequest, Reply
+from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from .openai_logprobs import EchoScorer, EndpointRefused
 
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["PLACEHOLDER_KEY", "OpenAIChatBackend", "read_api_key", "retry_after_seconds"]
+__all__ = [
+    "AUTO_MODEL", "PLACEHOLDER_KEY", "OpenAIChatBackend", "read_api_key", "retry_after_from_headers",
+    "retry_after_seconds",
+]
 
 PLACEHOLDER_KEY = "EMPTY"  # sent when no api_key_env is configured: local servers need no key
+AUTO_MODEL = "auto"  # settings.model meaning "the one model the server lists"
+_REFUSALS = frozenset({400, 404, 405, 422, 501})  # what /completions answers when it cannot do echo
 _MAX_LINE = 400
 
 
@@ -65,7 +81,8 @@ def _import_openai() -> Any:
 
 
 class OpenAIChatBackend(Backend):
-    """Chat completions (non-streaming) from ``settings.base_url`` for ``settings.model``.
+    """Chat completions (non-streaming) from ``settings.base_url`` for ``settings.model``, and
+    log-likelihoods from its ``/completions`` endpoint where the server returns them.
 
     ``settings.extra["extra_body"]`` (a mapping) is merged into every request body.
     """
@@ -79,21 +96,65 @@ class OpenAIChatBackend(Backend):
             base_url=settings.base_url, api_key=self._key,
             timeout=settings.timeout_s, max_retries=0)
         self._where = str(self._client.base_url).rstrip("/")
+        self._model: str | None = None if settings.model == AUTO_MODEL else settings.model
+        self._model_lock = threading.Lock()
+        self._scorer = EchoScorer(self._post_completions, self._error)
 
     def generate(self, request: GenerateRequest) -> Reply:
         started = time.perf_counter()
+        params = self._params(request)
         try:
-            completion = self._client.chat.completions.create(**self._params(request))
+            completion = self._client.chat.completions.create(**params)
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours, in _map_error
             raise self._map_error(exc) from None
         return self._reply(completion, time.perf_counter() - started)
 
+    def loglikelihood(self, request: LoglikelihoodRequest) -> Reply:
+        """Summed log-probabilities of each continuation, from ``/completions`` with echo."""
+        return self._scorer.score(request)
+
+    def model_name(self) -> str:
+        """The model sent with every request: ``settings.model``, or for ``auto`` the server's one."""
+        with self._model_lock:
+            if self._model is None:
+                self._model = self._served_model()
+            return self._model
+
     def close(self) -> None:
         self._client.close()
 
+    def _served_model(self) -> str:
+        try:
+            listed = json.loads(self._client.models.with_raw_response.list().text)
+        except Exception as exc:  # noqa: BLE001 - mapped below, like a chat request's
+            if isinstance(exc, self._openai.APIStatusError) and exc.status_code == 404:
+                raise self._error("GET /models answered HTTP 404; name the served model in the profile (model:)",
+                                  fatal=True) from None
+            raise self._map_error(exc) from None
+        data = listed.get("data") if isinstance(listed, dict) else None
+        models = data if isinstance(data, list) else []
+        ids: list[str] = [m["id"] for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        if len(ids) != 1:
+            served = f"{len(ids)} models ({', '.join(ids)})" if ids else "no model"
+            raise self._error(f"model: auto, but GET /models lists {served}; name one in the profile (model:)",
+                              fatal=True)
+        return ids[0]
+
+    def _post_completions(self, body: dict[str, Any]) -> Any:
+        """One ``/completions`` request; its JSON. 400/404/405/422/501 raise ``EndpointRefused``."""
+        extra = {"extra_body": self._extra_body} if self._extra_body else {}
+        model = self.model_name()
+        create: Any = self._client.completions.with_raw_response.create  # the body's keys are its parameters
+        try:
+            return json.loads(create(model=model, **body, **extra).text)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours
+            if isinstance(exc, self._openai.APIStatusError) and exc.status_code in _REFUSALS:
+                raise EndpointRefused(exc.status_code, _scrub(_server_message(exc), self._key)) from None
+            raise self._map_error(exc) from None
+
     def _params(self, request: GenerateRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "model": self.settings.model, "messages": [dict(m) for m in request.messages],
+            "model": self.model_name(), "messages": [dict(m) for m in request.messages],
             "max_tokens": request.max_tokens, "temperature": request.temperature}
         if request.stop:
             params["stop"] = list(request.stop)
@@ -102,14 +163,14 @@ class OpenAIChatBackend(Backend):
         return params
 
     def _reply(self, completion: Any, latency_s: float) -> Reply:
+        model = self._model or self.settings.model
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list) or not choices:
-            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices", transient=True)
+            raise self._error(f"malformed reply for model {model!r}: no choices", transient=True)
         message = getattr(choices[0], "message", None)
         content = getattr(message, "content", None)
         if not isinstance(message, self._openai.BaseModel) or not isinstance(content, (str, type(None))):
-            raise self._error(f"malformed reply for model {self.settings.model!r}: no choices[0].message",
-                              transient=True)
+            raise self._error(f"malformed reply for model {model!r}: no choices[0].message", transient=True)
         usage = getattr(completion, "usage", None)
         finish = getattr(choices[0], "finish_reason", None)
         return Reply(text=content or "", latency_s=latency_s,
@@ -119,7 +180,7 @@ class OpenAIChatBackend(Backend):
 
     def _map_error(self, exc: Exception) -> BackendError:
         """The one place where the SDK's exceptions become ours."""
-        oa, model = self._openai, self.settings.model
+        oa, model = self._openai, self._model or self.settings.model
         if isinstance(exc, oa.APIStatusError):
             status = exc.status_code
             if status in (401, 403):
@@ -129,7 +190,7 @@ class OpenAIChatBackend(Backend):
             detail = _server_message(exc)
             if status == 429 or status >= 500:
                 return self._error(f"HTTP {status} for model {model!r}: {detail}", transient=True,
-                                   retry_after_s=retry_after_seconds(exc.response.headers.get("retry-after")))
+                                   retry_after_s=retry_after_from_headers(exc.response.headers))
             return self._error(f"HTTP {status} for model {model!r}: {detail}")
         if isinstance(exc, oa.APITimeoutError):
             return self._error(f"no reply within {self.settings.timeout_s:g} s for model {model!r}", transient=True)
@@ -147,6 +208,17 @@ class OpenAIChatBackend(Backend):
         if fatal:
             return FatalBackendError(line)
         return TransientBackendError(line, retry_after_s=retry_after_s) if transient else BackendError(line)
+
+
+def retry_after_from_headers(headers: Any) -> float | None:
+    """The server's wait hint: ``retry-after-ms`` (OpenAI's, precise) or ``retry-after``."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    return retry_after_seconds(headers.get("retry-after"))
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..backends.base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
@@ -93,12 +93,20 @@ class Dispatcher:
         self._probe_taken = self._gate_open = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._local: bool | None = None
+        self._key_settings: BackendSettings | None = None
 
     # -- the items' side ---------------------------------------------------------------------
 
     def submit(self, request: Request) -> Future[Outcome]:
         """The future outcome of ``request``; the same future for the same request twice."""
-        key = request_key(self.settings, request)
+        try:
+            key = request_key(self._keyed_settings(), request)
+        except BackendError as exc:  # the served model could not be asked for its name
+            if isinstance(exc, FatalBackendError):
+                self._go_fatal(exc)
+            failed: Future[Outcome] = Future()
+            self._resolve(failed, Outcome(error=exc))
+            return failed
         with self._cv:
             if key in self._pending:
                 return self._pending[key]
@@ -118,6 +126,22 @@ class Dispatcher:
             self._start_threads()
             self._cv.notify()
         return future
+
+    def _keyed_settings(self) -> BackendSettings:
+        """The settings the cache key is made of. ``model: auto`` (whatever the server serves) is
+        replaced by the name the server gives, so two models served in turn at one URL never
+        share answers; that costs one models request before the first lookup."""
+        if self._key_settings is None:
+            settings = self.settings
+            if settings.model == "auto":
+                resolve = getattr(self._backend_or_fatal(), "model_name", None)
+                if callable(resolve):
+                    try:
+                        settings = replace(settings, model=str(resolve()))
+                    except ConfigError as exc:
+                        raise FatalBackendError(str(exc)) from None
+            self._key_settings = settings
+        return self._key_settings
 
     def stop(self, reason: str = "the run stopped before this sample was sent") -> None:
         """Drop queued work and let in-flight requests finish (their replies are still stored)."""
@@ -139,8 +163,8 @@ class Dispatcher:
     # -- the workers' side -------------------------------------------------------------------
 
     def _start_threads(self) -> None:
-        wanted = 1 if self._is_local() else self._concurrency
-        while len(self._threads) < min(wanted, len(self._threads) + len(self._queue)):
+        wanted = min(1 if self._is_local() else self._concurrency, self.stats.submitted)
+        while len(self._threads) < wanted:
             thread = threading.Thread(target=self._work, name=f"llmeval-{self.name}-{len(self._threads)}", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -166,7 +190,7 @@ class Dispatcher:
                     self._probe_taken = True
                     first = self._queue.popleft()
                     jobs = [first]
-                    limit = 1 if probe else self._batch_size
+                    limit = self._batch_size if self._is_local() and not probe else 1
                     while self._queue and len(jobs) < limit and type(self._queue[0].request) is type(first.request):
                         jobs.append(self._queue.popleft())
                     self.stats.in_flight += len(jobs)

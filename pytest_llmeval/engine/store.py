@@ -70,9 +70,16 @@ class ResponseStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), timeout=60.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process kills
-        self._db.execute(_SCHEMA)
+        for attempt in range(50):  # workers opening one new file at once: switching it to WAL can
+            try:                   # answer "database is locked" without waiting for the timeout
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process kills
+                self._db.execute(_SCHEMA)
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05 + 0.01 * attempt)
 
     def get(self, key: str) -> Reply | None:
         if not self.read:

@@ -10,6 +10,20 @@ Each chat request is checked in this order: recorded, delayed by ``delay_s``, ke
 failure (the first ``fail_first`` requests get ``fail_status`` with ``fail_body``, or an
 OpenAI-style error JSON), then the reply.
 
+``POST /v1/completions`` answers only when ``completions`` names a behaviour (otherwise it is a
+404, like a chat-only server's), after the same key and model checks. Prompts are split into tokens
+by ``fake_tokens`` (a word with the whitespace before it) and every token's log-probability is
+``fake_logprob(token)``; the reply text is the prompt (with ``echo``), then ``GENERATED``:
+- ``"echo"``: vLLM's shape. A list of prompts is one choice each; the echo starts with a ``<s>``
+  entry and ends with the generated token; ``text_offset`` adds up the tokens' lengths.
+- ``"echo-single"``: llama-cpp-python's shape with a BOS model: a list of more than one prompt is
+  an HTTP 500; the echo has no BOS entry and ends with the generated token.
+- ``"shifted"``: llama-cpp-python with a model without BOS: each prompt token carries the next
+  token's alternatives (abetlen/llama-cpp-python#1983); no generated entry.
+- ``"null-logprobs"``: ``logprobs: null`` (echo and logprobs ignored).
+- ``"generated-only"``: log-probabilities of the generated token only (llama.cpp's llama-server).
+Completion requests are recorded in ``completion_requests``, apart from the chat ones.
+
 In a test: ``with FakeOpenAIServer({"hi": "hello"}) as server: ... server.base_url``.
 As a process: ``python -m tests.servers.fake_openai --replies replies.json`` prints
 ``READY http://127.0.0.1:PORT/v1`` and serves until terminated.
@@ -19,15 +33,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import threading
 import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeOpenAIServer", "Received", "main"]
+__all__ = ["COMPLETION_MODES", "GENERATED", "FakeOpenAIServer", "Received", "fake_logprob", "fake_tokens", "main"]
 
 DEFAULT_MODEL = "fake-model"
+COMPLETION_MODES = ("echo", "echo-single", "shifted", "null-logprobs", "generated-only")
+GENERATED = " x"  # the one token every completion generates
 
 
 class Received(dict[str, Any]):
@@ -56,14 +73,28 @@ def _words(text: object) -> int:
     return len(text.split()) if isinstance(text, str) else 0
 
 
+def fake_tokens(text: str) -> list[str]:
+    """The fake tokenizer: each word with the whitespace before it; trailing whitespace alone."""
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+def fake_logprob(token: str) -> float:
+    """Every token's log-probability at any position: longer words are less likely."""
+    return -0.25 * (len(token.strip()) + 1)
+
+
 class FakeOpenAIServer:
     """Serves in a daemon thread from ``start()`` (or ``with``) until ``stop()``."""
 
     def __init__(self, replies: Mapping[str, str] | None = None, default_reply: str = "", *,
                  required_key: str | None = None, known_models: set[str] | None = None,
                  fail_first: int = 0, fail_status: int = 500, fail_body: str | None = None,
-                 retry_after_s: float | None = None, delay_s: float = 0.0, port: int = 0) -> None:
+                 retry_after_s: float | None = None, delay_s: float = 0.0, completions: str | None = None,
+                 port: int = 0) -> None:
+        if completions is not None and completions not in COMPLETION_MODES:
+            raise ValueError(f"completions: expected one of {COMPLETION_MODES}, got {completions!r}")
         self.replies = dict(replies or {})
+        self.completions = completions
         self.default_reply = default_reply
         self.required_key = required_key
         self.known_models = set(known_models) if known_models is not None else None
@@ -71,6 +102,7 @@ class FakeOpenAIServer:
         self.retry_after_s = retry_after_s  # sent as retry-after-ms on injected failures
         self.delay_s = delay_s
         self._received: list[Received] = []
+        self._completion_received: list[Received] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
@@ -87,6 +119,12 @@ class FakeOpenAIServer:
         """A copy of the chat requests received so far, oldest first."""
         with self._lock:
             return list(self._received)
+
+    @property
+    def completion_requests(self) -> list[Received]:
+        """A copy of the ``/v1/completions`` requests received so far, oldest first."""
+        with self._lock:
+            return list(self._completion_received)
 
     def start(self) -> FakeOpenAIServer:
         if not self._thread.is_alive():
@@ -135,6 +173,50 @@ class FakeOpenAIServer:
             return 404, _error(f"The model `{model}` does not exist or you do not have access to it.",
                                "invalid_request_error", "model_not_found")
         return None
+
+    def answer_completion(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """Status, extra headers and body for one completions request, which is recorded first."""
+        with self._lock:
+            self._completion_received.append(Received(body, headers))
+        if self.completions is None:  # a chat-only server
+            return 404, {}, json.dumps(_error("no route POST /v1/completions", "invalid_request_error")).encode()
+        refusal = self._refusal(body, headers)
+        if refusal is not None:
+            return refusal[0], {}, json.dumps(refusal[1]).encode()
+        prompt = body.get("prompt", "")
+        prompts = prompt if isinstance(prompt, list) else [prompt]
+        if self.completions == "echo-single" and len(prompts) > 1:
+            return 500, {}, json.dumps(_error("", "internal_server_error")).encode()
+        echo, logprobs = bool(body.get("echo")), body.get("logprobs")
+        choices = [self._completion_choice(str(p), i, echo, logprobs) for i, p in enumerate(prompts)]
+        prompt_tokens = sum(len(fake_tokens(str(p))) + (self.completions == "echo") for p in prompts)
+        return 200, {}, json.dumps({
+            "id": "cmpl-fake", "object": "text_completion", "created": int(time.time()),
+            "model": body.get("model", DEFAULT_MODEL), "choices": choices,
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(prompts),
+                      "total_tokens": prompt_tokens + len(prompts)},
+        }).encode()
+
+    def _completion_choice(self, prompt: str, index: int, echo: bool, logprobs: object) -> dict[str, Any]:
+        text = prompt + GENERATED if echo else GENERATED
+        choice: dict[str, Any] = {"index": index, "text": text, "finish_reason": "length", "logprobs": None}
+        if logprobs is None or self.completions == "null-logprobs":
+            return choice
+        if self.completions == "generated-only" or not echo:
+            tokens = [GENERATED]
+        else:
+            bos, generated = ["<s>"] * (self.completions == "echo"), [GENERATED] * (self.completions != "shifted")
+            tokens = bos + fake_tokens(prompt) + generated
+        values: list[float | None] = [None if t == "<s>" else fake_logprob(t) for t in tokens]
+        tops: list[dict[str, float] | None] = [None if v is None else {t: v} for t, v in zip(tokens, values)]
+        if self.completions == "shifted":  # each position lists the next token as the likeliest
+            tops = [None if v is None else {**({tokens[i + 1]: 0.0} if i + 1 < len(tokens) else {}), tokens[i]: v}
+                    for i, v in enumerate(values)]
+        if echo and tokens and tokens[0] != "<s>":
+            values[0], tops[0] = None, None  # nothing predicts a prompt's first token
+        offsets = [sum(len(t) for t in tokens[:i]) for i in range(len(tokens))]
+        choice["logprobs"] = {"tokens": tokens, "token_logprobs": values, "top_logprobs": tops, "text_offset": offsets}
+        return choice
 
     def _injected_failure(self) -> tuple[int, dict[str, str], bytes]:
         headers: dict[str, str] = {}
@@ -186,7 +268,8 @@ def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self._path() != "/v1/chat/completions":
+            completion = self._path() == "/v1/completions"
+            if self._path() != "/v1/chat/completions" and not completion:
                 self._send(404, json.dumps(_error(f"no route POST {self.path}", "invalid_request_error")).encode())
                 return
             try:
@@ -197,7 +280,7 @@ def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
                 self._send(400, json.dumps(_error(f"invalid JSON body: {exc}", "invalid_request_error")).encode())
                 return
             headers = {name.lower(): value for name, value in self.headers.items()}
-            status, extra, payload = server.answer(body, headers)
+            status, extra, payload = (server.answer_completion if completion else server.answer)(body, headers)
             self._send(status, payload, extra)
 
     return Handler

@@ -1,0 +1,189 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 whose faults are scripted per prompt, for the
+engine's tests: retries, Retry-After, timeouts, resets, rate limits, concurrency, resume.
+
+``faults`` maps a prompt (the last user message) to what its successive attempts get; attempts
+past the list are answered. Each fault is one of:
+- ``"429"`` (with ``Retry-After: retry_after_s``), ``"500"``, ``"503"``, ``"400"``, ``"401"``;
+- ``"hang"``: wait ``hang_s`` before answering, past the client's timeout;
+- ``"truncated"``: a 200 whose JSON body stops half way (the connection then closes);
+- ``"reset"``: the connection is closed with a TCP reset, no response at all.
+The answer to a prompt is ``replies[prompt]``, else ``default_reply``, after ``delay_s``.
+
+Every request is logged with its arrival and end times and what it got, so tests can count
+requests per prompt, measure the rate the server saw, and the most requests it held at once.
+
+As a process (for tests that kill the client): ``python -m tests.servers.fault_server --delay 0.2``
+prints ``READY <base_url>`` and serves until terminated; ``GET /log`` returns the log as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["FaultServer", "Logged"]
+
+
+@dataclass
+class Logged:
+    prompt: str
+    attempt: int
+    outcome: str  # "ok" or the fault
+    arrived: float
+    ended: float = 0.0
+    authorization: str = ""
+
+
+class FaultServer:
+    def __init__(self, faults: Mapping[str, list[str]] | None = None, *, replies: Mapping[str, str] | None = None,
+                 default_reply: str = "ok", delay_s: float = 0.0, hang_s: float = 3.0,
+                 retry_after_s: float = 0.2, port: int = 0) -> None:
+        self.faults = {k: list(v) for k, v in (faults or {}).items()}
+        self.replies, self.default_reply = dict(replies or {}), default_reply
+        self.delay_s, self.hang_s, self.retry_after_s = delay_s, hang_s, retry_after_s
+        self._log: list[Logged] = []
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._active = 0
+        self.max_active = 0
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self._httpd.request_queue_size = 128
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    @property
+    def log(self) -> list[Logged]:
+        with self._lock:
+            return list(self._log)
+
+    def requests_for(self, prompt: str) -> int:
+        return sum(1 for entry in self.log if entry.prompt == prompt)
+
+    def start(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _begin(self, prompt: str, authorization: str) -> Logged:
+        with self._lock:
+            attempt = self._attempts.get(prompt, 0)
+            self._attempts[prompt] = attempt + 1
+            script = self.faults.get(prompt, [])
+            entry = Logged(prompt, attempt, script[attempt] if attempt < len(script) else "ok", time.time(),
+                           authorization=authorization)
+            self._log.append(entry)
+            self._active += 1
+            self.max_active = max(self.max_active, self._active)
+            return entry
+
+    def _end(self, entry: Logged) -> None:
+        with self._lock:
+            entry.ended = time.time()
+            self._active -= 1
+
+
+def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/").endswith("/log"):
+                self._json(200, [asdict(e) for e in server.log])
+            else:
+                self._json(200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+            users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
+            prompt = users[-1] if users else ""
+            entry = server._begin(prompt, self.headers.get("authorization", ""))
+            try:
+                self._answer(entry, body)
+            finally:
+                server._end(entry)
+
+        def _answer(self, entry: Logged, body: dict[str, Any]) -> None:
+            fault = entry.outcome
+            if server.delay_s:
+                time.sleep(server.delay_s)
+            if fault == "hang":
+                time.sleep(server.hang_s)
+            elif fault == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+                return
+            elif fault in ("429", "500", "503", "400", "401"):
+                headers = {"retry-after": f"{server.retry_after_s:g}"} if fault == "429" else {}
+                self._json(int(fault), {"error": {"message": f"injected {fault}", "type": "fault"}}, headers)
+                return
+            text = server.replies.get(entry.prompt, server.default_reply)
+            reply = {
+                "id": "chatcmpl-fault", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+            }
+            if fault == "truncated":
+                raw = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw[: len(raw) // 2])
+                self.close_connection = True
+                return
+            self._json(200, reply)
+
+        def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
+            raw = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(raw)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(raw)
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--reply", default="ok")
+    args = parser.parse_args()
+    server = FaultServer(delay_s=args.delay, default_reply=args.reply).start()
+    print(f"READY {server.base_url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
