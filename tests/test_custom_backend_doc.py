@@ -1,4 +1,4 @@
-"""The walkthrough in ``docs/custom-backends.md`` runs as written: its code blocks are copied
+"""The walkthrough in the README's "Backends of your own" runs as written: its code blocks are copied
 verbatim into a project, and the suite runs against a server speaking the vendor's native API
 (``tests/servers/vendor_native.py``), business error codes and all."""
 
@@ -13,7 +13,7 @@ import pytest
 from tests.e2e import MC_ROWS, mc_replies, mc_user_message, read_samples, write_mc_suite
 from tests.servers.vendor_native import CODES, VendorNativeServer
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "custom-backends.md"
+DOC = Path(__file__).resolve().parents[1] / "README.md"
 TESTED_BLOCK = re.compile(r"<!-- tested: tests/test_custom_backend_doc\.py writes this block to (\S+) -->\n"
                           r"```\w+\n(.*?)\n```", re.DOTALL)
 KEY = "zk-test-0123.secret"

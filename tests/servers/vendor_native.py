@@ -1,5 +1,5 @@
 """A real HTTP server on 127.0.0.1 speaking ZhipuAI's native v4 chat API, business error codes
-included: the vendor that ``docs/custom-backends.md`` writes a backend for.
+included: the vendor that the README's "Backends of your own" writes a backend for.
 
 ``POST /api/paas/v4/chat/completions`` with ``Authorization: Bearer <key>``. The reply is looked up
 by the last user message (exact match), else ``default_reply``. Each request is recorded, then:
