@@ -180,7 +180,8 @@ def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:
         return SharedRun(deadline=given.get("deadline"), xdist=True, grouped=bool(given.get("grouped")),
                          run_dir=given.get("run_dir"), owner=False)
     dist = config.getoption("dist", "no") if config.pluginmanager.hasplugin("xdist") else "no"
-    own = dist == "load" and (bool(opts.models) or has_suite_files(list(config.args), config.invocation_params.dir))
+    own = dist == "load" and (bool(opts.models) or has_suite_files(
+        list(config.args), config.invocation_params.dir, list(config.getini("norecursedirs"))))
     return SharedRun(deadline=time.time() + opts.deadline_s if opts.deadline_s else None,
                      grouped=own or dist in GROUPED_DISTS - {"load"}, own_scheduler=own)
 

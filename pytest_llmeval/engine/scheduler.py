@@ -9,6 +9,8 @@ merely have this plugin installed keep xdist's own scheduling.
 
 from __future__ import annotations
 
+import fnmatch
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +31,21 @@ def subject_scope(nodeid: str) -> str:
     return f"{head}{tail[bracket:]}" if bracket >= 0 else head
 
 
-def has_suite_files(args: list[str], root: Path) -> bool:
-    """Whether the paths pytest was given hold a suite file (stops at the first one found)."""
+def has_suite_files(args: list[str], root: Path, skip: list[str] | None = None) -> bool:
+    """Whether the paths pytest was given hold a suite file. Stops at the first one, and skips the
+    folders pytest itself does not enter (``norecursedirs``: virtualenvs, .git, build, ...)."""
+    skip = skip or []
     for arg in args or ["."]:
         path = Path(arg.split("::")[0])
         path = path if path.is_absolute() else root / path
         if path.is_file() and path.name.endswith(SUITE_SUFFIX):
             return True
-        if path.is_dir() and next(iter(path.rglob(f"*{SUITE_SUFFIX}")), None) is not None:
-            return True
+        if not path.is_dir():
+            continue
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if not any(fnmatch.fnmatch(d, pattern) for pattern in skip)]
+            if any(name.endswith(SUITE_SUFFIX) for name in files):
+                return True
     return False
 
 
