@@ -98,6 +98,8 @@ class LlamaCppBackend(Backend):
     """``settings.model_path`` (default: the bundled SmolLM2 GGUF); ``extra``: ``n_ctx`` (default
     2048) and ``n_threads`` (default: half the usable cores)."""
 
+    local = True  # one model in this process: the engine calls it from one thread
+
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
         if settings.model_path:
