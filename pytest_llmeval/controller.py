@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from .options import RunOptions
-from .results.payload import PAYLOAD_ATTR, SampleResult
+from .results.payload import SampleResult, result_of
 from .runtime import Runtime
 
 __all__ = ["CONTROLLER", "Controller"]
@@ -52,10 +52,9 @@ class Controller:
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Each sample's payload as its report arrives, from this process or an xdist worker."""
-        payload = getattr(report, PAYLOAD_ATTR, None)
-        if payload is None:
+        result = result_of(report)
+        if result is None:
             return
-        result = SampleResult.from_json(payload)
         self.results[(result.model, result.suite, result.subject, result.id)] = result
         if self._writer is not None:
             self._writer.write(result)
@@ -97,7 +96,8 @@ class Controller:
         from .results.aggregate import aggregate
         from .results.verdict import failures
 
-        self.summary = aggregate(self.results.values(), models=[m.name for m in self.runtime.models])
+        self.summary = aggregate(self.results.values(), models=[m.name for m in self.runtime.models],
+                                 latency_gates=dict(self.options.latency_gates))
         self.failures = failures(self.summary)
         if self.options.report_dir is not None:
             self._write_reports(self.options.report_dir)
@@ -122,7 +122,8 @@ class Controller:
     def _write_reports(self, folder: Path) -> None:
         from .report.files import write_results_csv, write_results_json
 
-        write_results_json(folder / "results.json", self.run_info(), self.summary)
+        write_results_json(folder / "results.json", self.run_info(), self.summary,
+                           extra={"latency": [row.to_record() for row in self.summary.latency]})
         write_results_csv(folder / "results.csv", self.summary)
 
     def terminal(self, reporter: Any) -> None:
@@ -130,12 +131,15 @@ class Controller:
             return
         from .report.terminal import summary_lines
 
+        from .report.latency import latency_lines
         from .report.progress import request_lines
 
         reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.runtime.models)}")
         for text, markup in summary_lines(self.summary):
             reporter.write_line(text, **markup)
         for text in request_lines(self.results.values(), time.perf_counter() - self._t0):
+            reporter.write_line(text)
+        for text in latency_lines(self.summary.latency):
             reporter.write_line(text)
 
     def close(self) -> None:

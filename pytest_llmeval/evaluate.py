@@ -7,6 +7,8 @@ same record.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .backends.base import GenerateRequest, LoglikelihoodRequest, Reply
 from .engine.dispatch import Outcome
 from .errors import FatalBackendError
@@ -17,7 +19,7 @@ from .samples import Sample
 from .scoring import pick_by_loglikelihood, score_reply
 from .suites.plan import SubjectPlan, SuitePlan
 
-__all__ = ["apply_outcome", "generation_request", "new_result", "sample_request"]
+__all__ = ["apply_outcome", "generation_request", "new_result", "sample_request", "timing_fields"]
 
 Request = GenerateRequest | LoglikelihoodRequest
 
@@ -46,6 +48,7 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
         nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, groups=list(subject.groups),
         threshold=subject.threshold, group_thresholds=dict(subject.group_thresholds), target=sample.target,
+        latency_gates=dict(plan.config.latency),
     )
 
 
@@ -54,6 +57,8 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     result.retries, result.cached = outcome.retries, outcome.cached
     if outcome.latency_s is not None:
         result.latency_s = round(outcome.latency_s, 6)
+    for name, value in timing_fields(outcome).items():
+        setattr(result, name, value)
     if outcome.error is not None:
         result.error, result.fatal = str(outcome.error), isinstance(outcome.error, FatalBackendError)
         return result
@@ -65,6 +70,28 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
     _score(plan, sample, reply, result)
     return result
+
+
+def timing_fields(outcome: Outcome) -> dict[str, Any]:
+    """The sample's serving numbers (``SampleResult`` field names), from the attempt that answered.
+
+    Nothing for a sample answered from the cache (it was not timed in this run) or not answered.
+    E2E always; TTFT, ITL and TPOT only for a streamed reply. Output tokens are the server's
+    usage count, else (a stream without usage) the number of content chunks. TPOT is
+    (E2E - TTFT) / (output tokens - 1), undefined for replies of fewer than two tokens.
+    """
+    reply = outcome.reply
+    if outcome.cached or reply is None or outcome.latency_s is None:
+        return {}
+    fields: dict[str, Any] = {"e2e_s": round(outcome.latency_s, 6), "sent_at": outcome.sent_at,
+                              "output_tokens": reply.completion_tokens}
+    if not reply.streamed:
+        return fields
+    tokens = reply.completion_tokens if reply.completion_tokens is not None else reply.content_chunks
+    fields.update(streamed=True, ttft_s=reply.ttft_s, itl_s=list(reply.itl_s or []), output_tokens=tokens)
+    if reply.ttft_s is not None and tokens is not None and tokens > 1:
+        fields["tpot_s"] = round(max(0.0, outcome.latency_s - reply.ttft_s) / (tokens - 1), 6)
+    return fields
 
 
 def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) -> None:

@@ -38,6 +38,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-temperature", "string", "sampling temperature (default 0)", {"type": float}),
     ("--llm-report-dir", "string", "write results.json, results.csv and samples.jsonl into DIR", {}),
     ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
+    ("--llm-stream", "bool", "stream replies and report time to first token, inter-token latency and time per output token", {"action": "store_true", "default": None}),
+    ("--llm-latency", "linelist", "latency gate KEY=MS for every model, e.g. ttft_p95_ms=500 or e2e_p99_ms=3000; repeat for more", {"action": "append"}),
 ]
 
 
@@ -88,6 +90,8 @@ class RunOptions:
     temperature: float | None
     report_dir: Path | None
     strict: bool
+    stream: bool = False
+    latency_gates: tuple[tuple[str, float], ...] = ()  # --llm-latency, checked
 
     def public(self) -> dict[str, Any]:
         """What results.json records of the options; holds names of key variables, never keys."""
@@ -107,6 +111,8 @@ class RunOptions:
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "strict": self.strict,
+            "stream": self.stream,
+            "latency_gates": dict(self.latency_gates),
         }
 
 
@@ -160,4 +166,25 @@ def read_options(config: pytest.Config) -> RunOptions:
         temperature=_positive("llm_temperature", _value(config, "llm_temperature", float)),
         report_dir=Path(report_dir) if report_dir else None,
         strict=bool(_value(config, "llm_strict")),
+        stream=bool(_value(config, "llm_stream")),
+        latency_gates=_latency_gates(_value(config, "llm_latency") or []),
     )
+
+
+def _latency_gates(values: list[str]) -> tuple[tuple[str, float], ...]:
+    """``KEY=MS`` items (each value may hold several, comma-separated) as checked gates."""
+    from .results.gates import GateError, check_gates
+
+    gates: dict[str, object] = {}
+    for item in (part.strip() for value in values for part in value.split(",")):
+        if not item:
+            continue
+        key, equals, limit = item.partition("=")
+        try:
+            gates[key.strip()] = float(limit) if equals else None
+        except ValueError:
+            gates[key.strip()] = limit.strip()
+    try:
+        return tuple(check_gates(gates).items())
+    except GateError as exc:
+        raise pytest.UsageError(f"--llm-latency {exc}") from None

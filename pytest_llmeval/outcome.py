@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from .errors import BackendError, FatalBackendError
-from .results.payload import PAYLOAD_ATTR, SampleResult
+from .results.payload import SampleResult, result_of
 
 __all__ = ["RESULT", "WrongAnswer", "raise_for_result", "report_status"]
 
@@ -37,10 +37,9 @@ def raise_for_result(result: SampleResult, session: pytest.Session, strict: bool
 
 def report_status(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     """The terminal category of a report that carries a sample result, or None to let pytest decide."""
-    payload = getattr(report, PAYLOAD_ATTR, None)
-    if payload is None:
+    result = result_of(report)
+    if result is None:
         return None
-    result = SampleResult.from_json(payload)
     if result.error is not None:
         return "error", "E", ("ERROR", {"red": True})
     if report.passed and result.correct is False:

@@ -16,6 +16,7 @@ MARKERS = (
     "llmeval: an LLM evaluation sample (added to every suite item)",
     "llm_dataset(path, subject=None, format=None, fields=None, split=None, limit=None): parametrise `sample` over a data file",
     "llm_threshold(score): minimum accuracy of the test's subject",
+    "llm_latency(**gates): latency gates of the test module's samples, e.g. llm_latency(ttft_p95_ms=500, e2e_p99_ms=3000)",
 )
 
 

@@ -42,6 +42,7 @@ class Profile(BaseModel):
     rate: float | None = Field(default=None, gt=0)  # requests/s for the endpoint, all processes together
     tokens_per_minute: int | None = Field(default=None, gt=0)  # prompt + completion tokens, shared likewise
     concurrency: int | None = Field(default=None, ge=1)  # requests in flight per process
+    stream: bool | None = None  # stream replies to time their tokens, as --llm-stream does
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -112,6 +113,7 @@ class ModelSpec:
             "concurrency": self.concurrency,
             "rate": self.rate,
             "tokens_per_minute": self.tokens_per_minute,
+            "stream": s.stream,
         }
 
 
@@ -141,12 +143,21 @@ def _spec(name: str, profile: Profile | None, opts: RunOptions) -> ModelSpec:
         stop=tuple(base.stop),
         model_path=base.model_path,
         extra=dict(base.options),
+        stream=bool(opts.stream or base.stream or _http_streams(opts.backend or base.backend, base.options)),
     )
     return ModelSpec(
         name=name, settings=settings, generation_fixed=frozenset(fixed),
         concurrency=opts.concurrency or base.concurrency or DEFAULT_CONCURRENCY,
         rate=opts.rate or base.rate, tokens_per_minute=opts.tokens_per_minute or base.tokens_per_minute,
     )
+
+
+def _http_streams(backend: str, options: dict[str, Any]) -> bool:
+    """An ``http`` profile that streams by its own options (``stream: true``, preset ``tgi-stream``)
+    is timed like one run with ``--llm-stream``; ``stream: false`` there still wins over it."""
+    if backend != "http":
+        return False
+    return options.get("stream") is True or (options.get("preset") == "tgi-stream" and options.get("stream") is not False)
 
 
 def resolve_models(opts: RunOptions, files: list[Path]) -> list[ModelSpec]:

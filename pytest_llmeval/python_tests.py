@@ -18,6 +18,7 @@ import pytest
 from .backends.base import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .data import DataSpec, load
 from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected
+from .evaluate import timing_fields
 from .profiles import ModelSpec
 from .prompts import render_messages_text
 from .results.payload import SampleResult
@@ -28,6 +29,7 @@ __all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_t
 
 DATASET_MARK = "llm_dataset"
 THRESHOLD_MARK = "llm_threshold"
+LATENCY_MARK = "llm_latency"
 _EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -80,7 +82,7 @@ class LLMClient:
         """Through the model's engine queue: the same retries, rate limit and cache as suite items."""
         outcome = self.runtime.dispatcher(self.name).submit(request).result()
         call: dict[str, Any] = {"prompt": prompt, "latency_s": outcome.latency_s, "retries": outcome.retries,
-                                "cached": outcome.cached}
+                                "cached": outcome.cached, "timing": timing_fields(outcome)}
         self.calls.append(call)
         if outcome.error is not None:
             raise outcome.error
@@ -122,6 +124,7 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
     """Called from pytest_generate_tests: the ``sample`` and ``llm`` parameters."""
     config = metafunc.config
     runtime = config.stash[RUNTIME]
+    _check_latency_mark(metafunc, runtime)
     mark = metafunc.definition.get_closest_marker(DATASET_MARK)
     if mark is not None and "sample" in metafunc.fixturenames:
         try:
@@ -132,6 +135,33 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
     if "llm" in metafunc.fixturenames:
         names = [m.name for m in runtime.models]
         metafunc.parametrize("llm", names, indirect=True, ids=names)
+
+
+def _check_latency_mark(metafunc: pytest.Metafunc, runtime: Runtime) -> None:
+    """A bad ``llm_latency`` gate, or a streamed one in a run that does not stream, fails collection."""
+    mark = metafunc.definition.get_closest_marker(LATENCY_MARK)
+    if mark is None:
+        return
+    from .results.gates import GateError, check_gates
+    from .suites.collect import check_streamed
+
+    where = f"{metafunc.definition.path.name}::{metafunc.definition.name}"
+    try:
+        if mark.args:
+            raise GateError("llm_latency", "expected keyword gates, e.g. llm_latency(ttft_p95_ms=500)")
+        check_streamed(check_gates(mark.kwargs), runtime.models, "llm_latency.")
+    except GateError as exc:
+        raise pytest.Collector.CollectError(f"{where}: llm_latency.{exc}" if exc.key != "llm_latency"
+                                            else f"{where}: {exc}") from None
+    except ConfigError as exc:
+        raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+
+
+def _latency_gates(item: pytest.Item) -> dict[str, float]:
+    from .results.gates import check_gates
+
+    mark = item.get_closest_marker(LATENCY_MARK)
+    return check_gates(mark.kwargs) if mark is not None else {}
 
 
 def llm_client(request: pytest.FixtureRequest) -> LLMClient:
@@ -164,7 +194,11 @@ def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool
         retries=sum(c.get("retries", 0) for c in client.calls) if client else 0,
         cached=bool(client and client.calls and all(c.get("cached") for c in client.calls)),
         prompt_tokens=last.get("prompt_tokens"), completion_tokens=last.get("completion_tokens"),
+        latency_gates=_latency_gates(item),
     )
+    if not result.cached:  # serving numbers: the test's last call (most tests make one)
+        for name, value in last.get("timing", {}).items():
+            setattr(result, name, value)
     exc = call.excinfo.value if call.excinfo else None
     if exc is None:
         result.correct = True

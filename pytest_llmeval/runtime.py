@@ -222,9 +222,22 @@ def build_runtime(config: pytest.Config) -> Runtime:
             from .engine.store import clear_store
 
             clear_store(path)
-    if opts.models or files:
+    if opts.models or files or opts.latency_gates:
         try:
             runtime.models
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+    _check_run_gates(runtime)
     return runtime
+
+
+def _check_run_gates(runtime: Runtime) -> None:
+    """``--llm-latency`` on TTFT, TPOT or ITL needs streaming: a usage error with one line."""
+    from .results.gates import parse_gate_key, stream_only
+
+    keys = stream_only(key for key, _ in runtime.options.latency_gates)
+    unstreamed = [m.name for m in runtime.models if not m.settings.stream] if keys else []
+    if unstreamed:
+        metric = parse_gate_key(keys[0])[0]
+        raise pytest.UsageError(f"--llm-latency {keys[0]}: {metric} gates need --llm-stream "
+                                f"(model {unstreamed[0]} does not stream)")

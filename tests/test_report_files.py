@@ -21,6 +21,7 @@ SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
     "latency_s", "prompt_tokens", "completion_tokens",
     "task", "mode", "rejected", "retries", "cached",  # also kept by SampleResult.sample_record()
+    "streamed", "e2e_s", "ttft_s", "tpot_s", "itl_s", "output_tokens", "sent_at",  # serving performance
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

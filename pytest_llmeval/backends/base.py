@@ -54,6 +54,7 @@ class BackendSettings:
     stop: tuple[str, ...] = ()
     model_path: str | None = None  # local weights (GGUF file / model folder) for local backends
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keys from the profile
+    stream: bool = False  # --llm-stream: stream replies to time their tokens (backends that can)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,12 @@ class Reply:
     completion_tokens: int | None = None
     logprobs: tuple[float, ...] | None = None  # set for loglikelihood replies, one per continuation
     extra: dict[str, Any] = field(default_factory=dict)
+    # A streamed reply's timing, from when the request went out: the first non-empty content
+    # chunk (``ttft_s``), the gaps between content chunks (``itl_s``) and how many there were.
+    streamed: bool = False
+    ttft_s: float | None = None
+    itl_s: list[float] | None = None
+    content_chunks: int | None = None
 
 
 class Backend(abc.ABC):
@@ -113,11 +120,11 @@ class Backend(abc.ABC):
     def generate_batch(self, requests: Sequence[GenerateRequest]) -> list[Reply]:
         """Replies in request order. Local backends override this to run one batch through the
         model; raising fails the whole batch, which the engine then retries one request at a time."""
-        return [self.generate(r) for r in requests]  # type: ignore[misc]  # a sync backend
+        return [self.generate(r) for r in requests]
 
     def loglikelihood_batch(self, requests: Sequence[LoglikelihoodRequest]) -> list[Reply]:
         """As ``generate_batch``, for log-likelihood requests."""
-        return [self.loglikelihood(r) for r in requests]  # type: ignore[misc]
+        return [self.loglikelihood(r) for r in requests]
 
     def close(self) -> None:
         """Release sockets, threads or model memory; called once at session end."""

@@ -25,7 +25,8 @@ Every failure becomes ours in one place, ``_map_error``:
 Every message is one line naming the URL and what was expected, and never holds a header secret,
 even when the server echoes it. ``Reply.extra["time_to_first_chunk_s"]`` (streaming only) runs
 from the request leaving (its headers being written, so connecting and pool waits do not count)
-to the first event; ``Reply.latency_s`` is the whole call. Stop strings are applied again on our
+to the first event; ``ChunkClock`` times the content pieces (``Reply.ttft_s``, ``itl_s``) from the
+same moment; ``Reply.latency_s`` is the whole call. Stop strings are applied again on our
 side (``trim_stop``): TGI keeps the stop string in its text, and Triton and MindIE get none.
 """
 
@@ -42,6 +43,7 @@ from .http_options import HTTPConfig, build_config
 from .http_sse import Event, iter_events, json_chunks
 from .http_template import MISSING, dotted_get
 from .openai_chat import retry_after_seconds
+from .stream_clock import ChunkClock
 
 if TYPE_CHECKING:
     import httpx2
@@ -137,6 +139,7 @@ class HTTPBackend(Backend):
         cfg = self._config
         pieces: list[str] = []
         chunks: list[Any] = []
+        clock = ChunkClock(started)
         first: float | None = None
         final: Any = MISSING
         for event in iter_events(response.iter_lines()):
@@ -153,10 +156,15 @@ class HTTPBackend(Backend):
                     pieces.append(piece)
                 if cfg.stream_final_path and dotted_get(chunk, cfg.stream_final_path) not in (MISSING, None):
                     final = dotted_get(chunk, cfg.stream_final_path)
+                    # MindIE's last token comes with an empty piece and the whole text: a token all the same
+                    piece = piece if piece or skipped else final
+                if not skipped:
+                    clock.content(piece)
         self._check_stream(response, chunks, final)
         assert first is not None  # _check_stream saw at least one chunk
         text = final if isinstance(final, str) else "".join(pieces)
-        return self._reply(text, chunks, first - (sent[0] if sent else started))
+        return clock.stamp(self._reply(text, chunks, first - (sent[0] if sent else started)),
+                           sent[0] if sent else started)
 
     def _parse_event(self, event: Event) -> list[Any]:
         try:

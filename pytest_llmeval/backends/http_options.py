@@ -84,13 +84,14 @@ class HTTPConfig:
     trim_stop: bool
 
 
-def _validated(extra: Mapping[str, Any]) -> HTTPOptions:
-    """The profile's options over its preset's defaults; the first problem as one line."""
+def _validated(extra: Mapping[str, Any], stream_default: bool = False) -> HTTPOptions:
+    """The profile's options over its preset's defaults; the first problem as one line.
+    ``stream_default`` (``--llm-stream``) streams unless the profile says ``stream: false``."""
     raw = dict(extra)
     preset = raw.get("preset")
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r} (expected one of {', '.join(PRESETS)})", key="options.preset")
-    stream = raw.get("stream", preset == "tgi-stream")
+    stream = raw.get("stream", preset == "tgi-stream" or stream_default)
     if preset is not None and isinstance(stream, bool):
         raw = preset_defaults(preset, stream) | {"stream": stream} | raw
     try:
@@ -169,8 +170,8 @@ def _required(opts: HTTPOptions, stream: bool) -> None:
 
 def build_config(settings: BackendSettings) -> HTTPConfig:
     """Check ``settings.extra`` and resolve it; raises ConfigError (one line, naming the key)."""
-    opts = _validated(settings.extra)
-    stream = bool(opts.stream)
+    opts = _validated(settings.extra, settings.stream)
+    stream = settings.stream if opts.stream is None else opts.stream
     _required(opts, stream)
     assert opts.body is not None
     BodyTemplate(opts.extra_body, key="options.extra_body")  # its own key in errors, before merging

@@ -21,6 +21,10 @@ The SDK is imported when a backend is built, never when this module is imported.
 ``mode: ll`` is scored through ``/completions`` with echoed prompt log-probabilities: the logic,
 and which servers can do it, is in ``openai_logprobs``; this module only sends its requests.
 
+With ``settings.stream`` (``--llm-stream``) chat replies are streamed and timed by a
+``ChunkClock`` from the moment the request's headers go out (a trace hook on the SDK's transport),
+for the serving-performance metrics (``results.latency``).
+
 ``model: auto`` (the built-in local-server profiles) sends the one model the server lists at
 ``GET /models``, asked once, on the first request: a local server serves its model under a name
 (often a file path) that a profile cannot know. No model, or several, stops the run with one line
@@ -38,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BackendError, ConfigError, FatalBackendError, TransientBackendError
 from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
 from .openai_logprobs import EchoScorer, EndpointRefused
+from .stream_clock import ChunkClock
 
 if TYPE_CHECKING:
     import openai
@@ -81,7 +86,7 @@ def _import_openai() -> Any:
 
 
 class OpenAIChatBackend(Backend):
-    """Chat completions (non-streaming) from ``settings.base_url`` for ``settings.model``, and
+    """Chat completions (streamed with ``settings.stream``) from ``settings.base_url`` for ``settings.model``, and
     log-likelihoods from its ``/completions`` endpoint where the server returns them.
 
     ``settings.extra["extra_body"]`` (a mapping) is merged into every request body.
@@ -94,13 +99,17 @@ class OpenAIChatBackend(Backend):
         self._openai = _import_openai()
         self._client: openai.OpenAI = self._openai.OpenAI(
             base_url=settings.base_url, api_key=self._key,
-            timeout=settings.timeout_s, max_retries=0)
+            timeout=settings.timeout_s, max_retries=0,
+            **({"http_client": _traced_http_client(self._openai)} if settings.stream else {}))
         self._where = str(self._client.base_url).rstrip("/")
         self._model: str | None = None if settings.model == AUTO_MODEL else settings.model
         self._model_lock = threading.Lock()
         self._scorer = EchoScorer(self._post_completions, self._error)
+        self._stream_usage = True  # ask streams for usage until the server refuses stream_options
 
     def generate(self, request: GenerateRequest) -> Reply:
+        if self.settings.stream:
+            return self._generate_streamed(request)
         started = time.perf_counter()
         params = self._params(request)
         try:
@@ -108,6 +117,47 @@ class OpenAIChatBackend(Backend):
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours, in _map_error
             raise self._map_error(exc) from None
         return self._reply(completion, time.perf_counter() - started)
+
+    def _generate_streamed(self, request: GenerateRequest) -> Reply:
+        """``--llm-stream``: the reply as server-sent chunks, timed by a ``ChunkClock``. Usage is
+        asked for with ``stream_options.include_usage``; a server that refuses that option (HTTP
+        400/422) is asked again without it, once for the whole run, and its replies then carry no
+        usage (output tokens are counted as content chunks downstream)."""
+        params = self._params(request) | {"stream": True}
+        if self._stream_usage:
+            params["stream_options"] = {"include_usage": True}
+        clock = ChunkClock()
+        _SENT.at = None
+        try:
+            stream = self._client.chat.completions.create(**params)
+            reply = self._read_stream(stream, clock)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours, in _map_error
+            status = getattr(exc, "status_code", None)
+            if self._stream_usage and isinstance(exc, self._openai.APIStatusError) and status in (400, 422):
+                self._stream_usage = False
+                return self._generate_streamed(request)
+            raise self._map_error(exc) from None
+        sent = _SENT.at or clock.start  # the request's headers going out: connecting does not count
+        reply.latency_s = time.perf_counter() - sent
+        return clock.stamp(reply, sent)
+
+    def _read_stream(self, stream: Any, clock: ChunkClock) -> Reply:
+        pieces: list[str] = []
+        finish: Any = None
+        usage: Any = None
+        for chunk in stream:
+            usage = getattr(chunk, "usage", None) or usage
+            choices = getattr(chunk, "choices", None) or []
+            if not choices:
+                continue
+            piece = getattr(getattr(choices[0], "delta", None), "content", None)
+            clock.content(piece)
+            if isinstance(piece, str):
+                pieces.append(piece)
+            finish = getattr(choices[0], "finish_reason", None) or finish
+        return Reply(text="".join(pieces), prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
+                     completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
+                     extra={"finish_reason": finish} if isinstance(finish, str) else {})
 
     def loglikelihood(self, request: LoglikelihoodRequest) -> Reply:
         """Summed log-probabilities of each continuation, from ``/completions`` with echo."""
@@ -208,6 +258,29 @@ class OpenAIChatBackend(Backend):
         if fatal:
             return FatalBackendError(line)
         return TransientBackendError(line, retry_after_s=retry_after_s) if transient else BackendError(line)
+
+
+_SENT = threading.local()  # per thread: when the current request's headers started going out
+
+
+def _trace(name: str, info: dict[str, Any]) -> None:
+    if getattr(_SENT, "at", None) is None and name.endswith("send_request_headers.started"):
+        _SENT.at = time.perf_counter()
+
+
+def _traced_http_client(openai_module: Any) -> Any:
+    """The SDK's default client over a transport that notes when each request is sent (an
+    httpcore trace hook), so a streamed reply's times leave out connecting and pool waits, as
+    the http backend's do. The sync client sends from the calling thread: a thread-local works."""
+    import httpx2
+    from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+    class TracedTransport(httpx2.HTTPTransport):
+        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+            request.extensions = {**request.extensions, "trace": _trace}
+            return super().handle_request(request)
+
+    return openai_module.DefaultHttpxClient(transport=TracedTransport(limits=DEFAULT_CONNECTION_LIMITS))
 
 
 def retry_after_from_headers(headers: Any) -> float | None:

@@ -46,6 +46,7 @@ class Outcome:
     retries: int = 0
     cached: bool = False
     latency_s: float | None = None  # of the attempt that answered, from when it was sent
+    sent_at: float | None = None  # wall clock (epoch s) when that attempt was sent
 
 
 @dataclass(slots=True)
@@ -225,6 +226,7 @@ class Dispatcher:
     def _answer(self, job: _Job) -> Outcome:
         """One request, with its retries, as an outcome (never raises)."""
         latency: list[float] = []
+        sent_at: list[float] = []
 
         def attempt() -> Reply:
             if self._fatal is not None:
@@ -236,6 +238,7 @@ class Dispatcher:
                 raise Cancelled("the run stopped before this sample was sent")
             with self._cv:
                 self.stats.sent += 1
+            sent_at.append(time.time())
             sent = time.perf_counter()
             reply = self._call(backend, job.request)
             latency.append(time.perf_counter() - sent)
@@ -256,7 +259,8 @@ class Dispatcher:
             first = (str(exc).splitlines() or [""])[0]
             return Outcome(error=BackendError(f"backend {self.settings.backend!r} raised {type(exc).__name__}: {first}"),
                            retries=job.retries)
-        return Outcome(reply=reply, retries=job.retries, latency_s=reply.latency_s or (latency[-1] if latency else None))
+        return Outcome(reply=reply, retries=job.retries, latency_s=reply.latency_s or (latency[-1] if latency else None),
+                       sent_at=sent_at[-1] if sent_at else None)
 
     def _answer_batch(self, jobs: list[_Job]) -> None:
         """A local batch; if it fails as a whole, each request is asked alone (with its retries)."""
@@ -265,7 +269,7 @@ class Dispatcher:
             backend = self._backend_or_fatal()
             with self._cv:
                 self.stats.sent += len(jobs)
-            started = time.perf_counter()
+            started, sent_at = time.perf_counter(), time.time()
             requests = [j.request for j in jobs]
             if isinstance(requests[0], LoglikelihoodRequest):
                 replies = backend.loglikelihood_batch(requests)  # type: ignore[arg-type]
@@ -283,7 +287,7 @@ class Dispatcher:
             return
         each = (time.perf_counter() - started) / len(jobs)
         for job, reply in zip(jobs, replies):
-            self._finish(job, Outcome(reply=reply, latency_s=reply.latency_s or each))
+            self._finish(job, Outcome(reply=reply, latency_s=reply.latency_s or each, sent_at=sent_at))
 
     def _call(self, backend: Backend, request: Request) -> Reply:
         method = backend.loglikelihood if isinstance(request, LoglikelihoodRequest) else backend.generate
@@ -339,7 +343,7 @@ class Dispatcher:
 
 async def _await(awaitable: Any, timeout_s: float) -> Reply:
     try:
-        return await asyncio.wait_for(awaitable, timeout_s)  # type: ignore[no-any-return]
+        return await asyncio.wait_for(awaitable, timeout_s)
     except TimeoutError:
         from ..errors import TransientBackendError
 

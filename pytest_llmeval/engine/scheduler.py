@@ -50,7 +50,7 @@ def has_suite_files(args: list[str], root: Path, skip: list[str] | None = None) 
 
 
 def make_scheduler(config: Any, log: Any) -> Any:
-    from xdist.scheduler import LoadScopeScheduling
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
 
     class SubjectScheduling(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:

@@ -1,6 +1,6 @@
 """Results: the per-sample payload, aggregation into rows, intervals and the verdict.
 
-Cheap to import: scipy loads only when an interval is first computed.
+Cheap to import: nothing here needs numpy, pandas or scipy.
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .gates import gate_failures
+from .latency import LatencyRow, latency_rows
 from .payload import SampleResult
 from .stats import wilson_interval
 
@@ -67,16 +69,20 @@ class Summary:
     models: list[str] = field(default_factory=list)
     errors: list[SampleResult] = field(default_factory=list)
     fatal: str | None = None
+    latency: list[LatencyRow] = field(default_factory=list)  # per model, in model order
+    latency_failures: list[str] = field(default_factory=list)  # unmet latency gates, one line each
 
     @property
     def rows(self) -> list[Row]:
         return self.subjects + self.groups
 
 
-def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = None) -> Summary:
+def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = None,
+              latency_gates: Mapping[str, float] | None = None) -> Summary:
     """Summarise payloads. A repeated (model, suite, subject, id) keeps the last one (a retried item).
 
     Models are ordered as in ``models`` (the run's ``--llm-model`` order); any others follow, sorted.
+    ``latency_gates`` are the run's own (``--llm-latency``); suites' gates ride in the payloads.
     """
     latest = {(r.model, r.suite, r.subject, r.id): r for r in results}
     order = _model_order(models or [], {r.model for r in latest.values()})
@@ -88,7 +94,8 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
     return Summary(
         subjects=_rows("subject", subjects, rank, _subject_version, _subject_threshold),
         groups=_rows("group", groups, rank, _group_version, _group_threshold),
-        models=order, errors=errors, fatal=fatal,
+        models=order, errors=errors, fatal=fatal, latency=latency_rows(unique, order),
+        latency_failures=gate_failures(unique, latency_gates, order),
     )
 
 

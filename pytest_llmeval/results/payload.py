@@ -9,10 +9,11 @@ everything the summary needs from the payload alone.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PAYLOAD_ATTR", "PAYLOAD_VERSION", "SampleResult"]
+__all__ = ["PAYLOAD_ATTR", "PAYLOAD_VERSION", "SampleResult", "result_of"]
 
 PAYLOAD_ATTR = "llmeval"
 PAYLOAD_VERSION = 1
@@ -52,6 +53,16 @@ class SampleResult:
     latency_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # Serving performance (``results.latency``): measured from when the request was sent. E2E for
+    # every sample answered now; TTFT, TPOT and ITL only when it was streamed (``streamed``).
+    streamed: bool = False
+    e2e_s: float | None = None
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    itl_s: list[float] | None = None
+    output_tokens: int | None = None  # usage's completion tokens, else the content chunks counted
+    sent_at: float | None = None  # wall clock (epoch s) of the send, for the request phase's span
+    latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
     v: int = PAYLOAD_VERSION
 
     def to_json(self) -> str:
@@ -67,6 +78,22 @@ class SampleResult:
     def sample_record(self) -> dict[str, Any]:
         """The samples.jsonl line: PRODUCT.md's fields, nothing internal."""
         record = asdict(self)
-        for internal in ("v", "nodeid", "groups", "threshold", "group_thresholds", "fatal", "metric"):
+        for internal in ("v", "nodeid", "groups", "threshold", "group_thresholds", "fatal", "metric",
+                         "latency_gates"):
             record.pop(internal)
         return record
+
+
+_PARSED: weakref.WeakKeyDictionary[Any, SampleResult] = weakref.WeakKeyDictionary()
+
+
+def result_of(report: Any) -> SampleResult | None:
+    """The report's sample result, parsed once per report object: the terminal asks for a
+    report's status more than once, and the controller reads it again."""
+    payload = getattr(report, PAYLOAD_ATTR, None)
+    if payload is None:
+        return None
+    result = _PARSED.get(report)
+    if result is None:
+        result = _PARSED[report] = SampleResult.from_json(payload)
+    return result

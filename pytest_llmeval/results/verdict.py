@@ -13,8 +13,9 @@ __all__ = ["failures"]
 
 
 def failures(summary: Summary) -> list[str]:
-    """Unmet thresholds (subjects, then groups), then the errors, then the fatal message."""
+    """Unmet thresholds (subjects, then groups), unmet latency gates, the errors, the fatal message."""
     lines = [_threshold_line(row) for row in summary.rows if not row.passed]
+    lines.extend(summary.latency_failures)
     if summary.errors:
         lines.append(_errors_line(summary.errors))
     if summary.fatal is not None:

@@ -7,10 +7,10 @@ keywords, so ``-k "stem and not hard"`` selects on them too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,7 +24,10 @@ from ..yamlfile import load_validated
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
-__all__ = ["RESULT", "SampleItem", "SuiteFile", "queue_upcoming"]
+if TYPE_CHECKING:
+    from ..profiles import ModelSpec
+
+__all__ = ["RESULT", "SampleItem", "SuiteFile", "check_streamed", "queue_upcoming"]
 
 _QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
 
@@ -54,11 +57,24 @@ class SuiteFile(pytest.File):
         try:
             config = load_validated(self.path, SuiteConfig, shown=where)
             plan = build_plan(config, self.path, where, runtime.options.limit)
+            check_streamed(config.latency, runtime.models, "latency.")
         except ConfigError as exc:
             raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
         for subject in plan.subjects:
             yield SubjectNode.from_parent(self, name=_node_name(subject.subject), plan=plan, subject_plan=subject)
+
+
+def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: str) -> None:
+    """TTFT, TPOT and ITL gates need every model of the run to stream; ConfigError naming the key."""
+    from ..results.gates import parse_gate_key, stream_only
+
+    keys = stream_only(gates)
+    unstreamed = [m.name for m in models if not m.settings.stream]
+    if keys and unstreamed:
+        metric = parse_gate_key(keys[0])[0]
+        raise ConfigError(f"{metric} gates need --llm-stream (model {unstreamed[0]} does not stream)",
+                          key=f"{prefix}{keys[0]}")
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -61,11 +61,18 @@ class SuiteConfig(_Strict):
     thresholds: dict[str, float] = Field(default_factory=dict)
     groups: dict[str, list[str] | GroupConfig] = Field(default_factory=dict)
     limit: int | None = Field(default=None, gt=0)
+    latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.gates
 
     @model_validator(mode="after")
     def _mode_needs_choices(self) -> SuiteConfig:
         if self.mode == "ll" and self.task != "multiple_choice":
             raise ValueError("mode: 'll' works only with task: multiple_choice")
+        from ..results.gates import GateError, check_gates
+
+        try:
+            self.latency = check_gates(self.latency)
+        except GateError as exc:
+            raise ValueError(f"latency.{exc}") from None
         for subject, value in self.thresholds.items():
             if not 0 <= value <= 1:
                 raise ValueError(f"thresholds.{subject}: expected a score between 0 and 1, got {value}")

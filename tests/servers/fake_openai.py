@@ -37,8 +37,10 @@ import re
 import threading
 import time
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers.loopback import LoopbackServer
 
 __all__ = ["COMPLETION_MODES", "GENERATED", "FakeOpenAIServer", "Received", "fake_logprob", "fake_tokens", "main"]
 
@@ -83,7 +85,7 @@ def fake_logprob(token: str) -> float:
     return -0.25 * (len(token.strip()) + 1)
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
     """Serves in a daemon thread from ``start()`` (or ``with``) until ``stop()``."""
 
     def __init__(self, replies: Mapping[str, str] | None = None, default_reply: str = "", *,
@@ -104,15 +106,11 @@ class FakeOpenAIServer:
         self._received: list[Received] = []
         self._completion_received: list[Received] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-openai", daemon=True)
+        super().__init__(_handler_for(self), port=port, name="fake-openai")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"{self.root_url}/v1"
 
     @property
     def requests(self) -> list[Received]:
@@ -126,25 +124,9 @@ class FakeOpenAIServer:
         with self._lock:
             return list(self._completion_received)
 
-    def start(self) -> FakeOpenAIServer:
-        if not self._thread.is_alive():
-            self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving; idempotent. Delayed requests are released at once."""
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-        self._httpd.server_close()
 
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def models(self) -> list[str]:
         return sorted(self.known_models) if self.known_models is not None else [DEFAULT_MODEL]

@@ -9,6 +9,14 @@ past the list are answered. Each fault is one of:
 - ``"reset"``: the connection is closed with a TCP reset, no response at all.
 The answer to a prompt is ``replies[prompt]``, else ``default_reply``, after ``delay_s``.
 
+A request with ``"stream": true`` is answered with server-sent events, as OpenAI's API does: a
+role-only chunk at once, then the reply's words (each with its leading space) one chunk each, the
+first after ``first_token_s`` and the rest ``token_gap_s`` apart (``stream_delays[prompt]`` =
+``(first_token_s, token_gap_s)`` overrides both per prompt), a final empty chunk with the
+finish reason, a usage chunk when ``stream_options.include_usage`` asks for it (unless
+``stream_usage`` is False), and ``data: [DONE]``. With ``reject_stream_options`` a body carrying
+``stream_options`` gets a 400, as some servers answer.
+
 Every request is logged with its arrival and end times and what it got, so tests can count
 requests per prompt, measure the rate the server saw, and the most requests it held at once.
 
@@ -26,8 +34,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers.loopback import LoopbackServer
 
 __all__ = ["FaultServer", "Logged"]
 
@@ -42,26 +52,27 @@ class Logged:
     authorization: str = ""
 
 
-class FaultServer:
+class FaultServer(LoopbackServer):
     def __init__(self, faults: Mapping[str, list[str]] | None = None, *, replies: Mapping[str, str] | None = None,
                  default_reply: str = "ok", delay_s: float = 0.0, hang_s: float = 3.0,
-                 retry_after_s: float = 0.2, port: int = 0) -> None:
+                 retry_after_s: float = 0.2, port: int = 0, first_token_s: float = 0.0, token_gap_s: float = 0.0,
+                 stream_delays: Mapping[str, tuple[float, float]] | None = None, stream_usage: bool = True,
+                 reject_stream_options: bool = False) -> None:
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.replies, self.default_reply = dict(replies or {}), default_reply
         self.delay_s, self.hang_s, self.retry_after_s = delay_s, hang_s, retry_after_s
+        self.first_token_s, self.token_gap_s, self.stream_delays = first_token_s, token_gap_s, dict(stream_delays or {})
+        self.stream_usage, self.reject_stream_options = stream_usage, reject_stream_options
         self._log: list[Logged] = []
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._active = 0
         self.max_active = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._httpd.request_queue_size = 128
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        super().__init__(_handler_for(self), port=port, name="fault-server")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"{self.root_url}/v1"
 
     @property
     def log(self) -> list[Logged]:
@@ -71,19 +82,9 @@ class FaultServer:
     def requests_for(self, prompt: str) -> int:
         return sum(1 for entry in self.log if entry.prompt == prompt)
 
-    def start(self) -> FaultServer:
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
-    def __enter__(self) -> FaultServer:
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _begin(self, prompt: str, authorization: str) -> Logged:
         with self._lock:
@@ -142,6 +143,9 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self._json(int(fault), {"error": {"message": f"injected {fault}", "type": "fault"}}, headers)
                 return
             text = server.replies.get(entry.prompt, server.default_reply)
+            if body.get("stream"):
+                self._stream(entry, body, text)
+                return
             reply = {
                 "id": "chatcmpl-fault", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -158,6 +162,35 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._json(200, reply)
 
+        def _stream(self, entry: Logged, body: dict[str, Any], text: str) -> None:
+            if server.reject_stream_options and "stream_options" in body:
+                self._json(400, {"error": {"message": "unknown field stream_options", "type": "invalid_request"}})
+                return
+            first, gap = server.stream_delays.get(entry.prompt, (server.first_token_s, server.token_gap_s))
+            words = text.split(" ")
+            pieces = [words[0]] + [" " + w for w in words[1:]]
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            self._event(_chunk(body, {"role": "assistant", "content": ""}))
+            for index, piece in enumerate(pieces):
+                time.sleep(first if index == 0 else gap)
+                self._event(_chunk(body, {"content": piece}))
+            self._event(_chunk(body, {}, "stop"))
+            usage = {"prompt_tokens": 3, "completion_tokens": len(pieces), "total_tokens": 3 + len(pieces)}
+            if server.stream_usage and (body.get("stream_options") or {}).get("include_usage"):
+                self._event({"id": "chatcmpl-fault", "object": "chat.completion.chunk", "created": 0,
+                             "model": body.get("model", ""), "choices": [], "usage": usage})
+            self._event("[DONE]")
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        def _event(self, payload: Any) -> None:
+            data = f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n".encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
         def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> None:
             raw = json.dumps(payload).encode()
             self.send_response(status)
@@ -169,6 +202,11 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(raw)
 
     return Handler
+
+
+def _chunk(body: dict[str, Any], delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
+    return {"id": "chatcmpl-fault", "object": "chat.completion.chunk", "created": 0, "model": body.get("model", ""),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
 def main() -> None:

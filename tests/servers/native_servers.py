@@ -47,9 +47,11 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from tests.servers.loopback import LoopbackHTTPServer, LoopbackServer
 
 __all__ = ["PROTOCOLS", "Fault", "NativeRequest", "NativeServer"]
 
@@ -127,7 +129,7 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-class NativeServer:
+class NativeServer(LoopbackServer):
     """Serves in a daemon thread from ``start()`` (or ``with``) until ``stop()``."""
 
     def __init__(self, protocol: str, replies: Mapping[str, str] | None = None, default_reply: str = "", *,
@@ -146,15 +148,11 @@ class NativeServer:
         self.chunk_delay_s = chunk_delay_s
         self._received: list[NativeRequest] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = _QuietServer(("127.0.0.1", port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=f"native-{protocol}", daemon=True)
+        super().__init__(_handler_for(self), port=port, name=f"native-{protocol}", server_class=_QuietServer)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self.root_url
 
     @property
     def requests(self) -> list[NativeRequest]:
@@ -162,25 +160,9 @@ class NativeServer:
         with self._lock:
             return list(self._received)
 
-    def start(self) -> NativeServer:
-        if not self._thread.is_alive():
-            self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving; idempotent. Delayed requests are released at once."""
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-        self._httpd.server_close()
 
-    def __enter__(self) -> NativeServer:
-        return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- one request -------------------------------------------------------------------------
 
@@ -335,7 +317,7 @@ class NativeServer:
         return _Answer(events=events)
 
 
-class _QuietServer(ThreadingHTTPServer):
+class _QuietServer(LoopbackHTTPServer):
     """Clients that hang up early (timeouts, abandoned streams) are expected here, not reported."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -20,8 +20,10 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers.loopback import LoopbackServer
 
 __all__ = ["CODES", "VendorNativeServer"]
 
@@ -44,7 +46,7 @@ CODES: dict[str, tuple[int, str]] = {
 }
 
 
-class VendorNativeServer:
+class VendorNativeServer(LoopbackServer):
     """Serves in a daemon thread from ``start()`` (or ``with``) until ``stop()``."""
 
     def __init__(self, replies: Mapping[str, str] | None = None, default_reply: str = "", *,
@@ -58,14 +60,11 @@ class VendorNativeServer:
         self.required_key, self.known_models = required_key, known_models
         self._received: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="vendor-native", daemon=True)
+        super().__init__(_handler_for(self), name="vendor-native")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/api/paas/v4"
+        return f"{self.root_url}/api/paas/v4"
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -73,21 +72,9 @@ class VendorNativeServer:
         with self._lock:
             return list(self._received)
 
-    def start(self) -> VendorNativeServer:
-        if not self._thread.is_alive():
-            self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._httpd.shutdown()
-        self._httpd.server_close()
 
-    def __enter__(self) -> VendorNativeServer:
-        return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def answer(self, body: dict[str, Any], authorization: str | None) -> tuple[int, dict[str, Any]]:
         with self._lock:
