@@ -125,7 +125,7 @@ def _positive(name: str, value: Any) -> Any:
 def _cache_setting(config: pytest.Config) -> tuple[str, Path | None]:
     """``--llm-cache`` takes a mode word or a path; a path in the ini file and a mode on the command
     line combine (``llm_cache = .cache/llm.sqlite3`` with ``--llm-cache=refresh``)."""
-    mode, path = "on", None
+    mode, path = None, None
     ini = config.getini("llm_cache")
     for value in (ini if isinstance(ini, str) else None, config.getoption("llm_cache")):
         if not value:
@@ -134,6 +134,8 @@ def _cache_setting(config: pytest.Config) -> tuple[str, Path | None]:
             mode = value
         else:
             path = Path(value)
+    if mode is None:  # a streamed run measures latency: record every reply, but time each one anew
+        mode = "refresh" if _value(config, "llm_stream") else "on"
     return mode, path
 
 

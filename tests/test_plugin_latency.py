@@ -81,11 +81,21 @@ def test_a_stream_without_usage_counts_its_chunks(pytester):
                for s in read_samples(pytester.path / "out"))
 
 
+def test_a_streamed_run_times_every_sample_anew_by_default(pytester):
+    _suite(pytester, "latency: {e2e_p99_ms: 5000}\n")
+    with FaultServer(replies=REPLIES, token_gap_s=0.01) as server:
+        assert _run(pytester, server, "--llm-stream").ret == 0
+        again = _run(pytester, server, "--llm-stream")  # the cache is recorded, not read
+        asked = len(server.log)
+    assert again.ret == 0 and asked == 16
+    again.stdout.fnmatch_lines(["m: 8 samples, 8 requests, 0 retries, 0 from cache*"])
+
+
 def test_answers_from_the_cache_are_left_out_of_latency(pytester):
     _suite(pytester, "latency: {e2e_p99_ms: 5000}\n")
     with FaultServer(replies=REPLIES, token_gap_s=0.01) as server:
         assert _run(pytester, server, "--llm-stream").ret == 0
-        again = _run(pytester, server, "--llm-stream")
+        again = _run(pytester, server, "--llm-stream", "--llm-cache=on")
     again.stdout.fnmatch_lines([("latency gate not met: m qa e2e_p99_ms 5000: nothing measured (all 8 answers "
                                  "came from the cache; use --llm-cache=refresh or off)"),
                                 "latency m: nothing measured; 8 answered from the cache, excluded"])
