@@ -12,4 +12,4 @@ import openai  # noqa: F401
 import pandas  # noqa: F401
 import scipy.stats  # noqa: F401
 
-pytest_plugins = ["tests.servers.fixtures", "tests.servers.native_fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.servers.native_fixtures", "tests.servers.hf_fixtures"]

@@ -13,6 +13,8 @@ from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodReques
 
 if TYPE_CHECKING:
     from .bundled import BUNDLED_MODEL_NAME, bundled_model_path
+    from .hf import HFBackend
+    from .http import HTTPBackend
     from .llamacpp import LlamaCppBackend
     from .openai_chat import OpenAIChatBackend
     from .registry import KNOWN_BACKENDS, create_backend
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "BUNDLED_MODEL_NAME": "bundled", "bundled_model_path": "bundled",
     "KNOWN_BACKENDS": "registry", "create_backend": "registry",
-    "LlamaCppBackend": "llamacpp", "OpenAIChatBackend": "openai_chat",
+    "LlamaCppBackend": "llamacpp", "OpenAIChatBackend": "openai_chat", "HFBackend": "hf", "HTTPBackend": "http",
 }
 
 __all__ = sorted(["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply", *_LAZY])
