@@ -62,3 +62,12 @@ def read_results(folder: Path) -> dict[str, Any]:
 
 def read_samples(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def sample_outcomes(result: pytest.RunResult) -> dict[str, int]:
+    """The final line's counts without ``warnings``: a pytester run in this process may warn that
+    the already-imported plugin cannot be assertion-rewritten (pytest >= 9.2), which says nothing
+    about the samples."""
+    outcomes = result.parseoutcomes()
+    outcomes.pop("warnings", None)
+    return outcomes

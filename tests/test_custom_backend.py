@@ -12,9 +12,14 @@ import pytest
 
 import pytest_llmeval
 from pytest_llmeval import (
-    BackendError, BackendSettings, GenerateRequest, OpenAIResponseBackend, SampleRejected, TransientBackendError,
+    BackendError,
+    BackendSettings,
+    GenerateRequest,
+    OpenAIResponseBackend,
+    SampleRejected,
+    TransientBackendError,
 )
-from tests.e2e import read_samples, write_mc_suite
+from tests.e2e import read_samples, sample_outcomes, write_mc_suite
 
 USER_MODULE = '''
     import asyncio
@@ -87,7 +92,7 @@ def test_a_user_backend_runs_a_suite(pytester, cls, found_by):
     result = pytester.runpytest(f"--llm-backend={backend}", "--llm-model=quiz-model", "--llm-report-dir=out",
                                 "-p", "no:cacheprovider")
     passed, missed, refused = EXPECTED[cls]
-    assert result.parseoutcomes() == {"passed": passed, "missed": missed}, result.stdout.str()
+    assert sample_outcomes(result) == {"passed": passed, "missed": missed}, result.stdout.str()
     samples = {s["id"]: s for s in read_samples(pytester.path / "out")}
     assert all(s["error"] is None for s in samples.values())
     assert [i for i, s in samples.items() if s["rejected"]] == ([refused] if refused else [])
@@ -102,7 +107,7 @@ def test_an_async_loglikelihood_scores_an_ll_suite(pytester):
     write_mc_suite(pytester, extra="mode: ll\n")
     result = pytester.runpytest("--llm-backend=llmeval_quiz:AsyncScorer", "--llm-model=quiz-model",
                                 "--llm-report-dir=out", "-p", "no:cacheprovider")
-    assert result.parseoutcomes() == {"passed": 5, "missed": 1}, result.stdout.str()
+    assert sample_outcomes(result) == {"passed": 5, "missed": 1}, result.stdout.str()
     assert {s["mode"] for s in read_samples(pytester.path / "out")} == {"ll"}
 
 
