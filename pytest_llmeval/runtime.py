@@ -136,8 +136,10 @@ class Runtime:
 
         limiter = None
         if spec.rate or spec.tokens_per_minute:
-            endpoint = f"{spec.settings.backend}|{spec.settings.base_url or spec.settings.model}"
-            limiter = SharedRateLimit(rate_file(self.shared.folder(), endpoint), spec.rate, spec.tokens_per_minute)
+            from .backends.base import endpoint_of
+
+            limiter = SharedRateLimit(rate_file(self.shared.folder(), endpoint_of(spec.settings)),
+                                      spec.rate, spec.tokens_per_minute)
         return Dispatcher(
             spec.name, spec.settings, lambda: self.backend(spec.name), store=self.store(), limiter=limiter,
             policy=RetryPolicy(retries=spec.settings.retries, deadline=self.shared.deadline),

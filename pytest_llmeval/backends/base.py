@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply"]
+__all__ = ["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply", "endpoint_of"]
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
@@ -55,6 +55,12 @@ class BackendSettings:
     model_path: str | None = None  # local weights (GGUF file / model folder) for local backends
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keys from the profile
     stream: bool = False  # --llm-stream: stream replies to time their tokens (backends that can)
+
+
+def endpoint_of(settings: BackendSettings) -> str:
+    """What a shared rate limit is counted against: one server (or one local model file), known
+    before any backend is built, so every process of the run names it alike."""
+    return f"{settings.backend}|{settings.base_url or settings.model_path or settings.model}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +104,6 @@ class Backend(abc.ABC):
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
 
-    @property
-    def endpoint(self) -> str:
-        """What the shared rate limit is counted against: one server (or one local model file)."""
-        s = self.settings
-        return f"{s.backend}|{s.base_url or s.model_path or s.model}"
 
     @abc.abstractmethod
     def generate(self, request: GenerateRequest) -> Reply:
