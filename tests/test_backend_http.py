@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import string
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
 from pytest_llmeval.backends.http import HTTPBackend
 from pytest_llmeval.backends.registry import create_backend
-from pytest_llmeval.errors import BackendError, ConfigError, FatalBackendError, SampleRejected, TransientBackendError
+from pytest_llmeval.errors import (
+    BackendError,
+    ConfigError,
+    FatalBackendError,
+    SampleRejected,
+    TransientBackendError,
+)
 from tests.servers.native_servers import Fault, NativeServer
 
 # until the root conftest lists it: the native-protocol server fixtures
@@ -505,16 +511,11 @@ def test_one_backend_serves_many_threads(native_server_factory):
     questions = {f"q{i}": f"a{i}" for i in range(16)}
     server = native_server_factory("triton", questions, faults=[Fault.delay(0.05)] * 16)
     backend = _backend(server.base_url, {"preset": "triton"})
-    replies: dict[int, str] = {}
+    def ask(i: int) -> tuple[int, str]:
+        return i, backend.generate(_ask(f"q{i}")).text
 
-    def ask(i: int) -> None:
-        replies[i] = backend.generate(_ask(f"q{i}")).text
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(16) as pool:  # 16 requests at once through one backend
+        replies = dict(pool.map(ask, range(16)))
     assert replies == {i: f"a{i}" for i in range(16)} and len(server.requests) == 16
 
 

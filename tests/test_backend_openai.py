@@ -7,8 +7,8 @@ import socket
 import string
 import subprocess
 import sys
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
 from pytest_llmeval.backends.openai_chat import OpenAIChatBackend
-from pytest_llmeval.errors import BackendError, ConfigError, FatalBackendError, TransientBackendError
+from pytest_llmeval.errors import (
+    BackendError,
+    ConfigError,
+    FatalBackendError,
+    TransientBackendError,
+)
 from tests.servers.fake_openai import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,16 +183,11 @@ def test_a_null_content_is_an_empty_reply(fake_openai_factory):
 def test_one_backend_serves_many_threads(fake_openai_factory):
     server = fake_openai_factory({f"q{i}": f"a{i}" for i in range(16)}, delay_s=0.05)
     backend = _backend(server.base_url)
-    replies: dict[int, str] = {}
+    def ask(i: int) -> tuple[int, str]:
+        return i, backend.generate(GenerateRequest(({"role": "user", "content": f"q{i}"},), 4, 0.0)).text
 
-    def ask(i: int) -> None:
-        replies[i] = backend.generate(GenerateRequest(({"role": "user", "content": f"q{i}"},), 4, 0.0)).text
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(16) as pool:  # 16 requests at once through one backend
+        replies = dict(pool.map(ask, range(16)))
     assert replies == {i: f"a{i}" for i in range(16)} and len(server.requests) == 16
 
 

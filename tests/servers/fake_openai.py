@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.servers.loopback import LoopbackServer
+from tests.servers.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["COMPLETION_MODES", "GENERATED", "FakeOpenAIServer", "Received", "fake_logprob", "fake_tokens", "main"]
 
@@ -223,11 +223,7 @@ class FakeOpenAIServer(LoopbackServer):
 
 
 def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            pass
+    class Handler(QuietHandler):
 
         def _send(self, status: int, body: bytes, headers: Mapping[str, str] = {}) -> None:
             self.send_response(status)

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.servers.loopback import LoopbackServer
+from tests.servers.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["FaultServer", "Logged"]
 
@@ -105,11 +105,7 @@ class FaultServer(LoopbackServer):
 
 
 def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
+    class Handler(QuietHandler):
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/log"):

@@ -8,7 +8,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
-__all__ = ["LoopbackHTTPServer", "LoopbackServer"]
+__all__ = ["LoopbackHTTPServer", "LoopbackServer", "QuietHandler"]
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """Keep-alive connections, as real servers and clients use them, and no log line per request."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        pass
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):

@@ -51,7 +51,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
-from tests.servers.loopback import LoopbackHTTPServer, LoopbackServer
+from tests.servers.loopback import LoopbackHTTPServer, LoopbackServer, QuietHandler
 
 __all__ = ["PROTOCOLS", "Fault", "NativeRequest", "NativeServer"]
 
@@ -328,11 +328,7 @@ class _QuietServer(LoopbackHTTPServer):
 
 
 def _handler_for(server: NativeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            pass
+    class Handler(QuietHandler):
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.servers.loopback import LoopbackServer
+from tests.servers.loopback import LoopbackServer, QuietHandler
 
 __all__ = ["CODES", "VendorNativeServer"]
 
@@ -109,11 +109,7 @@ def _completion(body: dict[str, Any], text: str, finish_reason: str, number: int
 
 
 def _handler_for(server: VendorNativeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-            pass
+    class Handler(QuietHandler):
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
