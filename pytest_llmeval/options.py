@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["CACHE_MODES", "RunOptions", "add_options", "read_options"]
+__all__ = ["CACHE_MODES", "GATES", "RunOptions", "add_options", "parse_shard", "read_options"]
 
 GROUP = "llmeval"
 CACHE_MODES = ("on", "off", "refresh", "clear")
@@ -36,7 +36,14 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-limit", "string", "at most N samples per subject, chosen deterministically", {"type": int}),
     ("--llm-max-tokens", "string", "maximum generated tokens (overrides suites and profiles)", {"type": int}),
     ("--llm-temperature", "string", "sampling temperature (default 0)", {"type": float}),
-    ("--llm-report-dir", "string", "write results.json, results.csv and samples.jsonl into DIR", {}),
+    ("--llm-report-dir", "string", "write results.json, results.csv, samples.jsonl, report.html and junit.xml into DIR", {}),
+    ("--llm-baseline", "string", "accepted baseline file to compare against (written by --llm-update-baseline)", {}),
+    ("--llm-update-baseline", "bool", "write this run's results as the accepted baseline (default file: llmeval-baseline.json in the rootdir)", {"action": "store_true", "default": None}),
+    ("--llm-regression-tolerance", "string", "a subject or group regresses only when its score drops by more than this (default 0.01)", {"type": float}),
+    ("--llm-regression-significance", "string", "... and McNemar's exact test on the paired samples gives p below this (default 0.05)", {"type": float}),
+    ("--llm-gate", "string", "what thresholds are checked against: score (default) or ci-low (the 95% interval's lower bound)", {}),
+    ("--llm-flips", "string", "flipped samples shown in the terminal per direction (default 5; all are in the reports)", {"type": int}),
+    ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
     ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
     ("--llm-stream", "bool", "stream replies and report time to first token, inter-token latency and time per output token", {"action": "store_true", "default": None}),
     ("--llm-latency", "linelist", "latency gate KEY=MS for every model, e.g. ttft_p95_ms=500 or e2e_p99_ms=3000; repeat for more", {"action": "append"}),
@@ -92,6 +99,13 @@ class RunOptions:
     strict: bool
     stream: bool = False
     latency_gates: tuple[tuple[str, float], ...] = ()  # --llm-latency, checked
+    baseline: Path | None = None
+    update_baseline: bool = False
+    regression_tolerance: float = 0.01
+    regression_significance: float = 0.05
+    gate: str = "score"  # or "ci_low"
+    flips_shown: int = 5
+    shard: tuple[int, int] | None = None  # (index, total), 1-based
 
     def public(self) -> dict[str, Any]:
         """What results.json records of the options; holds names of key variables, never keys."""
@@ -113,6 +127,12 @@ class RunOptions:
             "strict": self.strict,
             "stream": self.stream,
             "latency_gates": dict(self.latency_gates),
+            "baseline": str(self.baseline) if self.baseline else None,
+            "update_baseline": self.update_baseline,
+            "regression_tolerance": self.regression_tolerance,
+            "regression_significance": self.regression_significance,
+            "gate": self.gate,
+            "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         }
 
 
@@ -170,7 +190,58 @@ def read_options(config: pytest.Config) -> RunOptions:
         strict=bool(_value(config, "llm_strict")),
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
+        **_regression_settings(config),
+        shard=_shard(_value(config, "llm_shard")),
     )
+
+
+GATES = {"score": "score", "ci-low": "ci_low", "ci_low": "ci_low"}
+
+
+def _regression_settings(config: pytest.Config) -> dict[str, Any]:
+    baseline = _value(config, "llm_baseline")
+    update = bool(_value(config, "llm_update_baseline"))
+    if update and not baseline:
+        baseline = str(Path(config.rootpath) / "llmeval-baseline.json")
+    tolerance = _value(config, "llm_regression_tolerance", float)
+    significance = _value(config, "llm_regression_significance", float)
+    if tolerance is not None and not 0 <= tolerance <= 1:
+        raise pytest.UsageError(f"--llm-regression-tolerance: expected a score difference from 0 to 1, got {tolerance}")
+    if significance is not None and not 0 < significance <= 1:
+        raise pytest.UsageError(f"--llm-regression-significance: expected a level in (0, 1], got {significance}")
+    gate = _value(config, "llm_gate") or "score"
+    if gate not in GATES:
+        raise pytest.UsageError(f"--llm-gate: expected score or ci-low, got {gate!r}")
+    flips = _positive("llm_flips", _value(config, "llm_flips", int))
+    return {
+        "baseline": Path(baseline) if baseline else None,
+        "update_baseline": update,
+        "regression_tolerance": 0.01 if tolerance is None else tolerance,
+        "regression_significance": 0.05 if significance is None else significance,
+        "gate": GATES[gate],
+        "flips_shown": 5 if flips is None else flips,
+    }
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4); ValueError saying what was expected otherwise."""
+    index, slash, total = text.strip().partition("/")
+    try:
+        i, n = int(index), int(total)
+    except ValueError:
+        i, n = 0, 0
+    if not slash or not 1 <= i <= n:
+        raise ValueError(f"expected I/N with 1 <= I <= N, e.g. 1/4, got {text!r}")
+    return i, n
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--llm-shard: {exc}") from None
 
 
 def _latency_gates(values: list[str]) -> tuple[tuple[str, float], ...]:
