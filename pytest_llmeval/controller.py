@@ -34,6 +34,8 @@ class Controller:
     results: dict[tuple[str, str, str, str], SampleResult] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     summary: Any = None
+    conclusion: Any = None
+    document: Any = None
     _writer: Any = None
     progress: Any = None
     _config: Any = None
@@ -91,18 +93,57 @@ class Controller:
                 reporter.write_line(line, cyan=True)
 
     def finish(self, session: pytest.Session) -> None:
+        """Decide (the verdict, baseline comparison), then write: the baseline when accepted, the
+        report folder, the GitHub step summary and pytest's own JUnit properties."""
         if not self.results:
             return
-        from .results.aggregate import aggregate
-        from .results.verdict import failures
+        from .report.document import build_document, sample_records, write_report_dir, write_step_summary
+        from .results.conclude import conclude
 
-        self.summary = aggregate(self.results.values(), models=[m.name for m in self.runtime.models],
-                                 latency_gates=dict(self.options.latency_gates))
-        self.failures = failures(self.summary)
+        self.conclusion = conclude(self.results.values(), self.settings())
+        self.summary, self.failures = self.conclusion.summary, self.conclusion.failures
+        if self.conclusion.write_baseline:
+            self._accept_baseline()
+        self.document = build_document(self.run_info(), self.conclusion)
+        samples = sample_records(self.conclusion)
         if self.options.report_dir is not None:
-            self._write_reports(self.options.report_dir)
+            write_report_dir(self.options.report_dir, self.document, self.conclusion, samples)
+        write_step_summary(self.document, samples)
+        self._junit_properties(session.config)
         if self.failures and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def settings(self) -> Any:
+        from .results.conclude import Settings
+
+        o = self.options
+        return Settings(models=tuple(m.name for m in self.runtime.models), latency_gates=dict(o.latency_gates),
+                        gate=o.gate, baseline=o.baseline, update_baseline=o.update_baseline,
+                        regression_tolerance=o.regression_tolerance,
+                        regression_significance=o.regression_significance)
+
+    def _accept_baseline(self) -> None:
+        from importlib.metadata import version
+
+        from .results.baseline import updated_baseline, write_baseline
+
+        conclusion, path = self.conclusion, self.options.baseline
+        assert path is not None
+        write_baseline(path, updated_baseline(conclusion.baseline, conclusion.samples, conclusion.summary,
+                                              version("pytest-llmeval")))
+        conclusion.notes.append(f"baseline written: {path} ({len(conclusion.summary.subjects)} subject rows)")
+
+    def _junit_properties(self, config: pytest.Config) -> None:
+        """Per-subject scores as global properties of pytest's own ``--junitxml`` report."""
+        from _pytest.junitxml import xml_key
+
+        xml = config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        from .report.junit import suite_properties
+
+        for name, value in suite_properties(self.document):
+            xml.add_global_property(name, value)
 
     def run_info(self) -> dict[str, Any]:
         from importlib.metadata import version
@@ -119,23 +160,15 @@ class Controller:
             "environment": {"python": sys.version.split()[0], "platform": platform.platform(), "host": socket.gethostname()},
         }
 
-    def _write_reports(self, folder: Path) -> None:
-        from .report.files import write_results_csv, write_results_json
-
-        write_results_json(folder / "results.json", self.run_info(), self.summary,
-                           extra={"latency": [row.to_record() for row in self.summary.latency]})
-        write_results_csv(folder / "results.csv", self.summary)
-
     def terminal(self, reporter: Any) -> None:
         if self.summary is None:
             return
-        from .report.terminal import summary_lines
-
+        from .report.document import summary_block
         from .report.latency import latency_lines
         from .report.progress import request_lines
 
         reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.runtime.models)}")
-        for text, markup in summary_lines(self.summary):
+        for text, markup in summary_block(self.conclusion, self.document, self.options.flips_shown):
             reporter.write_line(text, **markup)
         for text in request_lines(self.results.values(), time.perf_counter() - self._t0):
             reporter.write_line(text)

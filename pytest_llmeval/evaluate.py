@@ -48,6 +48,7 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
         nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, groups=list(subject.groups),
         threshold=subject.threshold, group_thresholds=dict(subject.group_thresholds), target=sample.target,
+        group_aggregates=dict(subject.group_aggregates),
         latency_gates=dict(plan.config.latency),
     )
 

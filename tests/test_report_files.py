@@ -11,17 +11,20 @@ import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
 import pytest_llmeval.report
-from pytest_llmeval.report.files import CSV_COLUMNS, SamplesWriter, write_results_csv, write_results_json
+from pytest_llmeval.report.files import CSV_COLUMNS, SamplesWriter, results_document, write_results_csv, write_results_json
 from pytest_llmeval.results.aggregate import Summary, aggregate
 from pytest_llmeval.results.payload import SampleResult
 
 ROW_FIELDS = ["model", "suite", "{kind}", "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed"]
 EXTRA_FIELDS = ["metric", "mode", "task", "errors"]
+GROUP_FIELDS = {"subject": [], "group": ["aggregate", "score_weighted", "score_naive", "members"]}
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
     "latency_s", "prompt_tokens", "completion_tokens",
     "task", "mode", "rejected", "retries", "cached",  # also kept by SampleResult.sample_record()
     "streamed", "e2e_s", "ttft_s", "tpot_s", "itl_s", "output_tokens", "sent_at",  # serving performance
+    # what merging shards needs to rebuild each result exactly
+    "v", "nodeid", "groups", "threshold", "group_thresholds", "group_aggregates", "fatal", "metric", "latency_gates",
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 
@@ -53,13 +56,13 @@ def strict_json(path: Path) -> Any:
 
 def test_results_json(tmp_path: Path, summary: Summary) -> None:
     path = tmp_path / "results.json"
-    write_results_json(path, RUN, summary, extra={"regressions": []})
+    write_results_json(path, results_document(RUN, summary, extra={"regressions": []}))
     data = strict_json(path)
     assert list(data) == ["run", "subjects", "groups", "regressions"]
     assert data["run"] == RUN and data["regressions"] == []
     for kind in ("subject", "group"):
         for row in data[f"{kind}s"]:
-            assert list(row) == [f.format(kind=kind) for f in ROW_FIELDS] + EXTRA_FIELDS
+            assert list(row) == [f.format(kind=kind) for f in ROW_FIELDS] + EXTRA_FIELDS + GROUP_FIELDS[kind]
     physics = data["subjects"][1]
     assert (physics["subject"], physics["n"], physics["errors"], physics["score"], physics["ci_low"]) == ("物理", 0, 1, None, None)
     assert data["groups"][0]["group"] == "理科" and data["groups"][0]["threshold"] is None
@@ -70,7 +73,7 @@ def test_results_json(tmp_path: Path, summary: Summary) -> None:
 
 def test_results_files_do_not_depend_on_arrival_order(tmp_path: Path) -> None:
     for name, ordered in (("a", results()), ("b", results()[::-1])):
-        write_results_json(tmp_path / f"{name}.json", RUN, aggregate(ordered))
+        write_results_json(tmp_path / f"{name}.json", results_document(RUN, aggregate(ordered)))
         write_results_csv(tmp_path / f"{name}.csv", aggregate(ordered))
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
@@ -78,17 +81,17 @@ def test_results_files_do_not_depend_on_arrival_order(tmp_path: Path) -> None:
 
 def test_results_json_refuses_nan_and_keeps_the_old_file(tmp_path: Path, summary: Summary) -> None:
     path = tmp_path / "results.json"
-    write_results_json(path, RUN, summary)
+    write_results_json(path, results_document(RUN, summary))
     before = path.read_bytes()
     with pytest.raises(ValueError):
-        write_results_json(path, {**RUN, "duration_s": math.nan}, summary)
+        write_results_json(path, results_document({**RUN, "duration_s": math.nan}, summary))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
 
 def test_results_json_refuses_extras_that_clash(tmp_path: Path, summary: Summary) -> None:
     with pytest.raises(ValueError, match="subjects"):
-        write_results_json(tmp_path / "results.json", RUN, summary, extra={"subjects": []})
+        results_document(RUN, summary, extra={"subjects": []})
 
 
 def test_results_csv_reads_back(tmp_path: Path, summary: Summary) -> None:

@@ -5,7 +5,8 @@ Cheap to import (standard library only); pandas is not needed to write any of th
 
 from __future__ import annotations
 
-from .files import CSV_COLUMNS, SamplesWriter, write_results_csv, write_results_json
+from .files import CSV_COLUMNS, SamplesWriter, results_document, write_results_csv, write_results_json
 from .terminal import Line, summary_lines
 
-__all__ = ["CSV_COLUMNS", "Line", "SamplesWriter", "summary_lines", "write_results_csv", "write_results_json"]
+__all__ = ["CSV_COLUMNS", "Line", "SamplesWriter", "results_document", "summary_lines", "write_results_csv",
+           "write_results_json"]

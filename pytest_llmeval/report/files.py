@@ -11,35 +11,38 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
+from ..atomic import write_atomic as _write_atomic
 from ..results.aggregate import Row, Summary
 from ..results.payload import SampleResult
 
-__all__ = ["CSV_COLUMNS", "SamplesWriter", "write_results_csv", "write_results_json"]
+__all__ = ["CSV_COLUMNS", "SamplesWriter", "results_document", "write_results_csv", "write_results_json"]
 
 CSV_COLUMNS = [
     "kind", "model", "suite", "name", "version", "n", "correct", "score", "ci_low", "ci_high",
-    "threshold", "passed", "metric", "mode", "task", "errors",
+    "threshold", "passed", "metric", "mode", "task", "errors", "aggregate", "score_weighted", "score_naive", "members",
 ]
 _TOP_LEVEL = ("run", "subjects", "groups")
 
 
-def write_results_json(
-    path: str | os.PathLike[str], run: dict[str, Any], summary: Summary, extra: dict[str, Any] | None = None
-) -> None:
-    """``{"run", "subjects", "groups", **extra}`` as UTF-8 JSON. NaN anywhere is an error, not invalid JSON."""
+def results_document(run: dict[str, Any], summary: Summary, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{"run", "subjects", "groups", **extra}``: the document every report is rendered from
+    (docs/results-document.md), so a run and merged shards render alike."""
     clash = sorted(set(extra or {}) & set(_TOP_LEVEL))
     if clash:
         raise ValueError(f"results.json: extra keys {clash} would replace the run's own")
-    document = {
+    return {
         "run": run,
         "subjects": [row.to_record() for row in summary.subjects],
         "groups": [row.to_record() for row in summary.groups],
         **(extra or {}),
     }
+
+
+def write_results_json(path: str | os.PathLike[str], document: dict[str, Any]) -> None:
+    """The document as UTF-8 JSON. NaN anywhere is an error, not invalid JSON."""
     _write_atomic(Path(path), json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 
@@ -58,18 +61,9 @@ def write_results_csv(path: str | os.PathLike[str], summary: Summary) -> None:
 def _csv_record(row: Row) -> dict[str, Any]:
     record = row.to_record()
     record["name"] = record.pop(row.kind)
+    if "members" in record:
+        record["members"] = ";".join(record["members"])
     return {"kind": row.kind, **record}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
 
 
 class SamplesWriter:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from ..results.aggregate import Row, Summary
@@ -33,28 +34,42 @@ class _Column:
 _SHARED = [_Column("suite/subject"), _Column("version"), _Column("metric"), _Column("mode"), _Column("threshold", True)]
 _PER_MODEL = [_Column("n", True), _Column("score", True), _Column("95% CI"), _Column("verdict")]
 _ERRORS = _Column("errors", True)
+_BASELINE = [_Column("change", True), _Column("p", True)]
 
 
-def summary_lines(summary: Summary) -> list[Line]:
-    """The table (header bold, failing rows red, rows with errors yellow), then each failure, red and bold."""
-    lines = _table(summary) if summary.rows else [("no llmeval results", {})]
-    return lines + [(text, {"red": True, "bold": True}) for text in failures(summary)]
+def summary_lines(summary: Summary, verdict: Sequence[str] | None = None,
+                  comparisons: Sequence[dict[str, Any]] | None = None) -> list[Line]:
+    """The table (header bold, failing rows red, rows with errors yellow), then each failure, red
+    and bold. ``verdict`` is the run's failure lines (default: the summary's own); with
+    ``comparisons`` (a baseline) each model's block gains the change and McNemar's p."""
+    lines = _table(summary, comparisons) if summary.rows else [("no llmeval results", {})]
+    return lines + [(text, {"red": True, "bold": True}) for text in (failures(summary) if verdict is None else verdict)]
 
 
-def _table(summary: Summary) -> list[Line]:
-    per_model = [_PER_MODEL[0], _ERRORS, *_PER_MODEL[1:]] if summary.errors else _PER_MODEL
+def _table(summary: Summary, comparisons: Sequence[dict[str, Any]] | None = None) -> list[Line]:
+    per_model = [_PER_MODEL[0], _ERRORS, *_PER_MODEL[1:]] if summary.errors else list(_PER_MODEL)
+    compared = {(c["suite"], c["kind"], c["name"], c["model"]): c for c in comparisons} if comparisons is not None else None
+    if compared is not None:
+        per_model += _BASELINE
     columns = _SHARED + per_model * len(summary.models)
     index = {(r.suite, r.kind, r.name, r.model): r for r in summary.rows}
     keys = _row_keys(summary)
     table = [[c.title for c in columns]]
-    table += [_cells(key, [index.get((*key, m)) for m in summary.models], bool(summary.errors)) for key in keys]
+    for key in keys:
+        cells = _shared_cells(key, [index.get((*key, m)) for m in summary.models])
+        for model in summary.models:
+            cells += _model_cells(index.get((*key, model)), bool(summary.errors))
+            if compared is not None:
+                cells += _change_cells(compared.get((*key, model)))
+        table.append(cells)
     widths = [max(_width(text) for text in column) for column in zip(*table)]
     blocks = _blocks(len(_SHARED), len(per_model), len(summary.models))
     widths = _fit_names(summary.models, widths, blocks)
     header: list[Line] = [(_span_line(summary.models, widths, blocks), {"bold": True})] if blocks else []
     header.append((_join(table[0], columns, widths, blocks), {"bold": True}))
     body = [_join(row, columns, widths, blocks) for row in table[1:]]
-    return header + [(text, _markup(key, index, summary.models)) for key, text in zip(keys, body)]
+    regressed = {k for k, c in (compared or {}).items() if c["regressed"]}
+    return header + [(text, _markup(key, index, summary.models, regressed)) for key, text in zip(keys, body)]
 
 
 def _row_keys(summary: Summary) -> list[_RowKey]:
@@ -63,7 +78,7 @@ def _row_keys(summary: Summary) -> list[_RowKey]:
     return sorted(keys, key=lambda k: (k[0], k[1] != "subject", k[2]))
 
 
-def _cells(key: _RowKey, rows: Sequence[Row | None], with_errors: bool) -> list[str]:
+def _shared_cells(key: _RowKey, rows: Sequence[Row | None]) -> list[str]:
     suite, kind, name = key
     present = [r for r in rows if r is not None]
     label = f"{suite}/{name}" + (" [group]" if kind == "group" else "")
@@ -72,7 +87,18 @@ def _cells(key: _RowKey, rows: Sequence[Row | None], with_errors: bool) -> list[
         _distinct(r.version for r in present), _distinct(r.metric for r in present),
         _distinct(r.mode for r in present), _distinct(_number(r.threshold) for r in present),
     ]
-    return shared + [cell for row in rows for cell in _model_cells(row, with_errors)]
+    return shared
+
+
+def _change_cells(comparison: dict[str, Any] | None) -> list[str]:
+    """The change against the baseline over paired samples, and p (``*`` when significant,
+    ``!`` when it is a regression); ``n/c`` when not comparable, ``new`` when not in the baseline."""
+    if comparison is None or comparison["status"] == "no_baseline":
+        return ["new", _MISSING]
+    if comparison["status"] != "compared":
+        return ["n/c", _MISSING]
+    mark = "!" if comparison["regressed"] else "*" if comparison["significant"] else ""
+    return [f"{comparison['delta']:+.3f}", f"{comparison['p_value']:.3g}{mark}"]
 
 
 def _model_cells(row: Row | None, with_errors: bool) -> list[str]:
@@ -84,9 +110,10 @@ def _model_cells(row: Row | None, with_errors: bool) -> list[str]:
     return [str(row.n), *errors, _number(row.score), interval, verdict]
 
 
-def _markup(key: _RowKey, index: dict[tuple[str, str, str, str], Row], models: list[str]) -> dict[str, bool]:
+def _markup(key: _RowKey, index: dict[tuple[str, str, str, str], Row], models: list[str],
+            regressed: set[tuple[str, str, str, str]] | None = None) -> dict[str, bool]:
     rows = [r for r in (index.get((*key, m)) for m in models) if r is not None]
-    if any(not r.passed for r in rows):
+    if any(not r.passed for r in rows) or any((*key, m) in (regressed or set()) for m in models):
         return {"red": True}
     if any(r.errors for r in rows):
         return {"yellow": True}

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .gates import gate_failures
 from .latency import LatencyRow, latency_rows
 from .payload import SampleResult
-from .stats import wilson_interval
+from .stats import naive_interval, wilson_interval
 
 __all__ = ["Row", "Summary", "aggregate"]
 
@@ -45,6 +45,11 @@ class Row:
     ci_high: float | None
     threshold: float | None
     passed: bool
+    # Groups only: how ``score`` was formed, both scores, and the member subjects seen.
+    aggregate: str | None = None
+    score_weighted: float | None = None
+    score_naive: float | None = None
+    members: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -57,7 +62,10 @@ class Row:
             "n": self.n, "correct": self.correct, "score": self.score,
             "ci_low": self.ci_low, "ci_high": self.ci_high, "threshold": self.threshold, "passed": self.passed,
             "metric": self.metric, "mode": self.mode, "task": self.task, "errors": self.errors,
-        }
+        } | ({} if self.kind == "subject" else {
+            "aggregate": self.aggregate, "score_weighted": self.score_weighted, "score_naive": self.score_naive,
+            "members": list(self.members),
+        })
 
 
 @dataclass(slots=True)
@@ -78,11 +86,13 @@ class Summary:
 
 
 def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = None,
-              latency_gates: Mapping[str, float] | None = None) -> Summary:
+              latency_gates: Mapping[str, float] | None = None, gate: str = "score") -> Summary:
     """Summarise payloads. A repeated (model, suite, subject, id) keeps the last one (a retried item).
 
     Models are ordered as in ``models`` (the run's ``--llm-model`` order); any others follow, sorted.
     ``latency_gates`` are the run's own (``--llm-latency``); suites' gates ride in the payloads.
+    ``gate`` is what a threshold is checked against: the ``score`` or ``ci_low``, the lower bound
+    of its 95% interval (passes only when the score is above the threshold with confidence).
     """
     latest = {(r.model, r.suite, r.subject, r.id): r for r in results}
     order = _model_order(models or [], {r.model for r in latest.values()})
@@ -92,8 +102,9 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
     errors = [r for r in unique if r.error is not None or r.fatal]
     fatal = next((r.error or "fatal backend error" for r in errors if r.fatal), None)
     return Summary(
-        subjects=_rows("subject", subjects, rank, _subject_version, _subject_threshold),
-        groups=_rows("group", groups, rank, _group_version, _group_threshold),
+        subjects=[_gated(row, gate) for row in _rows("subject", subjects, rank, _subject_version, _subject_threshold)],
+        groups=[_gated(_grouped(row, groups[(row.model, row.suite, row.name)]), gate)
+                for row in _rows("group", groups, rank, _group_version, _group_threshold)],
         models=order, errors=errors, fatal=fatal, latency=latency_rows(unique, order),
         latency_failures=gate_failures(unique, latency_gates, order),
     )
@@ -136,9 +147,33 @@ def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float
         metric=_joined(r.metric for r in samples), task=_joined(r.task for r in samples),
         mode=_joined(r.mode for r in samples),
         n=n, correct=correct, errors=sum(r.error is not None for r in samples), score=score,
-        ci_low=_finite(low), ci_high=_finite(high), threshold=threshold,
-        passed=threshold is None or (score is not None and score >= threshold - _TOLERANCE),
+        ci_low=_finite(low), ci_high=_finite(high), threshold=threshold, passed=True,
     )
+
+
+def _grouped(row: Row, samples: _Samples) -> Row:
+    """The group row with both aggregations; ``score`` and its interval follow the group's choice."""
+    members: dict[str, list[int]] = {}
+    for r in samples:
+        counts = members.setdefault(r.subject, [0, 0])
+        counts[0] += r.correct is True
+        counts[1] += r.correct is not None
+    scored = [(c, n) for c, n in members.values() if n]
+    naive = sum(c / n for c, n in scored) / len(scored) if scored else None
+    choice = "naive" if any(r.group_aggregates.get(row.name) == "naive" for r in samples) else "weighted"
+    fields: dict[str, Any] = {"aggregate": choice, "score_weighted": row.score, "score_naive": naive,
+                              "members": tuple(sorted(members))}
+    if choice == "naive":
+        low, high = naive_interval(scored)
+        fields |= {"score": naive, "ci_low": _finite(low), "ci_high": _finite(high)}
+    return replace(row, **fields)
+
+
+def _gated(row: Row, gate: str) -> Row:
+    """``passed`` against the threshold, for the score or (``ci_low``) the interval's lower bound."""
+    value = row.ci_low if gate == "ci_low" else row.score
+    passed = row.threshold is None or (value is not None and value >= row.threshold - _TOLERANCE)
+    return replace(row, passed=passed)
 
 
 def _joined(values: Iterable[str]) -> str:

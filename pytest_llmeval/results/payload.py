@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["PAYLOAD_ATTR", "PAYLOAD_VERSION", "SampleResult", "result_of"]
@@ -40,6 +40,7 @@ class SampleResult:
     groups: list[str] = field(default_factory=list)
     threshold: float | None = None
     group_thresholds: dict[str, float | None] = field(default_factory=dict)
+    group_aggregates: dict[str, str] = field(default_factory=dict)  # group -> "weighted" | "naive"
     prompt: str = ""
     reply: str | None = None
     extracted: str | None = None
@@ -76,12 +77,25 @@ class SampleResult:
         return cls(**data)
 
     def sample_record(self) -> dict[str, Any]:
-        """The samples.jsonl line: PRODUCT.md's fields, nothing internal."""
-        record = asdict(self)
-        for internal in ("v", "nodeid", "groups", "threshold", "group_thresholds", "fatal", "metric",
-                         "latency_gates"):
-            record.pop(internal)
-        return record
+        """The samples.jsonl line: PRODUCT.md's fields first, then everything else the payload
+        holds (groups, thresholds, gates, ``v``), so that ``pytest-llmeval merge`` can rebuild
+        the exact results of shards from their samples.jsonl files alone."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SampleResult:
+        """A samples.jsonl line back into a result; ValueError naming what is wrong."""
+        if record.get("v") != PAYLOAD_VERSION:
+            raise ValueError(f"record version {record.get('v')!r}, expected {PAYLOAD_VERSION} "
+                             "(written by another pytest-llmeval release)")
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(record) - names)
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]!r}")
+        try:
+            return cls(**record)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
 
 
 _PARSED: weakref.WeakKeyDictionary[Any, SampleResult] = weakref.WeakKeyDictionary()

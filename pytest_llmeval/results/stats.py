@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-__all__ = ["wilson_interval"]
+__all__ = ["mcnemar_exact", "naive_interval", "wilson_interval"]
 
 
 def wilson_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -29,3 +29,42 @@ def wilson_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, f
     denominator = 1 + z * z / n
     low, high = (centre - spread) / denominator, (centre + spread) / denominator
     return min(max(low, 0.0), p), max(min(high, 1.0), p)
+
+
+def mcnemar_exact(right_to_wrong: int, wrong_to_right: int) -> float:
+    """McNemar's exact two-sided p-value for paired right/wrong outcomes.
+
+    Only the discordant pairs carry information about a change: under "no change" each of the
+    ``b + c`` flips is equally likely to go either way, so the smaller count is Binomial(b + c, ½)
+    and the p-value is twice its lower tail, capped at 1 (the test is symmetric, so this equals
+    scipy's ``binomtest(min(b, c), b + c, 0.5).pvalue``). Integers are exact at any size; with
+    no flips there is no evidence of change, and p is 1.
+    """
+    if right_to_wrong < 0 or wrong_to_right < 0:
+        raise ValueError(f"need counts >= 0, got {right_to_wrong} and {wrong_to_right}")
+    n = right_to_wrong + wrong_to_right
+    k = min(right_to_wrong, wrong_to_right)
+    if n == 0 or 2 * k == n:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(k + 1))
+    return min(1.0, 2 * tail / (1 << n))
+
+
+def naive_interval(counts: list[tuple[int, int]], level: float = 0.95) -> tuple[float, float]:
+    """An interval for the unweighted mean of several subjects' accuracies ((correct, n) each).
+
+    The mean of k independent proportions has variance Σ pᵢ(1-pᵢ)/nᵢ / k². Each pᵢ in the
+    variance is Agresti and Coull's (cᵢ + 2)/(nᵢ + 4), so a subject scored all right or all
+    wrong still adds its uncertainty; the normal interval is clamped to [0, 1] and to contain the
+    mean. Subjects with nothing scored are left out; with none left the interval is (nan, nan).
+    """
+    scored = [(c, n) for c, n in counts if n > 0]
+    if not scored:
+        return math.nan, math.nan
+    if any(not 0 <= c <= n for c, n in scored):
+        raise ValueError(f"need 0 <= correct <= n, got {scored}")
+    k = len(scored)
+    mean = sum(c / n for c, n in scored) / k
+    variance = sum(((c + 2) / (n + 4)) * (1 - (c + 2) / (n + 4)) / n for c, n in scored) / (k * k)
+    half = NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt(variance)
+    return min(max(mean - half, 0.0), mean), max(min(mean + half, 1.0), mean)

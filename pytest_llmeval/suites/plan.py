@@ -31,6 +31,7 @@ class SubjectPlan:
     threshold: float | None
     groups: list[str]
     group_thresholds: dict[str, float | None]
+    group_aggregates: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,5 +162,6 @@ def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | N
             threshold=config.thresholds.get(subject, config.threshold),
             groups=member_of,
             group_thresholds={g: groups[g].threshold for g in member_of},
+            group_aggregates={g: groups[g].aggregate for g in member_of},
         ))
     return SuitePlan(name=name, config=config, prompt=prompt, subjects=plans)

@@ -42,6 +42,9 @@ class GenerationConfig(_Strict):
 class GroupConfig(_Strict):
     subjects: list[str]
     threshold: float | None = Field(default=None, ge=0, le=1)
+    # weighted: correct / n over every member sample (micro); naive: the mean of the members'
+    # scores (macro, as MMLU's "average" is usually reported). Both are always reported.
+    aggregate: Literal["weighted", "naive"] = "weighted"
 
 
 class SuiteConfig(_Strict):

@@ -1,0 +1,71 @@
+"""The results document and every file rendered from it, for a run and for merged shards alike.
+
+One builder, one writer: the controller and ``pytest-llmeval merge`` both call ``build_document``
+and ``write_report_dir``, which is what keeps a merge's reports identical to one run's.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..results.conclude import Conclusion
+from .files import results_document, write_results_csv, write_results_json
+from .flips import baseline_lines
+from .terminal import Line, summary_lines
+
+__all__ = ["build_document", "sample_records", "summary_block", "write_report_dir", "write_step_summary"]
+
+
+def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any]:
+    """results.json's content (docs/results-document.md)."""
+    comparison = conclusion.comparison
+    return results_document(run, conclusion.summary, extra={
+        "verdict": {"passed": conclusion.passed, "failures": list(conclusion.failures), "notes": list(conclusion.notes)},
+        "latency": [row.to_record() for row in conclusion.summary.latency],
+        "baseline": conclusion.baseline.describe() if conclusion.baseline is not None else None,
+        "comparisons": comparison.comparisons if comparison is not None else [],
+        "regressions": comparison.regressions if comparison is not None else [],
+        "flips": comparison.flips if comparison is not None else [],
+    })
+
+
+def sample_records(conclusion: Conclusion) -> list[dict[str, Any]]:
+    """Each sample once, in the summary's order: model (run order), suite, subject, id."""
+    rank = {m: i for i, m in enumerate(conclusion.summary.models)}
+    ordered = sorted(conclusion.samples, key=lambda r: (rank.get(r.model, len(rank)), r.model, r.suite, r.subject, r.id))
+    return [r.sample_record() for r in ordered]
+
+
+def write_report_dir(folder: Path, document: dict[str, Any], conclusion: Conclusion,
+                     samples: list[dict[str, Any]]) -> None:
+    """results.json, results.csv, report.html and junit.xml (samples.jsonl is written as samples arrive)."""
+    from .html import write_html
+    from .junit import write_junit
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_results_json(folder / "results.json", document)
+    write_results_csv(folder / "results.csv", conclusion.summary)
+    write_html(folder / "report.html", document, samples)
+    write_junit(folder / "junit.xml", document, samples)
+
+
+def write_step_summary(document: dict[str, Any], samples: list[dict[str, Any]]) -> None:
+    """Append the Markdown summary to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions set it."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return
+    from .markdown import append_step_summary
+
+    append_step_summary(path, document, samples)
+
+
+def summary_block(conclusion: Conclusion, document: dict[str, Any], flips_shown: int) -> list[Line]:
+    """The terminal's summary: the table (with change and p against a baseline), the baseline's
+    headline, notes and flips, then the verdict's failure lines."""
+    compared = document.get("comparisons") if document.get("baseline") is not None else None
+    lines = summary_lines(conclusion.summary, [], compared)
+    lines += baseline_lines(document.get("baseline"), document.get("comparisons") or [],
+                            document.get("flips") or [], conclusion.notes, flips_shown)
+    return lines + [(text, {"red": True, "bold": True}) for text in conclusion.failures]

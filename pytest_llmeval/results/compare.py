@@ -1,0 +1,166 @@
+"""This run against the accepted baseline: paired comparisons per subject and group, and flips.
+
+A row regresses when, over the samples scored in both runs, its score drops by more than the
+tolerance **and** McNemar's exact test on those pairs gives p below the significance level. Pairing
+is what makes small drops detectable: the same questions were asked twice, so only the samples
+that flipped carry evidence, and an unpaired test (as lm-evaluation-harness uses) wastes it.
+
+Rows whose version differs from the baseline's (prompt, few-shot, task, mode or data changed)
+are "not comparable" and never compared: their scores measure different things.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .aggregate import Row, Summary
+from .baseline import Baseline, BaselineSubject
+from .payload import SampleResult
+from .stats import mcnemar_exact
+
+__all__ = ["Comparison", "compare", "regression_line"]
+
+_TOLERANCE = 1e-12
+_Pairs = list[tuple[str, bool, bool]]  # (subject, was right, is right)
+
+
+@dataclass(slots=True)
+class Comparison:
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+    flips: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[dict[str, Any]]:
+        return [c for c in self.comparisons if c["regressed"]]
+
+
+def compare(summary: Summary, results: Iterable[SampleResult], baseline: Baseline,
+            tolerance: float, significance: float) -> Comparison:
+    """One comparison per summary row (in row order) and every flipped sample."""
+    by_subject: dict[tuple[str, str, str], list[SampleResult]] = {}
+    for r in results:
+        if r.correct is not None:
+            by_subject.setdefault((r.model, r.suite, r.subject), []).append(r)
+    versions = {(r.model, r.suite, r.name): r.version for r in summary.subjects}
+    outcome = Comparison()
+    for row in summary.rows:
+        record, flips = _compare_row(row, by_subject, versions, baseline, tolerance, significance)
+        outcome.comparisons.append(record)
+        outcome.flips.extend(flips)
+    rank = {m: i for i, m in enumerate(summary.models)}
+    outcome.flips.sort(key=lambda f: (f["direction"] != "right_to_wrong", rank.get(f["model"], len(rank)),
+                                      f["suite"], f["subject"], _natural(f["id"])))
+    return outcome
+
+
+def _compare_row(row: Row, by_subject: dict[tuple[str, str, str], list[SampleResult]],
+                 versions: dict[tuple[str, str, str], str], baseline: Baseline,
+                 tolerance: float, significance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    base_model = baseline.model_for(row.model)
+    record = _record(row, base_model)
+    if base_model is not None and row.kind == "subject":
+        entry = baseline.subject(base_model, row.suite, row.name)
+        record["baseline_version"] = entry.version if entry is not None else None
+    if base_model is None:
+        return record | {"status": "no_baseline",
+                         "reason": f"model {row.model} is not in the baseline (it has {', '.join(sorted(baseline.models))})"}, []
+    members = list(row.members) if row.kind == "group" else [row.name]
+    entries = {m: baseline.subject(base_model, row.suite, m) for m in members}
+    problem = _not_comparable(row, entries, versions)
+    if problem is not None:
+        status, reason = problem
+        return record | {"status": status, "reason": reason}, []
+    pairs: _Pairs = []
+    flips: list[dict[str, Any]] = []
+    for member in members:
+        entry = entries[member]
+        assert entry is not None
+        for r in by_subject.get((row.model, row.suite, member), []):
+            was = entry.samples.get(r.id)
+            if was is None:
+                continue
+            pairs.append((member, was.correct, bool(r.correct)))
+            if was.correct != r.correct and row.kind == "subject":
+                flips.append(_flip(r, base_model, was.correct, was.extracted, was.reply))
+    if not pairs:
+        return record | {"status": "not_comparable", "reason": "no scored sample in common with the baseline"}, []
+    return record | _paired_numbers(pairs, row.aggregate == "naive", tolerance, significance), flips
+
+
+def _record(row: Row, base_model: str | None) -> dict[str, Any]:
+    return {
+        "kind": row.kind, "model": row.model, "baseline_model": base_model, "suite": row.suite, "name": row.name,
+        "status": "compared", "reason": None, "version": row.version, "baseline_version": None,
+        "n_paired": None, "baseline_score": None, "score": None, "delta": None,
+        "right_to_wrong": None, "wrong_to_right": None, "p_value": None,
+        "significant": False, "regressed": False, "improved": False,
+    }
+
+
+def _not_comparable(row: Row, entries: dict[str, BaselineSubject | None],
+                    versions: dict[tuple[str, str, str], str]) -> tuple[str, str] | None:
+    """Why a row cannot be compared, or None. A group needs every member in the baseline, each
+    under the version it has now; a subject needs its own."""
+    missing = [m for m, e in entries.items() if e is None]
+    if len(missing) == len(entries):
+        return "no_baseline", "not in the baseline"
+    if missing:
+        return "not_comparable", f"member {missing[0]} is not in the baseline"
+    for member, entry in entries.items():
+        assert entry is not None
+        now = versions.get((row.model, row.suite, member), "")
+        if entry.version != now:
+            what = "version" if row.kind == "subject" else f"member {member}: version"
+            return "not_comparable", f"{what} {entry.version} in the baseline, {now} now"
+    return None
+
+
+def _paired_numbers(pairs: _Pairs, naive: bool, tolerance: float, significance: float) -> dict[str, Any]:
+    was = _score([(s, w) for s, w, _ in pairs], naive)
+    now = _score([(s, n) for s, _, n in pairs], naive)
+    worse = sum(w and not n for _, w, n in pairs)
+    better = sum(n and not w for _, w, n in pairs)
+    p = mcnemar_exact(worse, better)
+    delta = now - was
+    significant = p < significance
+    return {
+        "n_paired": len(pairs), "baseline_score": was, "score": now, "delta": delta,
+        "right_to_wrong": worse, "wrong_to_right": better, "p_value": p, "significant": significant,
+        "regressed": significant and delta < -tolerance - _TOLERANCE,
+        "improved": significant and delta > tolerance + _TOLERANCE,
+    }
+
+
+def _score(outcomes: Sequence[tuple[str, bool]], naive: bool) -> float:
+    """Weighted: right / paired. Naive: the mean of the members' paired scores."""
+    if not naive:
+        return sum(ok for _, ok in outcomes) / len(outcomes)
+    per: dict[str, list[bool]] = {}
+    for subject, ok in outcomes:
+        per.setdefault(subject, []).append(ok)
+    return sum(sum(v) / len(v) for v in per.values()) / len(per)
+
+
+def _flip(r: SampleResult, base_model: str, was_right: bool, was_extracted: str | None,
+          was_reply: str | None) -> dict[str, Any]:
+    return {
+        "direction": "right_to_wrong" if was_right else "wrong_to_right", "model": r.model,
+        "baseline_model": base_model, "suite": r.suite, "subject": r.subject, "id": r.id,
+        "prompt": r.prompt, "target": r.target, "reply": r.reply, "extracted": r.extracted,
+        "baseline_reply": was_reply, "baseline_extracted": was_extracted,
+    }
+
+
+def _natural(text: str) -> list[tuple[int, int | str]]:
+    """Sample ids in human order: q2 before q10."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part]
+
+
+def regression_line(c: dict[str, Any]) -> str:
+    where = f"{c['model']} {c['suite']}/{c['name']}" + (" [group]" if c["kind"] == "group" else "")
+    return (f"regression: {where} {c['baseline_score']:.3f} -> {c['score']:.3f} (delta {c['delta']:+.3f}, "
+            f"McNemar p={c['p_value']:.3g}, right->wrong {c['right_to_wrong']}, wrong->right {c['wrong_to_right']}, "
+            f"n={c['n_paired']})")

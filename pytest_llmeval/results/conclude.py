@@ -1,0 +1,119 @@
+"""From the run's sample results to everything decided about it: summary, baseline comparison,
+flips and the verdict's lines.
+
+The controller calls this at ``pytest_sessionfinish``; ``pytest-llmeval merge`` calls it on the
+samples of several shards. One function for both is what makes merged shards give exactly the
+verdict of one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .aggregate import Summary, aggregate
+from .baseline import Baseline, BaselineError, load_baseline
+from .compare import Comparison, compare, regression_line
+from .payload import SampleResult
+from .verdict import failures
+
+__all__ = ["Conclusion", "Settings", "conclude", "latest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What decides a run besides its samples; recorded in results.json ``run.options``."""
+
+    models: tuple[str, ...] = ()
+    latency_gates: Mapping[str, float] = field(default_factory=dict)
+    gate: str = "score"
+    baseline: Path | None = None
+    update_baseline: bool = False
+    regression_tolerance: float = 0.01
+    regression_significance: float = 0.05
+
+    @classmethod
+    def from_record(cls, options: Mapping[str, Any]) -> Settings:
+        """The settings a run recorded in results.json (``run.options``)."""
+        baseline = options.get("baseline")
+        return cls(
+            models=tuple(options.get("models") or ()),
+            latency_gates={str(k): float(v) for k, v in (options.get("latency_gates") or {}).items()},
+            gate=options.get("gate") or "score",
+            baseline=Path(baseline) if baseline else None,
+            update_baseline=bool(options.get("update_baseline")),
+            regression_tolerance=float(options.get("regression_tolerance", 0.01)),
+            regression_significance=float(options.get("regression_significance", 0.05)),
+        )
+
+
+@dataclass(slots=True)
+class Conclusion:
+    summary: Summary
+    samples: list[SampleResult]  # one per (model, suite, subject, id), the last reported
+    failures: list[str]
+    notes: list[str] = field(default_factory=list)  # worth saying, not failing: not comparable, written
+    baseline: Baseline | None = None
+    comparison: Comparison | None = None
+    write_baseline: bool = False  # whether accept_baseline should write the file
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def latest(results: Iterable[SampleResult]) -> list[SampleResult]:
+    """One result per sample, the last reported (a rerun item replaces its first report)."""
+    return list({(r.model, r.suite, r.subject, r.id): r for r in results}.values())
+
+
+def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
+    samples = latest(results)
+    summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate)
+    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary))
+    if settings.baseline is not None:
+        _against_baseline(conclusion, settings, settings.baseline)
+    return conclusion
+
+
+def _against_baseline(conclusion: Conclusion, settings: Settings, path: Path) -> None:
+    exists = path.exists()
+    if exists:
+        try:
+            conclusion.baseline = load_baseline(path)
+        except BaselineError as exc:
+            if not settings.update_baseline:
+                conclusion.failures.append(str(exc))
+                return
+            conclusion.notes.append(f"{exc}; replacing it")
+    if conclusion.baseline is not None:
+        conclusion.comparison = compare(conclusion.summary, conclusion.samples, conclusion.baseline,
+                                        settings.regression_tolerance, settings.regression_significance)
+        conclusion.notes.extend(_not_compared(conclusion.comparison))
+        if not settings.update_baseline:
+            conclusion.failures.extend(regression_line(c) for c in conclusion.comparison.regressions)
+    if settings.update_baseline or not exists:
+        _plan_write(conclusion, path, missing=not exists and not settings.update_baseline)
+
+
+def _not_compared(comparison: Comparison) -> list[str]:
+    return [f"not comparable: {c['model']} {c['suite']}/{c['name']}" + (" [group]" if c["kind"] == "group" else "")
+            + f": {c['reason']}" for c in comparison.comparisons if c["status"] == "not_comparable"]
+
+
+def _plan_write(conclusion: Conclusion, path: Path, missing: bool) -> None:
+    """A baseline is written from a clean run only: a sample that errored has no correctness to
+    accept, and a baseline missing it would quietly shrink every later comparison."""
+    errors = conclusion.summary.errors
+    if errors:
+        conclusion.failures.append(f"baseline {path} not written: {len(errors)} sample(s) had backend errors; "
+                                   "rerun (answered samples come from the journal), then update again")
+        return
+    if not conclusion.summary.rows:
+        return
+    conclusion.write_baseline = True
+    if missing:  # pytest-regressions' habit: a missing baseline is written, and the run fails
+        conclusion.failures.append(f"baseline {path} did not exist: written from this run; "
+                                   "check it in and run again to compare")
