@@ -38,6 +38,10 @@ def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
         if result.correct is False and not strict:
             report.outcome, report.longrepr = "passed", None  # a miss, not a failure
     setattr(report, PAYLOAD_ATTR, result.to_json())
+    if getattr(item.config.option, "xmlpath", None):  # pytest's --junitxml: each sample's properties
+        from .report.junit import sample_properties
+
+        item.user_properties.extend(sample_properties(result.sample_record()))  # junitxml reads teardown's
     if runtime.shared.xdist:
         import json
 

@@ -123,15 +123,10 @@ class Controller:
                         regression_significance=o.regression_significance)
 
     def _accept_baseline(self) -> None:
-        from importlib.metadata import version
+        from .results.conclude import accept_baseline
 
-        from .results.baseline import updated_baseline, write_baseline
-
-        conclusion, path = self.conclusion, self.options.baseline
-        assert path is not None
-        write_baseline(path, updated_baseline(conclusion.baseline, conclusion.samples, conclusion.summary,
-                                              version("pytest-llmeval")))
-        conclusion.notes.append(f"baseline written: {path} ({len(conclusion.summary.subjects)} subject rows)")
+        assert self.options.baseline is not None
+        accept_baseline(self.conclusion, self.options.baseline)
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Per-subject scores as global properties of pytest's own ``--junitxml`` report."""

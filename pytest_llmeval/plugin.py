@@ -80,6 +80,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m: every job splits the same selection
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from .runtime import RUNTIME
+
+    shard = config.stash[RUNTIME].options.shard
+    if shard is not None:
+        from .shard import apply_shard
+
+        apply_shard(config, items, *shard)
+
+
 @pytest.hookimpl
 def pytest_report_teststatus(report: pytest.TestReport) -> Any:
     from .outcome import report_status

@@ -71,3 +71,35 @@ def sample_outcomes(result: pytest.RunResult) -> dict[str, int]:
     outcomes = result.parseoutcomes()
     outcomes.pop("warnings", None)
     return outcomes
+
+
+# A generated two-subject suite (alg, bio; N samples each, answer "B") for baselines and shards:
+# a model's replies are scripted by which sample ids it gets wrong.
+GEN_SUBJECTS = ("alg", "bio")
+GEN_N = 20  # samples per subject
+
+
+def gen_rows() -> list[dict[str, Any]]:
+    return [{"id": f"{s}{i}", "topic": s, "question": f"{s} question {i}?", "choices": ["w", "x", "y", "z"],
+             "answer": "B"} for s in GEN_SUBJECTS for i in range(GEN_N)]
+
+
+def gen_message(row: dict[str, Any], prompt: str) -> str:
+    choices = "\n".join(f"{label}. {text}" for label, text in zip("ABCD", row["choices"]))
+    return prompt.format(question=row["question"], choices=choices)
+
+
+GEN_PROMPT = "{question}\n{choices}\nAnswer:"
+
+
+def gen_replies(wrong: set[str], prompt: str = GEN_PROMPT) -> dict[str, str]:
+    """Every answer right ("B") except the ids in ``wrong`` ("C")."""
+    return {gen_message(r, prompt): "C" if r["id"] in wrong else "B" for r in gen_rows()}
+
+
+def write_gen_suite(pytester: pytest.Pytester, prompt: str = GEN_PROMPT, extra: str = "") -> None:
+    write_jsonl(pytester.path / "data" / "gen.jsonl", gen_rows())
+    pytester.makefile(".llmeval.yaml", gen=(
+        "name: gen\ntask: multiple_choice\n"
+        "data:\n  format: jsonl\n  path: data/gen.jsonl\n  fields: {subject: topic}\n"
+        f"prompt: {json.dumps(prompt)}\nthreshold: 0.3\ngroups: {{all: [alg, bio]}}\n" + extra))

@@ -9,36 +9,10 @@ from typing import Any
 import pytest
 from scipy.stats import binomtest  # type: ignore[import-untyped]
 
-from tests.e2e import read_results, sample_outcomes, write_jsonl
-
-SUBJECTS = ("alg", "bio")
-N = 20  # samples per subject
-
-
-def rows() -> list[dict[str, Any]]:
-    return [{"id": f"{s}{i}", "topic": s, "question": f"{s} question {i}?", "choices": ["w", "x", "y", "z"],
-             "answer": "B"} for s in SUBJECTS for i in range(N)]
-
-
-def message(row: dict[str, Any], prompt: str) -> str:
-    choices = "\n".join(f"{label}. {text}" for label, text in zip("ABCD", row["choices"]))
-    return prompt.format(question=row["question"], choices=choices)
-
-
-PROMPT = "{question}\n{choices}\nAnswer:"
-
-
-def replies(wrong: set[str], prompt: str = PROMPT) -> dict[str, str]:
-    """Every answer right ("B") except the ids in ``wrong`` ("C")."""
-    return {message(r, prompt): "C" if r["id"] in wrong else "B" for r in rows()}
-
-
-def write_suite(pytester: pytest.Pytester, prompt: str = PROMPT, extra: str = "") -> None:
-    write_jsonl(pytester.path / "data" / "gen.jsonl", rows())
-    pytester.makefile(".llmeval.yaml", gen=(
-        "name: gen\ntask: multiple_choice\n"
-        "data:\n  format: jsonl\n  path: data/gen.jsonl\n  fields: {subject: topic}\n"
-        f"prompt: {json.dumps(prompt)}\nthreshold: 0.3\ngroups: {{all: [alg, bio]}}\n" + extra))
+from tests.e2e import GEN_N as N
+from tests.e2e import gen_replies as replies
+from tests.e2e import read_results, sample_outcomes
+from tests.e2e import write_gen_suite as write_suite
 
 
 def run(pytester: pytest.Pytester, server: Any, *args: str, model: str = "ckpt") -> pytest.RunResult:
@@ -96,8 +70,8 @@ def test_changed_model_regresses_with_p_values_and_flips(pytester: pytest.Pytest
         "*prompt: *alg question 2?*Answer:*",
         "*flipped wrong -> right: 1*",
         "*ckpt gen/alg id=alg0: target B, was C, now B*",
-        f"*regression: ckpt gen/alg 0.900 -> 0.450 (delta -0.450, McNemar p={p:.3g}, right->wrong 10, "
-        "wrong->right 1, n=20)*",
+        (f"*regression: ckpt gen/alg 0.900 -> 0.450 (delta -0.450, McNemar p={p:.3g}, right->wrong 10, "
+         "wrong->right 1, n=20)*"),
     ])
     assert "regression: ckpt gen/bio" not in result.stdout.str()  # one flip: p = 1
     document = read_results(pytester.path / "out")

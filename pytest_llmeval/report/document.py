@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ..results.conclude import Conclusion
+from ..results.payload import SampleResult
 from .files import results_document, write_results_csv, write_results_json
 from .flips import baseline_lines
 from .terminal import Line, summary_lines
 
-__all__ = ["build_document", "sample_records", "summary_block", "write_report_dir", "write_step_summary"]
+__all__ = ["build_document", "ordered_samples", "sample_records", "summary_block", "write_report_dir", "write_step_summary"]
 
 
 def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any]:
@@ -31,11 +32,14 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
     })
 
 
-def sample_records(conclusion: Conclusion) -> list[dict[str, Any]]:
+def ordered_samples(conclusion: Conclusion) -> list[SampleResult]:
     """Each sample once, in the summary's order: model (run order), suite, subject, id."""
     rank = {m: i for i, m in enumerate(conclusion.summary.models)}
-    ordered = sorted(conclusion.samples, key=lambda r: (rank.get(r.model, len(rank)), r.model, r.suite, r.subject, r.id))
-    return [r.sample_record() for r in ordered]
+    return sorted(conclusion.samples, key=lambda r: (rank.get(r.model, len(rank)), r.model, r.suite, r.subject, r.id))
+
+
+def sample_records(conclusion: Conclusion) -> list[dict[str, Any]]:
+    return [r.sample_record() for r in ordered_samples(conclusion)]
 
 
 def write_report_dir(folder: Path, document: dict[str, Any], conclusion: Conclusion,

@@ -19,7 +19,7 @@ from .compare import Comparison, compare, regression_line
 from .payload import SampleResult
 from .verdict import failures
 
-__all__ = ["Conclusion", "Settings", "conclude", "latest"]
+__all__ = ["Conclusion", "Settings", "accept_baseline", "conclude", "latest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +117,14 @@ def _plan_write(conclusion: Conclusion, path: Path, missing: bool) -> None:
     if missing:  # pytest-regressions' habit: a missing baseline is written, and the run fails
         conclusion.failures.append(f"baseline {path} did not exist: written from this run; "
                                    "check it in and run again to compare")
+
+
+def accept_baseline(conclusion: Conclusion, path: Path) -> None:
+    """Write the baseline ``conclude`` decided to write, and say so in the notes."""
+    from importlib.metadata import version
+
+    from .baseline import updated_baseline, write_baseline
+
+    write_baseline(path, updated_baseline(conclusion.baseline, conclusion.samples, conclusion.summary,
+                                          version("pytest-llmeval")))
+    conclusion.notes.append(f"baseline written: {path} ({len(conclusion.summary.subjects)} subject rows)")

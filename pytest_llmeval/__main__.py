@@ -1,0 +1,5 @@
+"""``python -m pytest_llmeval merge ...``, the same as the ``pytest-llmeval`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

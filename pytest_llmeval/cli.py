@@ -1,0 +1,62 @@
+"""``pytest-llmeval merge``: the command line around ``merge``. Exit status as pytest's: 0 when the
+merged run passes, 1 when its verdict fails, 4 for bad input (pytest's usage error)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+USAGE_ERROR = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pytest-llmeval", description="pytest-llmeval tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    merge = commands.add_parser("merge", help="merge the report folders of --llm-shard runs into one",
+                                description="Merge the --llm-report-dir folders of a run's shards: the same "
+                                            "summary, verdict and reports as one unsharded run.")
+    merge.add_argument("folders", nargs="+", type=Path, help="each shard's --llm-report-dir")
+    merge.add_argument("--out", type=Path, required=True, help="folder for the merged reports")
+    merge.add_argument("--baseline", type=Path, help="compare against this baseline (default: the shards' own)")
+    merge.add_argument("--update-baseline", action="store_true", default=None,
+                       help="accept the merged run as the baseline (default file: the shards' --llm-baseline)")
+    merge.add_argument("--allow-partial", action="store_true", help="merge even when some shards are missing")
+    merge.add_argument("--flips", type=int, default=5, help="flipped samples shown per direction (default 5)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from _pytest._io import TerminalWriter
+
+    from .merge import MergeError, merge
+    from .report.document import (build_document, ordered_samples, sample_records, summary_block, write_report_dir,
+                                  write_step_summary)
+    from .report.files import SamplesWriter
+
+    writer = TerminalWriter(sys.stdout)
+    try:
+        run, conclusion = merge(args.folders, args.baseline, args.update_baseline, args.allow_partial)
+    except MergeError as exc:
+        writer.line(f"pytest-llmeval merge: {exc}", red=True, bold=True)
+        return USAGE_ERROR
+    document = build_document(run, conclusion)
+    samples = sample_records(conclusion)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with SamplesWriter(args.out / "samples.jsonl") as jsonl:
+        for r in ordered_samples(conclusion):
+            jsonl.write(r)
+    write_report_dir(args.out, document, conclusion, samples)
+    write_step_summary(document, samples)
+    writer.sep("=", f"llmeval summary (merged {len(args.folders)} shards): {', '.join(conclusion.summary.models)}")
+    for text, markup in summary_block(conclusion, document, args.flips):
+        writer.line(text, **markup)
+    return 0 if conclusion.passed else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
