@@ -70,6 +70,8 @@ def summary_block(conclusion: Conclusion, document: dict[str, Any], flips_shown:
     headline, notes and flips, then the verdict's failure lines."""
     compared = document.get("comparisons") if document.get("baseline") is not None else None
     lines = summary_lines(conclusion.summary, [], compared)
+    if conclusion.summary.gate == "ci_low":
+        lines.append(("thresholds are checked against the 95% interval's lower bound (--llm-gate=ci-low)", {}))
     lines += baseline_lines(document.get("baseline"), document.get("comparisons") or [],
                             document.get("flips") or [], conclusion.notes, flips_shown)
     return lines + [(text, {"red": True, "bold": True}) for text in conclusion.failures]

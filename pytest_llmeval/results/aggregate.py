@@ -79,6 +79,7 @@ class Summary:
     fatal: str | None = None
     latency: list[LatencyRow] = field(default_factory=list)  # per model, in model order
     latency_failures: list[str] = field(default_factory=list)  # unmet latency gates, one line each
+    gate: str = "score"  # what thresholds were checked against: "score" or "ci_low"
 
     @property
     def rows(self) -> list[Row]:
@@ -106,7 +107,7 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
         groups=[_gated(_grouped(row, groups[(row.model, row.suite, row.name)]), gate)
                 for row in _rows("group", groups, rank, _group_version, _group_threshold)],
         models=order, errors=errors, fatal=fatal, latency=latency_rows(unique, order),
-        latency_failures=gate_failures(unique, latency_gates, order),
+        latency_failures=gate_failures(unique, latency_gates, order), gate=gate,
     )
 
 

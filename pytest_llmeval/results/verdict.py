@@ -14,7 +14,7 @@ __all__ = ["failures"]
 
 def failures(summary: Summary) -> list[str]:
     """Unmet thresholds (subjects, then groups), unmet latency gates, the errors, the fatal message."""
-    lines = [_threshold_line(row) for row in summary.rows if not row.passed]
+    lines = [_threshold_line(row, summary.gate) for row in summary.rows if not row.passed]
     lines.extend(summary.latency_failures)
     if summary.errors:
         lines.append(_errors_line(summary.errors))
@@ -23,13 +23,18 @@ def failures(summary: Summary) -> list[str]:
     return lines
 
 
-def _threshold_line(row: Row) -> str:
+def _threshold_line(row: Row, gate: str = "score") -> str:
     where = f"{row.model} {row.label}" + (" [group]" if row.kind == "group" else "")
     threshold = row.threshold if row.threshold is not None else 0.0
     if row.score is None:
         return f"threshold not met: {where} has no scored samples, needs {threshold:.3f} (n=0, errors={row.errors})"
+    how = f", {row.aggregate} mean of its subjects" if row.aggregate == "naive" else ""
+    if gate == "ci_low" and row.ci_low is not None:
+        low, needed = _distinct(row.ci_low, threshold)
+        return (f"threshold not met: {where} 95% interval's lower bound {low} < {needed} "
+                f"(score {row.score:.3f}, n={row.n}{how}; --llm-gate=ci-low)")
     score, needed = _distinct(row.score, threshold)
-    return f"threshold not met: {where} {score} < {needed} (n={row.n})"
+    return f"threshold not met: {where} {score} < {needed} (n={row.n}{how})"
 
 
 def _distinct(score: float, threshold: float) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["DataConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
 
@@ -62,9 +62,18 @@ class SuiteConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     threshold: float | None = Field(default=None, ge=0, le=1)
     thresholds: dict[str, float] = Field(default_factory=dict)
-    groups: dict[str, list[str] | GroupConfig] = Field(default_factory=dict)
+    groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
     limit: int | None = Field(default=None, gt=0)
     latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.gates
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _lists_are_subjects(cls, value: Any) -> Any:
+        """``stem: [a, b]`` is short for ``stem: {subjects: [a, b]}``. Normalised before validation,
+        so an error inside a group names its own key rather than a failed union member."""
+        if isinstance(value, dict):
+            return {name: {"subjects": group} if isinstance(group, list) else group for name, group in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _mode_needs_choices(self) -> SuiteConfig:
@@ -82,7 +91,4 @@ class SuiteConfig(_Strict):
         return self
 
     def group_configs(self) -> dict[str, GroupConfig]:
-        return {
-            name: value if isinstance(value, GroupConfig) else GroupConfig(subjects=value)
-            for name, value in self.groups.items()
-        }
+        return dict(self.groups)
