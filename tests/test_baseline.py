@@ -169,3 +169,13 @@ def test_a_bad_baseline_is_one_line(pytester: pytest.Pytester, fake_openai_facto
     result.stdout.fnmatch_lines([message])
     assert "Traceback" not in result.stdout.str()
     assert sample_outcomes(result)["passed"] == 2 * N
+
+
+@pytest.mark.parametrize("flags", [["-p", "no:terminal"], ["-p", "no:terminal", "-n", "2"], ["-p", "no:xdist"]],
+                         ids=["no-terminal", "no-terminal-n2", "no-xdist"])
+def test_the_verdict_holds_without_the_terminal(pytester: pytest.Pytester, fake_openai_factory: Any,
+                                                accepted: Path, flags: list[str]) -> None:
+    worse = {f"alg{i}" for i in range(1, 12)}
+    server = fake_openai_factory(replies=replies(worse), default_reply="?")
+    assert run(pytester, server, "--llm-baseline=baseline.json", *flags).ret == 1
+    assert read_results(pytester.path / "out")["regressions"]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_llmeval.results.stats import wilson_interval
+from pytest_llmeval.results.stats import mcnemar_exact, naive_interval, wilson_interval
 
 
 def closed_form_wilson(k: int, n: int, level: float) -> tuple[float, float]:
@@ -62,3 +62,44 @@ def test_nothing_scored_is_undefined() -> None:
 def test_rejects_impossible_counts(k: int, n: int) -> None:
     with pytest.raises(ValueError, match="0 <= correct <= n"):
         wilson_interval(k, n)
+
+
+@settings(deadline=None)
+@given(st.integers(0, 3000), st.integers(0, 3000))
+def test_mcnemar_exact_matches_scipys_binomial_test(b: int, c: int) -> None:
+    from scipy.stats import binomtest
+
+    expected = 1.0 if b + c == 0 else float(binomtest(min(b, c), b + c, 0.5).pvalue)
+    if expected < 1e-290:  # scipy underflows to 0 sooner than the exact sum does
+        assert mcnemar_exact(b, c) < 1e-280
+    else:
+        assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-9)
+    assert mcnemar_exact(b, c) == mcnemar_exact(c, b)  # symmetric in the two directions
+
+
+@pytest.mark.parametrize(("b", "c", "p"), [(0, 0, 1.0), (5, 0, 0.0625), (6, 0, 0.03125), (10, 1, 0.01171875), (3, 3, 1.0)])
+def test_mcnemar_exact_known_values(b: int, c: int, p: float) -> None:
+    assert mcnemar_exact(b, c) == p
+
+
+def test_mcnemar_exact_is_exact_for_large_counts() -> None:
+    assert 0 < mcnemar_exact(20_000, 19_000) < 1e-6
+    assert mcnemar_exact(50_000, 0) == 0.0  # below the smallest float: exactly zero, never an error
+
+
+def test_mcnemar_rejects_negative_counts() -> None:
+    with pytest.raises(ValueError):
+        mcnemar_exact(-1, 2)
+
+
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(1, 200)).map(lambda t: (min(t), t[1])),
+                min_size=1, max_size=20))
+def test_naive_interval_contains_the_mean_of_scores(counts: list[tuple[int, int]]) -> None:
+    low, high = naive_interval(counts)
+    mean = sum(c / n for c, n in counts) / len(counts)
+    assert 0.0 <= low <= mean <= high <= 1.0
+    assert high - low > 0  # an all-right subject still has uncertainty
+
+
+def test_naive_interval_of_nothing_is_undefined() -> None:
+    assert all(math.isnan(x) for x in naive_interval([(0, 0)]))

@@ -46,7 +46,10 @@ def mcnemar_exact(right_to_wrong: int, wrong_to_right: int) -> float:
     k = min(right_to_wrong, wrong_to_right)
     if n == 0 or 2 * k == n:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(k + 1))
+    term = tail = 1  # C(n, 0); each next term exactly, C(n, i + 1) = C(n, i) (n - i) / (i + 1)
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
+        tail += term
     return min(1.0, 2 * tail / (1 << n))
 
 
