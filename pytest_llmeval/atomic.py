@@ -16,7 +16,14 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 would hide CI artifacts from other users
         os.replace(temp, target)
     except BaseException:
         os.unlink(temp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

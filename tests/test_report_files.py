@@ -140,3 +140,15 @@ def test_exports() -> None:
     assert names == sorted(names)
     assert {"SamplesWriter", "summary_lines", "write_results_csv", "write_results_json"} <= set(names)
     assert all(getattr(pytest_llmeval.report, name) for name in names)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path, summary: Summary) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        write_results_json(tmp_path / "results.json", results_document(RUN, summary))
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "results.json").stat().st_mode) == 0o644
