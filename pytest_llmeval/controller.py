@@ -120,7 +120,7 @@ class Controller:
         return Settings(models=tuple(m.name for m in self.runtime.models), latency_gates=dict(o.latency_gates),
                         gate=o.gate, baseline=o.baseline, update_baseline=o.update_baseline,
                         regression_tolerance=o.regression_tolerance,
-                        regression_significance=o.regression_significance)
+                        regression_significance=o.regression_significance, sharded=o.shard is not None)
 
     def _accept_baseline(self) -> None:
         from .results.conclude import accept_baseline

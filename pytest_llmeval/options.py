@@ -191,7 +191,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
         **_regression_settings(config),
-        shard=_shard(_value(config, "llm_shard")),
+        shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
     )
 
 
@@ -235,13 +235,17 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def _shard(value: str | None) -> tuple[int, int] | None:
+def _shard(value: str | None, update_baseline: bool) -> tuple[int, int] | None:
     if not value:
         return None
     try:
-        return parse_shard(value)
+        shard = parse_shard(value)
     except ValueError as exc:
         raise pytest.UsageError(f"--llm-shard: {exc}") from None
+    if update_baseline:  # each job holds part of every subject: its baseline would lose the rest
+        raise pytest.UsageError("--llm-update-baseline with --llm-shard: a shard has part of each subject; "
+                                "accept the merged run instead: pytest-llmeval merge ... --update-baseline")
+    return shard
 
 
 def _latency_gates(values: list[str]) -> tuple[tuple[str, float], ...]:

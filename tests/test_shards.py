@@ -154,3 +154,14 @@ def test_shards_split_python_dataset_tests_too(pytester: pytest.Pytester, fake_o
         ids.append({line.split(" ")[0] for line in result.stdout.lines if "::test_" in line and "PASSED" in line})
     assert not ids[0] & ids[1] and len(ids[0] | ids[1]) == 11
     assert {len([i for i in part if "test_answer" in i]) for part in ids} == {5}
+
+
+def test_a_shard_never_writes_a_baseline(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
+    write_gen_suite(pytester)
+    server = fake_openai_factory(replies=gen_replies(set()), default_reply="?")
+    result = run(pytester, server, "--llm-shard=1/2", "--llm-update-baseline")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--llm-update-baseline with --llm-shard: *pytest-llmeval merge ... --update-baseline*"])
+    result = run(pytester, server, "--llm-shard=1/2", "--llm-baseline=missing.json")
+    assert result.ret == 1 and not (pytester.path / "missing.json").exists()
+    result.stdout.fnmatch_lines(["*baseline missing.json does not exist; a shard does not write one*"])

@@ -33,6 +33,8 @@ class Settings:
     update_baseline: bool = False
     regression_tolerance: float = 0.01
     regression_significance: float = 0.05
+    sharded: bool = False  # one job of several: it never writes a baseline
+
 
     @classmethod
     def from_record(cls, options: Mapping[str, Any]) -> Settings:
@@ -94,7 +96,10 @@ def _against_baseline(conclusion: Conclusion, settings: Settings, path: Path) ->
         conclusion.notes.extend(_not_compared(conclusion.comparison))
         if not settings.update_baseline:
             conclusion.failures.extend(regression_line(c) for c in conclusion.comparison.regressions)
-    if settings.update_baseline or not exists:
+    if settings.sharded and not exists:
+        conclusion.failures.append(f"baseline {path} does not exist; a shard does not write one: "
+                                   "pytest-llmeval merge ... --update-baseline accepts the merged run")
+    elif settings.update_baseline or not exists:
         _plan_write(conclusion, path, missing=not exists and not settings.update_baseline)
 
 
