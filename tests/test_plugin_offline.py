@@ -19,8 +19,9 @@ def examples(pytester: pytest.Pytester) -> Path:
     return target
 
 
-def test_example_suites_run_offline_on_the_bundled_model(pytester, examples, smollm2_backend):
-    result = pytester.runpytest("example_suites", "--llm-report-dir=out", "-p", "no:cacheprovider")
+def test_example_suites_run_offline_and_match_their_own_baseline_under_xdist(pytester, examples, smollm2_backend):
+    result = pytester.runpytest("example_suites", "--llm-report-dir=out", "-p", "no:cacheprovider",
+                                "--llm-update-baseline", "--llm-baseline=baseline.json")
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*llmeval summary*", "*chinese-general*中国地理*", "*world-facts-ll*science*"])
     data = read_results(pytester.path / "out")
@@ -31,6 +32,16 @@ def test_example_suites_run_offline_on_the_bundled_model(pytester, examples, smo
     assert all(r["n"] > 0 and 0 <= r["score"] <= 1 for r in data["subjects"])
     ll = [s for s in read_samples(pytester.path / "out") if s["suite"] == "world-facts-ll"]
     assert all(s["extracted"] in "ABCD" and s["error"] is None for s in ll)
+
+    # Determinism on a real model: every sample answered afresh (no cache) under -n 2 gives the
+    # same answer as in the accepted run, so every row is compared and nothing flips.
+    again = pytester.runpytest("example_suites", "--llm-baseline=baseline.json", "--llm-cache=off",
+                               "--llm-report-dir=again", "-n", "2")
+    assert again.ret == 0, again.stdout.str()
+    data = read_results(pytester.path / "again")
+    assert data["flips"] == [] and data["regressions"] == []
+    assert {c["status"] for c in data["comparisons"]} == {"compared"}
+    assert len(data["comparisons"]) == len(data["subjects"]) + len(data["groups"])
 
 
 def test_served_model_answers_like_the_local_one(pytester, examples, llama_server_url, smollm2_backend):
@@ -48,3 +59,4 @@ def test_served_model_answers_like_the_local_one(pytester, examples, llama_serve
     assert all(s["error"] is None and s["completion_tokens"] for s in served_samples.values())
     first_line = lambda s: s["reply"].splitlines()[0]
     assert [first_line(s) for s in served_samples.values()] == [first_line(local_samples[i]) for i in served_samples]
+
