@@ -35,8 +35,10 @@ def test_small_subjects_do_not_all_land_in_the_first_shard() -> None:
     assert len(set(firsts)) == 4
 
 
-def merge(pytester: pytest.Pytester, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_llmeval", "merge", *args], cwd=pytester.path,
+def merge(pytester: pytest.Pytester, *args: str, script: bool = False) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest_llmeval merge``, or (``script``) the installed ``pytest-llmeval`` command."""
+    command = [str(Path(sys.executable).with_name("pytest-llmeval"))] if script else [sys.executable, "-m", "pytest_llmeval"]
+    return subprocess.run([*command, "merge", *args], cwd=pytester.path,
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
 
 
@@ -94,7 +96,8 @@ def test_merged_shards_give_exactly_one_runs_summary_and_verdict(pytester: pytes
 def test_merge_accepts_the_baseline_once(pytester: pytest.Pytester, changed: Any) -> None:
     for index in (1, 2):
         run(pytester, changed, f"--llm-report-dir=shard{index}", f"--llm-shard={index}/2")
-    merged = merge(pytester, "shard1", "shard2", "--out", "merged", "--baseline", "accepted.json", "--update-baseline")
+    merged = merge(pytester, "shard1", "shard2", "--out", "merged", "--baseline", "accepted.json", "--update-baseline",
+                   script=True)
     assert merged.returncode == 0, merged.stdout + merged.stderr
     accepted = json.loads((pytester.path / "accepted.json").read_text(encoding="utf-8"))
     assert accepted["models"]["ckpt"]["gen"]["subjects"]["alg"]["n"] == GEN_N
