@@ -102,7 +102,7 @@ class Controller:
 
         self.conclusion = conclude(self.results.values(), self.settings())
         self.summary, self.failures = self.conclusion.summary, self.conclusion.failures
-        if self.conclusion.write_baseline:
+        if self.conclusion.write_baseline or self.conclusion.obtained is not None:
             self._accept_baseline()
         self.document = build_document(self.run_info(), self.conclusion)
         samples = sample_records(self.conclusion)

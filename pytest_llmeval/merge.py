@@ -146,7 +146,7 @@ def merge(folders: Sequence[Path], baseline: Path | None = None, update_baseline
     if settings.update_baseline and settings.baseline is None:
         settings = replace(settings, baseline=Path("llmeval-baseline.json"))
     conclusion = conclude(_union(shards), settings)
-    if conclusion.write_baseline and settings.baseline is not None:
+    if (conclusion.write_baseline or conclusion.obtained is not None) and settings.baseline is not None:
         accept_baseline(conclusion, settings.baseline)
     run = merged_run(shards)
     run["options"] |= {"baseline": str(settings.baseline) if settings.baseline else None,

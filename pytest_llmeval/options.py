@@ -166,7 +166,7 @@ def read_options(config: pytest.Config) -> RunOptions:
     if concurrency == 0:
         raise pytest.UsageError("--llm-concurrency: expected a value >= 1, got 0")
     progress = _positive("llm_progress", _value(config, "llm_progress", float))
-    report_dir = _value(config, "llm_report_dir")
+    report_dir = _path_option(config, "llm_report_dir")
     models_file = _value(config, "llm_models_file")
     return RunOptions(
         models=tuple(dict.fromkeys(m.strip() for m in models if m.strip())),
@@ -186,7 +186,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         progress_s=10.0 if progress is None else progress,
         max_tokens=_positive("llm_max_tokens", _value(config, "llm_max_tokens", int)),
         temperature=_positive("llm_temperature", _value(config, "llm_temperature", float)),
-        report_dir=Path(report_dir) if report_dir else None,
+        report_dir=report_dir,
         strict=bool(_value(config, "llm_strict")),
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
@@ -198,11 +198,25 @@ def read_options(config: pytest.Config) -> RunOptions:
 GATES = {"score": "score", "ci-low": "ci_low", "ci_low": "ci_low"}
 
 
+def _path_option(config: pytest.Config, dest: str) -> Path | None:
+    """A path from the command line is relative to where pytest was started; one from the ini
+    file is relative to the rootdir (like pytest's ``cache_dir``), so ``llm_baseline =
+    baselines/glm.json`` means one file wherever in the project pytest is run."""
+    value = config.getoption(dest)
+    if value:
+        return Path(value)
+    ini = config.getini(dest)
+    if not ini:
+        return None
+    path = Path(str(ini))
+    return path if path.is_absolute() else Path(config.rootpath) / path
+
+
 def _regression_settings(config: pytest.Config) -> dict[str, Any]:
-    baseline = _value(config, "llm_baseline")
+    baseline = _path_option(config, "llm_baseline")
     update = bool(_value(config, "llm_update_baseline"))
     if update and not baseline:
-        baseline = str(Path(config.rootpath) / "llmeval-baseline.json")
+        baseline = Path(config.rootpath) / "llmeval-baseline.json"
     tolerance = _value(config, "llm_regression_tolerance", float)
     significance = _value(config, "llm_regression_significance", float)
     if tolerance is not None and not 0 <= tolerance <= 1:
@@ -214,7 +228,7 @@ def _regression_settings(config: pytest.Config) -> dict[str, Any]:
         raise pytest.UsageError(f"--llm-gate: expected score or ci-low, got {gate!r}")
     flips = _positive("llm_flips", _value(config, "llm_flips", int))
     return {
-        "baseline": Path(baseline) if baseline else None,
+        "baseline": baseline,
         "update_baseline": update,
         "regression_tolerance": 0.01 if tolerance is None else tolerance,
         "regression_significance": 0.05 if significance is None else significance,

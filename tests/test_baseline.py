@@ -51,6 +51,7 @@ def test_unchanged_model_passes(pytester: pytest.Pytester, fake_openai_factory: 
     result.stdout.fnmatch_lines(["*change*p*", "*baseline baseline.json (ckpt, *): 3 compared, 0 regressed*"])
     document = read_results(pytester.path / "out")
     assert document["regressions"] == [] and document["flips"] == []
+    assert not (pytester.path / "baseline.obtained.json").exists()
     assert all(c["status"] == "compared" and c["delta"] == 0 and c["p_value"] == 1.0 for c in document["comparisons"])
 
 
@@ -86,6 +87,10 @@ def test_changed_model_regresses_with_p_values_and_flips(pytester: pytest.Pytest
     group = next(c for c in document["comparisons"] if c["kind"] == "group")
     assert (group["right_to_wrong"], group["wrong_to_right"], group["n_paired"]) == (11, 1, 2 * N)
     assert document["verdict"]["passed"] is False
+    # pytest-regressions' habit: what was obtained is left beside the baseline, to diff or accept
+    result.stdout.fnmatch_lines(["*this run's baseline: baseline.obtained.json (diff it with baseline.json*"])
+    obtained = json.loads((pytester.path / "baseline.obtained.json").read_text(encoding="utf-8"))
+    assert obtained["models"]["ckpt"]["gen"]["subjects"]["alg"]["correct"] == N - 11
 
 
 def test_a_drop_within_the_tolerance_is_not_a_regression(pytester: pytest.Pytester, fake_openai_factory: Any,
@@ -179,3 +184,18 @@ def test_the_verdict_holds_without_the_terminal(pytester: pytest.Pytester, fake_
     server = fake_openai_factory(replies=replies(worse), default_reply="?")
     assert run(pytester, server, "--llm-baseline=baseline.json", *flags).ret == 1
     assert read_results(pytester.path / "out")["regressions"]
+
+
+def test_an_ini_baseline_is_relative_to_the_rootdir(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
+    write_suite(pytester)
+    pytester.makeini("[pytest]\nllm_baseline = baselines/ckpt.json\n")
+    server = fake_openai_factory(replies=replies(set()), default_reply="?")
+    assert run(pytester, server, "--llm-update-baseline").ret == 0
+    assert (pytester.path / "baselines" / "ckpt.json").is_file()
+    sub = pytester.mkdir("sub")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(sub)
+        result = pytester.runpytest("--llm-model=ckpt", f"--llm-base-url={server.base_url}", "--llm-cache=off",
+                                    str(pytester.path))
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*3 compared, 0 regressed*"])

@@ -60,6 +60,7 @@ class Conclusion:
     baseline: Baseline | None = None
     comparison: Comparison | None = None
     write_baseline: bool = False  # whether accept_baseline should write the file
+    obtained: Path | None = None  # where to leave this run's baseline for diffing, when it differs
 
     @property
     def passed(self) -> bool:
@@ -96,11 +97,23 @@ def _against_baseline(conclusion: Conclusion, settings: Settings, path: Path) ->
         conclusion.notes.extend(_not_compared(conclusion.comparison))
         if not settings.update_baseline:
             conclusion.failures.extend(regression_line(c) for c in conclusion.comparison.regressions)
+            if _differs(conclusion.comparison) and not settings.sharded and not conclusion.summary.errors:
+                conclusion.obtained = obtained_path(path)
     if settings.sharded and not exists:
         conclusion.failures.append(f"baseline {path} does not exist; a shard does not write one: "
                                    "pytest-llmeval merge ... --update-baseline accepts the merged run")
     elif settings.update_baseline or not exists:
         _plan_write(conclusion, path, missing=not exists and not settings.update_baseline)
+
+
+def obtained_path(path: Path) -> Path:
+    """``baseline.json`` -> ``baseline.obtained.json``: pytest-regressions' habit of leaving what
+    was obtained beside what was expected, to diff, or to accept by renaming."""
+    return path.with_name(f"{path.stem}.obtained{path.suffix or '.json'}")
+
+
+def _differs(comparison: Comparison) -> bool:
+    return bool(comparison.regressions) or any(c["status"] == "not_comparable" for c in comparison.comparisons)
 
 
 def _not_compared(comparison: Comparison) -> list[str]:
@@ -125,11 +138,17 @@ def _plan_write(conclusion: Conclusion, path: Path, missing: bool) -> None:
 
 
 def accept_baseline(conclusion: Conclusion, path: Path) -> None:
-    """Write the baseline ``conclude`` decided to write, and say so in the notes."""
+    """Write what ``conclude`` decided to write: the accepted baseline, or the obtained one beside
+    it when this run differs from it; and say so in the notes."""
     from importlib.metadata import version
 
     from .baseline import updated_baseline, write_baseline
 
-    write_baseline(path, updated_baseline(conclusion.baseline, conclusion.samples, conclusion.summary,
-                                          version("pytest-llmeval")))
-    conclusion.notes.append(f"baseline written: {path} ({len(conclusion.summary.subjects)} subject rows)")
+    document = updated_baseline(conclusion.baseline, conclusion.samples, conclusion.summary, version("pytest-llmeval"))
+    if conclusion.write_baseline:
+        write_baseline(path, document)
+        conclusion.notes.append(f"baseline written: {path} ({len(conclusion.summary.subjects)} subject rows)")
+    elif conclusion.obtained is not None:
+        write_baseline(conclusion.obtained, document)
+        conclusion.notes.append(f"this run's baseline: {conclusion.obtained} (diff it with {path}; "
+                                "accept with --llm-update-baseline, or by renaming it)")
