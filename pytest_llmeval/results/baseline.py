@@ -80,6 +80,17 @@ class Baseline:
         entry = self.models.get(model, {}).get(suite)
         return entry.subjects.get(subject) if entry is not None else None
 
+    def version(self, model: str, suite: str, kind: str, name: str) -> str | None:
+        """The version a subject or group row had when accepted; None when it was not."""
+        entry = self.models.get(model, {}).get(suite)
+        if entry is None:
+            return None
+        if kind == "subject":
+            subject = entry.subjects.get(name)
+            return subject.version if subject is not None else None
+        version = entry.groups.get(name, {}).get("version")
+        return str(version) if version is not None else None
+
     def describe(self) -> dict[str, Any]:
         return {"path": str(self.path), "created": self.created, "models": sorted(self.models)}
 

@@ -61,23 +61,29 @@ def _compare_row(row: Row, by_subject: dict[tuple[str, str, str], list[SampleRes
                  tolerance: float, significance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     base_model = baseline.model_for(row.model)
     record = _record(row, base_model)
-    if base_model is not None and row.kind == "subject":
-        entry = baseline.subject(base_model, row.suite, row.name)
-        record["baseline_version"] = entry.version if entry is not None else None
     if base_model is None:
         return record | {"status": "no_baseline",
                          "reason": f"model {row.model} is not in the baseline (it has {', '.join(sorted(baseline.models))})"}, []
+    record["baseline_version"] = baseline.version(base_model, row.suite, row.kind, row.name)
     members = list(row.members) if row.kind == "group" else [row.name]
     entries = {m: baseline.subject(base_model, row.suite, m) for m in members}
     problem = _not_comparable(row, entries, versions)
     if problem is not None:
         status, reason = problem
         return record | {"status": status, "reason": reason}, []
+    pairs, flips = _paired(row, base_model, entries, by_subject)
+    if not pairs:
+        return record | {"status": "not_comparable", "reason": "no scored sample in common with the baseline"}, []
+    return record | _paired_numbers(pairs, row.aggregate == "naive", tolerance, significance), flips
+
+
+def _paired(row: Row, base_model: str, entries: dict[str, BaselineSubject | None],
+            by_subject: dict[tuple[str, str, str], list[SampleResult]]) -> tuple[_Pairs, list[dict[str, Any]]]:
+    """The samples scored in both runs, and (for a subject row) those that flipped."""
     pairs: _Pairs = []
     flips: list[dict[str, Any]] = []
-    for member in members:
-        entry = entries[member]
-        assert entry is not None
+    for member, entry in entries.items():
+        assert entry is not None  # _not_comparable returned None
         for r in by_subject.get((row.model, row.suite, member), []):
             was = entry.samples.get(r.id)
             if was is None:
@@ -85,9 +91,7 @@ def _compare_row(row: Row, by_subject: dict[tuple[str, str, str], list[SampleRes
             pairs.append((member, was.correct, bool(r.correct)))
             if was.correct != r.correct and row.kind == "subject":
                 flips.append(_flip(r, base_model, was.correct, was.extracted, was.reply))
-    if not pairs:
-        return record | {"status": "not_comparable", "reason": "no scored sample in common with the baseline"}, []
-    return record | _paired_numbers(pairs, row.aggregate == "naive", tolerance, significance), flips
+    return pairs, flips
 
 
 def _record(row: Row, base_model: str | None) -> dict[str, Any]:
