@@ -13,14 +13,16 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .options import RunOptions
 from .results.payload import SampleResult, result_of
 from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from .results.conclude import Conclusion, Settings
 
 __all__ = ["CONTROLLER", "Controller"]
 
@@ -32,10 +34,8 @@ class Controller:
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     _t0: float = field(default_factory=time.perf_counter)
     results: dict[tuple[str, str, str, str], SampleResult] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-    summary: Any = None
-    conclusion: Any = None
-    document: Any = None
+    conclusion: Conclusion | None = None  # decided at session finish
+    document: dict[str, Any] = field(default_factory=dict)  # results.json's content, rendered by every report
     _writer: Any = None
     progress: Any = None
     _config: Any = None
@@ -98,22 +98,22 @@ class Controller:
         if not self.results:
             return
         from .report.document import build_document, sample_records, write_report_dir, write_step_summary
-        from .results.conclude import conclude
+        from .results.conclude import accept_baseline, conclude
 
-        self.conclusion = conclude(self.results.values(), self.settings())
-        self.summary, self.failures = self.conclusion.summary, self.conclusion.failures
-        if self.conclusion.write_baseline or self.conclusion.obtained is not None:
-            self._accept_baseline()
-        self.document = build_document(self.run_info(), self.conclusion)
-        samples = sample_records(self.conclusion)
+        conclusion = self.conclusion = conclude(self.results.values(), self.settings())
+        if conclusion.write_baseline or conclusion.obtained is not None:
+            assert self.options.baseline is not None  # conclude writes only where a baseline was named
+            accept_baseline(conclusion, self.options.baseline)
+        self.document = build_document(self.run_info(), conclusion)
+        samples = sample_records(conclusion)
         if self.options.report_dir is not None:
-            write_report_dir(self.options.report_dir, self.document, self.conclusion, samples)
+            write_report_dir(self.options.report_dir, self.document, conclusion, samples)
         write_step_summary(self.document, samples)
         self._junit_properties(session.config)
-        if self.failures and session.exitstatus == pytest.ExitCode.OK:
+        if conclusion.failures and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         from .results.conclude import Settings
 
         o = self.options
@@ -121,12 +121,6 @@ class Controller:
                         gate=o.gate, baseline=o.baseline, update_baseline=o.update_baseline,
                         regression_tolerance=o.regression_tolerance,
                         regression_significance=o.regression_significance, sharded=o.shard is not None)
-
-    def _accept_baseline(self) -> None:
-        from .results.conclude import accept_baseline
-
-        assert self.options.baseline is not None
-        accept_baseline(self.conclusion, self.options.baseline)
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Per-subject scores as global properties of pytest's own ``--junitxml`` report."""
@@ -156,7 +150,7 @@ class Controller:
         }
 
     def terminal(self, reporter: Any) -> None:
-        if self.summary is None:
+        if self.conclusion is None:
             return
         from .report.document import summary_block
         from .report.latency import latency_lines
@@ -167,7 +161,7 @@ class Controller:
             reporter.write_line(text, **markup)
         for text in request_lines(self.results.values(), time.perf_counter() - self._t0):
             reporter.write_line(text)
-        for text in latency_lines(self.summary.latency):
+        for text in latency_lines(self.conclusion.summary.latency):
             reporter.write_line(text)
 
     def close(self) -> None:
