@@ -51,7 +51,7 @@ def summary_lines(text: str) -> list[str]:
     """The summary block: from the ``llmeval summary`` rule to the per-model request line."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if "llmeval summary" in line) + 1
-    end = next((i for i in range(start, len(lines)) if lines[i].startswith("ckpt: ")), len(lines))
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith(("ckpt: ", "alt: "))), len(lines))
     return lines[start:end]
 
 
@@ -64,17 +64,21 @@ def changed(pytester: pytest.Pytester, fake_openai_factory: Any) -> Any:
     return fake_openai_factory(replies=gen_replies({f"alg{i}" for i in range(1, 12)} | {"bio3"}), default_reply="?")
 
 
-def test_merged_shards_give_exactly_one_runs_summary_and_verdict(pytester: pytest.Pytester, changed: Any) -> None:
-    whole = run(pytester, changed, "--llm-baseline=baseline.json", "--llm-report-dir=whole")
+@pytest.mark.parametrize("extra_models", [[], ["--llm-model=alt", "--llm-latency=e2e_p50_ms=60000"]],
+                         ids=["one-model", "two-models-latency-gate"])
+def test_merged_shards_give_exactly_one_runs_summary_and_verdict(pytester: pytest.Pytester, changed: Any,
+                                                                 extra_models: list[str]) -> None:
+    whole = run(pytester, changed, "--llm-baseline=baseline.json", "--llm-report-dir=whole", *extra_models)
     assert whole.ret == 1
     counts = []
     for index, extra in ((1, []), (2, ["-n", "2"]), (3, [])):
         shard = run(pytester, changed, "--llm-baseline=baseline.json", f"--llm-report-dir=shard{index}",
-                    f"--llm-shard={index}/3", *extra)
+                    f"--llm-shard={index}/3", *extra, *extra_models)
         counts.append(sample_outcomes(shard).get("passed", 0) + sample_outcomes(shard).get("missed", 0))
         if not extra:  # under xdist the workers deselect, and the controller's line does not say it
-            assert sample_outcomes(shard)["deselected"] == 2 * GEN_N - counts[-1]
-    assert sum(counts) == 2 * GEN_N and max(counts) - min(counts) <= 2  # even within each subject
+            assert sample_outcomes(shard)["deselected"] == 2 * GEN_N * (1 + len(extra_models) // 2) - counts[-1]
+    models = 1 + len(extra_models) // 2
+    assert sum(counts) == 2 * GEN_N * models and max(counts) - min(counts) <= 2 * models  # even per subject
 
     merged = merge(pytester, "shard3", "shard1", "shard2", "--out", "merged")
     assert merged.returncode == whole.ret, merged.stdout + merged.stderr
@@ -87,7 +91,7 @@ def test_merged_shards_give_exactly_one_runs_summary_and_verdict(pytester: pytes
     def outcomes(folder: str) -> list[tuple[str, str, bool]]:
         return sorted((s["subject"], s["id"], s["correct"]) for s in read_samples(pytester.path / folder))
 
-    assert outcomes("merged") == outcomes("whole") and len(outcomes("whole")) == 2 * GEN_N
+    assert outcomes("merged") == outcomes("whole") and len(outcomes("whole")) == 2 * GEN_N * models
     for name in ("report.html", "junit.xml", "results.csv"):
         assert (pytester.path / "merged" / name).is_file()
     assert (pytester.path / "merged" / "results.csv").read_text() == (pytester.path / "whole" / "results.csv").read_text()
