@@ -103,3 +103,11 @@ def write_gen_suite(pytester: pytest.Pytester, prompt: str = GEN_PROMPT, extra: 
         "name: gen\ntask: multiple_choice\n"
         "data:\n  format: jsonl\n  path: data/gen.jsonl\n  fields: {subject: topic}\n"
         f"prompt: {json.dumps(prompt)}\nthreshold: 0.3\ngroups: {{all: [alg, bio]}}\n" + extra))
+
+
+def quiz_report_with_a_failing_subject(pytester: pytest.Pytester, server: Any) -> Path:
+    """A real run of the quiz suite whose sci subject misses its 0.9 threshold; its report folder."""
+    write_mc_suite(pytester, extra="thresholds: {sci: 0.9}\n")
+    result = pytester.runpytest(*server_args(server.base_url), "--llm-report-dir=out")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    return pytester.path / "out"

@@ -19,7 +19,7 @@ from pytest_llmeval.report.junit import (
     suite_properties,
     write_junit,
 )
-from tests.e2e import mc_replies, read_results, read_samples, server_args, write_mc_suite
+from tests.e2e import mc_replies, quiz_report_with_a_failing_subject, read_results, read_samples
 
 HOSTILE = "问题：x]]>y <b>&amp; \x00\x01\x08\x0b\x0c\x1b\x7f 答案\r\nend\ufffe"
 HOSTILE_CLEAN = "问题：x]]>y <b>&amp; \x7f 答案\nend"
@@ -273,11 +273,7 @@ def _xml_char(ch: str) -> bool:
 
 
 def test_end_to_end_from_a_real_run(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
-    server = fake_openai_factory(replies=mc_replies(), default_reply="no idea")
-    write_mc_suite(pytester, extra="thresholds: {sci: 0.9}\n")
-    result = pytester.runpytest(*server_args(server.base_url), "--llm-report-dir=out")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    out = pytester.path / "out"
+    out = quiz_report_with_a_failing_subject(pytester, fake_openai_factory(replies=mc_replies(), default_reply="no idea"))
     write_junit(out / "llmeval-junit.xml", read_results(out), read_samples(out))
     root = ET.parse(out / "llmeval-junit.xml").getroot()
     (suite,) = root.findall("testsuite")

@@ -24,13 +24,7 @@ from pytest_llmeval.report.markdown import (
     escape_inline,
     render_markdown,
 )
-from tests.e2e import (
-    mc_replies,
-    read_results,
-    read_samples,
-    server_args,
-    write_mc_suite,
-)
+from tests.e2e import mc_replies, quiz_report_with_a_failing_subject, read_results, read_samples
 
 HOSTILE = "a|b `c` **d** <b>&amp; ]]> \x01 数学 $x$ [l](u) \\| # -\r\nnext"
 
@@ -240,11 +234,7 @@ def _as_shown(text: str) -> str:
 
 
 def test_end_to_end_from_a_real_run(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
-    server = fake_openai_factory(replies=mc_replies(), default_reply="no idea")
-    write_mc_suite(pytester, extra="thresholds: {sci: 0.9}\n")
-    result = pytester.runpytest(*server_args(server.base_url), "--llm-report-dir=out")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    out = pytester.path / "out"
+    out = quiz_report_with_a_failing_subject(pytester, fake_openai_factory(replies=mc_replies(), default_reply="no idea"))
     summary = out / "step_summary.md"
     append_step_summary(summary, read_results(out), read_samples(out))
     text = summary.read_text(encoding="utf-8")
