@@ -384,20 +384,11 @@ def _lm_eval_worker(work: Path, threads: int, batch_size: int, folder: Path) -> 
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
+    from lm_eval_timing import time_loglikelihood
 
     tasks = _write_task_files(work, Path(lm_eval.__file__).parent / "tasks")
     lm = HFLM(pretrained=str(folder), dtype="float32", device="cpu", batch_size=batch_size)
-    spent = [0.0]
-    scoring = lm.loglikelihood
-
-    def timed(requests: Any, *rest: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return scoring(requests, *rest, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - started
-
-    lm.loglikelihood = timed  # type: ignore[method-assign]
+    spent = time_loglikelihood(lm)
     manager = TaskManager(include_path=str(work / "tasks"))
     samples: dict[str, list[dict[str, Any]]] = {}
     for group in tasks:  # in turn, through lm-eval's request cache (see _write_task_files)
