@@ -14,7 +14,8 @@ pick made here is the pick lm-eval makes from the same log-likelihoods:
   by UTF-8 bytes is lm-eval's separate ``acc_bytes``, given here too.
 - ``acc_mutual_info``: the highest ``ll(option | prompt) - ll(option | nothing)``. lm-eval's
   unconditional request is ``("", delimiter + text)``, an empty context, which its models (and the
-  ``hf`` and ``llamacpp`` backends) condition on the BOS token, else EOS.
+  ``hf`` and ``llamacpp`` backends) condition on the BOS token, else EOS. A text prompt cannot
+  name that token, so OpenAI-compatible completions endpoints cannot score it.
 - Ties go to the option listed first (``numpy.argmax``). A NaN log-likelihood counts as
   impossible, as everywhere in this package (``numpy.argmax`` would pick it). An empty option text
   never wins a normalised pick (lm-eval divides a negative number by zero there: minus infinity).
