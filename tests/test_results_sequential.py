@@ -41,8 +41,9 @@ def shuffled(population: list[int], seed: int) -> list[int]:
 # --- the guarantee -------------------------------------------------------------------------------
 
 def exact_error(n: int, ones: int, threshold: float, alpha: float) -> float:
-    """P(verdict differs from the full run's) over all orders of ``ones`` ones among ``n``, exactly:
-    every distinct prefix is walked once, weighted by its probability under a uniform order."""
+    """P(verdict differs from the full run's) over all orders of ``ones`` ones among ``n``, exact
+    up to float rounding: every distinct prefix is walked once, weighted by its probability under
+    a uniform order, and a decided prefix is not walked further."""
     full = "pass" if ones / n >= threshold else "fail"
     wrong = 0.0
     stack = [(SequentialGate(threshold, alpha, n), ones, 1.0)]
