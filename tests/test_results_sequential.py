@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytest_llmeval.results.sequential import RULE, SequentialGate
@@ -168,6 +168,7 @@ def subjects(draw: st.DrawFn) -> tuple[list[float], float, float]:
 
 @settings(deadline=None)
 @given(subjects())
+@example(([0, 0, 0.0193, 1], (0.0193 + 1) / 4, 0.5))  # a tie: 0.0193 + 4 - 3 rounds above 0.0193 + 1
 def test_a_verdict_never_changes_and_the_last_one_is_the_full_runs_unless_a_bet_won(
         subject: tuple[list[float], float, float]) -> None:
     outcomes, threshold, alpha = subject

@@ -184,10 +184,24 @@ class SequentialGate:
         """Reach a verdict if the data make one certain, or if a bet has reached 1/alpha."""
         if self._sum / self.total >= self.threshold or self._e_pass >= 1 / self.alpha:
             self._verdict = "pass"
-        elif (self._sum + self.total - self._asked) / self.total < self.threshold or self._e_fail >= 1 / self.alpha:
+        elif self._fails_even_if_all_the_rest_score_1() or self._e_fail >= 1 / self.alpha:
             self._verdict = "fail"
         if self._verdict is not None:
             self._stopped_at = self._asked
+
+    def _fails_even_if_all_the_rest_score_1(self) -> bool:
+        """Whether the full run fails whatever is left. The largest sum the run can still reach is
+        this sum with a 1 added per sample left, in the order the full run adds them; in floats
+        ``sum + left`` can round differently from those additions (0.0193 + 4 - 3 is not
+        0.0193 + 1), so a near tie is settled by doing the additions. Exact for 0/1 outcomes."""
+        left = self.total - self._asked
+        most = self._sum + left
+        if isinstance(most, int) or abs(most / self.total - self.threshold) > 1e-9:
+            return most / self.total < self.threshold
+        most = self._sum
+        for _ in range(left):
+            most += 1
+        return most / self.total < self.threshold
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (finite floats, ints, strings, None) that ``from_dict`` restores exactly."""
