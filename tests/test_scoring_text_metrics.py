@@ -189,3 +189,12 @@ def test_bad_names_are_one_line(call, message: str) -> None:  # type: ignore[no-
 def test_replies_and_references_must_pair() -> None:
     with pytest.raises(ValueError, match="2 replies but 1 references"):
         sample_scores("bleu", ["a", "b"], ["a"])
+
+
+def test_importing_the_open_ended_modules_loads_no_library() -> None:
+    """The libraries load when a metric or an interval is first computed, never on import."""
+    code = ("import sys; import pytest_llmeval.scoring.text_metrics, pytest_llmeval.scoring.judge, "
+            "pytest_llmeval.results.bootstrap, pytest_llmeval.results.agreement, pytest_llmeval.results.pairwise; "
+            "print(sorted(m for m in ('rouge_score', 'nltk', 'sacrebleu', 'numpy', 'absl') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

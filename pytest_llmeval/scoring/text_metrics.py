@@ -14,8 +14,8 @@ reports 0 to 100, so its value is divided by 100 (BLEU 27.3 is 0.273); float rou
   ``--sentence-level`` command line compute it (exponential smoothing, effective order); sentence
   chrF (character 6-grams, beta 2).
 - **Per corpus** (what papers quote): corpus BLEU and corpus chrF pool the n-gram statistics of
-  all samples, so they are not the mean of the per-sample values (sentence BLEU's smoothing makes
-  its mean differ from corpus BLEU, typically lower). ROUGE has no pooled form: its corpus value
+  all samples, so they are not the mean of the per-sample values (nor is either a bound on the
+  other: sentence BLEU is smoothed, corpus BLEU is not). ROUGE has no pooled form: its corpus value
   is the mean F-measure, as ``rouge-score``'s command line aggregates it.
 
 Tokenisation, ``tokenize="default"`` or ``"zh"`` (named as sacreBLEU names it):
