@@ -128,5 +128,5 @@ def test_ties_and_unparsed_do_not_dilute_a_loss() -> None:
 
 
 def test_unknown_outcomes_are_errors() -> None:
-    with pytest.raises(ValueError, match="unknown pairwise outcome 'draw'"):
+    with pytest.raises(ValueError, match="unknown pairwise outcome 'draw' \\(expected one of win, tie, loss, unparsed\\)"):
         tally(["win", "draw"])

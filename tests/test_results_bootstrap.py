@@ -113,6 +113,7 @@ def test_wider_at_higher_level() -> None:
     ({"scores": [0.1, float("nan")]}, "finite"),
     ({"scores": [0.1, 0.2], "level": 1.0}, "0 < level < 1"),
     ({"scores": [0.1, 0.2], "n_resamples": 0}, "n_resamples >= 1"),
+    ({"scores": [0.1, 0.2], "method": "basic"}, "unknown method 'basic' \\(expected bca or percentile\\)"),
 ])
 def test_rejects_bad_input(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):

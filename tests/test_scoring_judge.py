@@ -48,6 +48,8 @@ UNPARSED = [
     (PASS_FAIL, "Verdict: [[PASS]]\nor\nVerdict: [[FAIL]]", "conflicting verdicts [[PASS]] and [[FAIL]]"),
     (PASS_FAIL, "Verdict: [[PASS or FAIL]]", "[[PASS or FAIL]] is not a verdict"),
     (PASS_FAIL, "I'd say it passes. Rating: [5]", "no verdict"),
+    (FIVE, "[[The answer is correct but it could be clearer about the units]]\nVerdict: [[4]]",
+     "[[The answer is correct but it could be clearer about the units]] is not a verdict"),
     (PASS_FAIL, "", "no verdict"),
 ]
 

@@ -66,6 +66,8 @@ def bootstrap_interval(scores: Sequence[float], level: float = 0.95, *, method: 
 
     if not 0 < level < 1:
         raise ValueError(f"need 0 < level < 1, got {level}")
+    if method not in ("bca", "percentile"):
+        raise ValueError(f"unknown method {method!r} (expected bca or percentile)")
     if n_resamples < 1:
         raise ValueError(f"need n_resamples >= 1, got {n_resamples}")
     values = np.sort(np.asarray(scores, dtype=np.float64))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..scoring.judge import OUTCOMES
 from .stats import mcnemar_exact
 
 __all__ = ["PairwiseTally", "tally"]
@@ -40,9 +41,9 @@ class PairwiseTally:
 
 def tally(outcomes: Iterable[str]) -> PairwiseTally:
     """Count ``combine_orders`` outcomes (``win``, ``tie``, ``loss``, ``unparsed``)."""
-    counts = {"win": 0, "tie": 0, "loss": 0, "unparsed": 0}
+    counts = dict.fromkeys(OUTCOMES, 0)
     for outcome in outcomes:
         if outcome not in counts:
-            raise ValueError(f"unknown pairwise outcome {outcome!r} (expected win, tie, loss or unparsed)")
+            raise ValueError(f"unknown pairwise outcome {outcome!r} (expected one of {', '.join(OUTCOMES)})")
         counts[outcome] += 1
     return PairwiseTally(wins=counts["win"], ties=counts["tie"], losses=counts["loss"], unparsed=counts["unparsed"])

@@ -66,7 +66,7 @@ _PAIR_TASK = (
     "better)\nVerdict: [[TIE]]\t(neither is better)"
 )
 _PAIR_CRITERIA = ("The answer is correct.", "The answer does what the question asks, and nothing it should not.")
-_CLAIM = re.compile(r"\[\[([^\[\]\n]{0,40})\]\]")
+_CLAIM = re.compile(r"\[\[([^\[\]\n]*)\]\]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ Only one reference per sample.
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -164,7 +165,7 @@ def corpus_score(metric: str, replies: Sequence[str], references: Sequence[str],
     no samples."""
     if _check(metric, replies, references, tokenize) == "rouge":
         scores = sample_scores(metric, replies, references, tokenize=tokenize, use_stemmer=use_stemmer)
-        mean = sum(scores) / len(scores) if scores else 0.0
+        mean = math.fsum(scores) / len(scores) if scores else 0.0  # exact: the same in any order
         return CorpusScore(mean, signature(metric, tokenize=tokenize, use_stemmer=use_stemmer, sentence=False))
     if not replies:
         return CorpusScore(0.0, signature(metric, tokenize=tokenize, sentence=False))
