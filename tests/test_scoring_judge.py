@@ -31,6 +31,9 @@ READ = [
 UNPARSED = [
     # bundled: a single bracket around a letter
     (PASS_FAIL, "Verdict: [C] China", "no verdict"),
+    # bundled, judging a reply that never gives 81: a single-bracketed PASS would have passed it
+    (PASS_FAIL, "Verdict: [PASS]\n\nThe answer meets all the criteria of the reference answer, and it is also "
+                "a perfect example of the reference answer.", "no verdict"),
     # bundled: the placeholder, single-bracketed
     (FIVE, "Verdict: [N]\n\nThe answer is correct, and it meets all the criteria.", "no verdict"),
     # bundled: a verdict word in free text is never read
