@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["UNPARSED", "Calibration", "calibrate", "cohen_kappa", "confusion_matrix"]
+__all__ = ["Calibration", "UNPARSED", "calibrate", "cohen_kappa", "confusion_matrix"]
 
 UNPARSED = "unparsed"
 Weights = Literal["linear", "quadratic"] | None

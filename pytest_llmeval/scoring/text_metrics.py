@@ -14,9 +14,10 @@ reports 0 to 100, so its value is divided by 100 (BLEU 27.3 is 0.273); float rou
   ``--sentence-level`` command line compute it (exponential smoothing, effective order); sentence
   chrF (character 6-grams, beta 2).
 - **Per corpus** (what papers quote): corpus BLEU and corpus chrF pool the n-gram statistics of
-  all samples, so they are not the mean of the per-sample values (nor is either a bound on the
-  other: sentence BLEU is smoothed, corpus BLEU is not). ROUGE has no pooled form: its corpus value
-  is the mean F-measure, as ``rouge-score``'s command line aggregates it.
+  all samples, so they are not the mean of the per-sample values, and neither bounds the other
+  (per-sample BLEU uses the effective order; pooling weighs long samples more). ROUGE has no
+  pooled form: its corpus value is the mean F-measure, as ``rouge-score``'s command line
+  aggregates it.
 
 Tokenisation, ``tokenize="default"`` or ``"zh"`` (named as sacreBLEU names it):
 - BLEU: sacreBLEU's ``13a``, or its documented ``zh`` tokeniser (each Chinese character a token,
@@ -24,8 +25,9 @@ Tokenisation, ``tokenize="default"`` or ``"zh"`` (named as sacreBLEU names it):
 - ROUGE: ``rouge-score``'s default tokeniser lowercases and keeps only ``[a-z0-9]`` runs, so
   Chinese text would have no tokens at all. Its documented extension point is a ``tokenizer``
   object with a ``tokenize()`` method; under ``zh`` ours makes every Chinese character a token,
-  as sacreBLEU's ``zh`` does for BLEU (character ROUGE, as LCSTS and the multilingual ROUGE
-  scripts score Chinese: no word segmenter whose dictionary would move the scores), and hands
+  as sacreBLEU's ``zh`` does for BLEU (character ROUGE, common for Chinese summarisation since
+  LCSTS and what multilingual ROUGE scripts do: no word segmenter whose dictionary would move the
+  scores), and hands
   every other run of text to ``rouge-score``'s own tokeniser, so Latin words and numbers inside
   Chinese text are tokenised exactly as in English. Chinese punctuation is dropped, as the default
   tokeniser drops ASCII punctuation, and full-width letters and digits are folded first.
@@ -46,7 +48,7 @@ from ..errors import ConfigError
 from .text import fold_width
 
 __all__ = [
-    "METRICS", "TOKENIZERS", "CorpusScore", "ChineseRougeTokenizer", "corpus_score", "sample_scores",
+    "ChineseRougeTokenizer", "CorpusScore", "METRICS", "TOKENIZERS", "corpus_score", "sample_scores",
     "signature",
 ]
 
