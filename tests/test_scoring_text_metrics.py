@@ -42,8 +42,10 @@ CHINESE = [
 ]
 
 
-def run_cli(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, encoding="utf-8", check=False)
+def run_cli(module: str, *args: str) -> str:
+    """``python -m module args`` (or ``python -c ...`` with an empty module), its stdout."""
+    command = [sys.executable, "-m", module, *args] if module else [sys.executable, *args]
+    done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -122,6 +124,27 @@ def test_rouge_matches_its_command_line(tmp_path: Path, stem: bool) -> None:
         corpus = corpus_score(metric, hyps, refs, use_stemmer=stem)
         assert corpus.value == pytest.approx(sum(ours) / len(ours))
         assert corpus.signature == f"{metric}|f|tok:default|stem:{'yes' if stem else 'no'}|rouge-score:0.1.2"
+
+
+def test_rouge_corpus_value_is_the_command_lines_aggregate(tmp_path: Path) -> None:
+    """The command line's aggregate (``--aggregate=true``) is the median of 1,000 bootstrap means
+    (numpy's global generator, seeded here so the test is repeatable), with a 95% interval: our
+    corpus value, the mean, lies within 0.01 of that median and inside the interval."""
+    hyps, refs = [h for h, _ in ENGLISH], [r for _, r in ENGLISH]
+    (tmp_path / "t.targets").write_text("".join(r + "\n" for r in refs), encoding="utf-8")
+    (tmp_path / "p.decodes").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    out = tmp_path / "aggregate.csv"
+    seeded_cli = ("import sys, numpy; numpy.random.seed(19); from absl import app; from rouge_score import rouge; "
+                  "app.run(rouge.main)")
+    run_cli("", "-c", seeded_cli, f"--target_filepattern={tmp_path / 't.targets'}",
+            f"--prediction_filepattern={tmp_path / 'p.decodes'}", f"--output_filename={out}",
+            "--rouge_types=rouge1,rouge2,rougeL", "--aggregate=true")
+    with out.open(encoding="utf-8") as handle:
+        rows = {row["score_type"]: row for row in csv.DictReader(handle)}
+    for metric in ("rouge1", "rouge2", "rougeL"):
+        low, mid, high = (float(rows[f"{metric}-F"][k]) for k in ("low", "mid", "high"))
+        value = corpus_score(metric, hyps, refs).value
+        assert value == pytest.approx(mid, abs=0.01) and low <= value <= high
 
 
 def test_chinese_rouge_matches_the_command_line_on_characters_mapped_to_words(tmp_path: Path) -> None:
