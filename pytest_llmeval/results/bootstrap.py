@@ -117,6 +117,10 @@ def _bca_levels(values: NDArray[np.float64], means: NDArray[np.float64], mean: f
     normal = NormalDist()
     z0 = normal.inv_cdf(share)
     deviations = values - mean
+    spread = float(np.max(np.abs(deviations)))
+    if not 0 < spread < math.inf:
+        return None
+    deviations = deviations / spread  # the ratio is scale-free; scaling keeps tiny spreads from underflowing
     acceleration = float(np.sum(deviations**3)) / (6 * float(np.sum(deviations**2)) ** 1.5)
     z_alpha = normal.inv_cdf((1 - level) / 2)
     levels = []
