@@ -9,6 +9,8 @@ One module per job, re-exported here:
     labels.py    gold answers and log-likelihoods as option labels
     options.py   the suite's ``scoring:`` block: keys, defaults, validation at collection
     score.py     score_reply: one reply against one gold answer, for every task
+    text_metrics.py  ROUGE, BLEU and chrF per sample and per corpus (rouge-score, sacrebleu; lazy)
+    judge.py     LLM-as-judge: rubric, judge and pairwise prompts, the strict verdict reader
 """
 
 from __future__ import annotations
