@@ -14,7 +14,7 @@ import pytest
 
 from .ranges import RANGES, default
 
-__all__ = ["CACHE_MODES", "GATES", "RunOptions", "add_options", "parse_shard", "read_options"]
+__all__ = ["CACHE_MODES", "GATES", "RunOptions", "add_options", "parse_shard", "path_problem", "read_options"]
 
 GROUP = "llmeval"
 CACHE_MODES = ("on", "off", "refresh", "clear")
@@ -175,7 +175,8 @@ def read_options(config: pytest.Config) -> RunOptions:
     models = _value(config, "llm_model") or []
     cache, cache_path = _cache_setting(config)
     progress = _number(config, "progress")
-    report_dir = _path_option(config, "llm_report_dir")
+    report_dir = _checked_path("--llm-report-dir", _path_option(config, "llm_report_dir"), folder=True)
+    _checked_path("--llm-cache", cache_path, folder=False)
     models_file = _value(config, "llm_models_file")
     return RunOptions(
         models=tuple(dict.fromkeys(m.strip() for m in models if m.strip())),
@@ -221,8 +222,29 @@ def _path_option(config: pytest.Config, dest: str) -> Path | None:
     return path if path.is_absolute() else Path(config.rootpath) / path
 
 
+def path_problem(path: Path, *, folder: bool) -> str | None:
+    """Why ``path`` cannot be the folder (``folder``) or file the run will write, or None: a file
+    where a folder is wanted or the other way round, or a file on the way to it. Checked before
+    the run, so a run never ends in a traceback over where to put what it measured."""
+    if path.is_dir():
+        return None if folder else "is a folder, expected a file"
+    if path.exists():
+        return "is a file, expected a folder" if folder else None
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, so nothing can be made under it"
+    return None
+
+
+def _checked_path(option: str, path: Path | None, *, folder: bool) -> Path | None:
+    why = path_problem(path, folder=folder) if path is not None else None
+    if why:
+        raise pytest.UsageError(f"{option} {path}: {why}")
+    return path
+
+
 def _regression_settings(config: pytest.Config) -> dict[str, Any]:
-    baseline = _path_option(config, "llm_baseline")
+    baseline = _checked_path("--llm-baseline", _path_option(config, "llm_baseline"), folder=False)
     update = bool(_value(config, "llm_update_baseline"))
     if update and not baseline:
         baseline = Path(config.rootpath) / "llmeval-baseline.json"
