@@ -77,7 +77,8 @@ def read_csv(path: Path, *, header: bool) -> tuple[Any, list[int] | None]:
     NA detection is off so MMLU's literal "None" options (and empty cells) stay text; utf-8-sig
     drops the BOM that would otherwise rename TruthfulQA v1's first column to ``\\ufeffType``.
     A row with fewer fields than the header is a DataError naming its line (pandas would fill
-    the missing cells with empty text, and the sample would be asked with options missing).
+    the missing cells with empty text, and the sample would be asked with options missing), and
+    so is one with more (pandas would take its first cell as an index and shift the rest).
     """
     pandas: Any = importlib.import_module("pandas")
     gz = _is_gzip(path)
@@ -95,7 +96,8 @@ def read_csv(path: Path, *, header: bool) -> tuple[Any, list[int] | None]:
 
 def _csv_lines(path: Path, gz: bool, rows: int, width: int, header: bool) -> list[int] | None:
     """The 1-based line each data row starts on (blank lines skipped, as pandas skips them), or
-    None when the csv module does not see the rows pandas saw. A short row is a DataError."""
+    None when the csv module does not see the rows pandas saw. A row with fewer or more fields
+    than the header is a DataError."""
     starts: list[tuple[int, int]] = []
     limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # long passages: the default limit (128 KiB) is per cell
@@ -113,9 +115,11 @@ def _csv_lines(path: Path, gz: bool, rows: int, width: int, header: bool) -> lis
     data = starts[1:] if header else starts
     if len(data) != rows:
         return None
-    short = next(((line, found) for line, found in data if found < width), None)
-    if short is not None:
-        raise DataError(f"{short[1]} fields, expected {width} (a row with too few fields)", where=f"{path}:{short[0]}")
+    ragged = next(((line, found) for line, found in data if found != width), None)
+    if ragged is not None:  # too many: pandas would quietly take the first cell as an index
+        line, found = ragged
+        raise DataError(f"{found} fields, expected {width} (a row with too {'few' if found < width else 'many'} fields)",
+                        where=f"{path}:{line}")
     return [line for line, _ in data]
 
 
@@ -162,7 +166,7 @@ def _decode(raw: bytes, where: str, *, bom: bool) -> str:
 
 def _parse_line(line: str, where: str) -> dict[str, Any]:
     try:
-        row = json.loads(line)
+        row = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON ({exc.msg} at column {exc.colno})", where=where) from None
     if not isinstance(row, dict):

@@ -81,8 +81,10 @@ class FolderBusy(OSError):
 class SamplesWriter:
     """samples.jsonl: each ``write`` appends one JSON line and flushes it at once.
 
-    Opening truncates the file: one run, one samples.jsonl. A repeated sample (a retried item)
-    gets a line each time it is reported; the last line for an id is the one that counted.
+    The first ``write`` truncates the file: one run, one samples.jsonl; a run that reports no
+    sample (a bad suite, ``-k`` matching nothing) leaves the previous run's folder as it was. A
+    repeated sample (a retried item) gets a line each time it is reported; the last line for an
+    id is the one that counted.
 
     The file stays locked (``flock``) while open, so a second run writing the same folder stops
     at once with ``FolderBusy`` instead of interleaving its samples with this run's.
@@ -96,12 +98,15 @@ class SamplesWriter:
         except BlockingIOError:
             handle.close()
             raise FolderBusy(f"another run is writing {self.path.parent}") from None
-        handle.truncate(0)
         self._file: IO[str] | None = handle
+        self._fresh = False
 
     def write(self, result: SampleResult) -> None:
         if self._file is None:
             raise ValueError(f"{self.path}: samples writer is closed")
+        if not self._fresh:
+            self._file.truncate(0)
+            self._fresh = True
         self._file.write(json.dumps(result.sample_record(), ensure_ascii=False) + "\n")
         self._file.flush()
 

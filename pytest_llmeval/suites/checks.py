@@ -82,10 +82,11 @@ def check_samples(config: SuiteConfig, subject: str, samples: Sequence[Sample], 
     out = []
     if not _has_answers(config, samples, problems, suite):
         return list(samples)
-    _unique_ids(subject, samples, problems, role)
-    for s in samples:
+    first: dict[str, Sample] = {}
+    for s in samples:  # row by row, so problems come in the order of the file
         where = s.origin or f"{suite}: {subject} {role} {s.id}"
         before = len(problems.found)
+        _unique_id(s, first, subject, where, role, problems)
         _cells(s, fields, where, role, problems)
         normalised = _answer(config, s, where, role, problems)
         out.append(normalised if len(problems.found) == before else s)
@@ -107,16 +108,15 @@ def _has_answers(config: SuiteConfig, samples: Sequence[Sample], problems: Probl
     return True
 
 
-def _unique_ids(subject: str, samples: Sequence[Sample], problems: Problems, role: str) -> None:
-    first: dict[str, Sample] = {}
-    for s in samples:
-        name = node_name(s.id)
-        seen = first.setdefault(name, s)
-        if seen is s:
-            continue
-        same = "id" if seen.id == s.id else f"id ({s.id!r} and {seen.id!r} both become node id {name!r})"
-        problems.add(s.origin or subject, f"{role} {same} {s.id!r} of subject {subject!r} is also at "
-                                          f"{_line_of(seen)}; ids must be unique within a subject")
+def _unique_id(s: Sample, first: dict[str, Sample], subject: str, where: str, role: str, problems: Problems) -> None:
+    """Two rows under one node id would run twice, count once, and break baseline pairing."""
+    name = node_name(s.id)
+    seen = first.setdefault(name, s)
+    if seen is s:
+        return
+    same = "id" if seen.id == s.id else f"id ({s.id!r} and {seen.id!r} both become node id {name!r})"
+    problems.add(where, f"{role} {same} {s.id!r} of subject {subject!r} is also at {_line_of(seen)}; "
+                        "ids must be unique within a subject")
 
 
 def _line_of(sample: Sample) -> str:
