@@ -270,5 +270,5 @@ def _stopped_early(session: pytest.Session, answered: int) -> list[str]:
     """An interrupted run measured less than it was asked to: say so, so the results it wrote are
     never read as a passing run. (A run stopped by ``-x`` or a refused key has failed already.)"""
     if session.exitstatus == pytest.ExitCode.INTERRUPTED:
-        return [f"the run was interrupted after {answered} samples: these results are partial"]
+        return [f"the run stopped before all its samples ran ({answered} reported): these results are partial"]
     return []

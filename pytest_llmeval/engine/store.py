@@ -152,9 +152,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         for attempt in range(50):  # workers opening one new file at once: switching it to WAL can
             try:                   # answer "database is locked" without waiting for the timeout
+                _adopt(db)  # first: a file that is not ours is set aside exactly as it was found
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")  # in WAL: durable across process kills
-                _adopt(db)
                 return db
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
