@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Case", "answered", "journal_rows", "qa_files", "run_case", "samples_in", "snapshot"]
+__all__ = ["Case", "answered", "asked", "journal_rows", "qa_files", "run_case", "samples_in", "snapshot"]
 
 Files = dict[str, str | bytes]
 Kept = Callable[[pytest.Pytester, "Case", pytest.RunResult], None]
@@ -79,8 +79,9 @@ def run_case(pytester: pytest.Pytester, case: Case, server: Any, *extra: str,
     """Write the case, run it as a user would, and check the exit code and the one line; then
     what "nothing lost" means for it. Returns the result for checks of its own."""
     write_files(pytester.path, case.files)
-    for prompt, script in case.faults.items():
+    for prompt, script in case.faults.items():  # a fresh script: a case may run twice in a session
         server.faults[prompt] = list(script)
+        server._attempts.pop(prompt, None)
     server.replies.update(case.replies)
     if monkeypatch is not None:
         for name, value in case.env.items():
@@ -127,6 +128,11 @@ def answered(n: int, *, errors: int = 0, journaled: int | None = None) -> Kept:
             assert journal_rows(journal) == (n - errors if journaled is None else journaled)
 
     return check
+
+
+def asked(server: Any, prompt: str, since: float) -> int:
+    """How many requests the server got for ``prompt`` since ``since`` (epoch s)."""
+    return sum(1 for e in server.log if e.prompt == prompt and e.arrived >= since)
 
 
 def lines_matching(result: pytest.RunResult, pattern: str) -> list[str]:

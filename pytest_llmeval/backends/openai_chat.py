@@ -257,6 +257,9 @@ class OpenAIChatBackend(Backend):
 
     def _reply(self, completion: Any, latency_s: float) -> Reply:
         model = self._model or self.settings.model
+        if isinstance(completion, str):  # the SDK hands back a body that is not JSON as text (an HTML page)
+            raise self._error(f"malformed reply for model {model!r}: expected a JSON chat completion, got "
+                              f"{completion[:80]!r}", transient=True)
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list) or not choices:
             raise self._error(f"malformed reply for model {model!r}: no choices", transient=True)
