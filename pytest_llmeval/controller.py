@@ -12,6 +12,7 @@ failure line, so the exit status is non-zero and results.json does not say ``pas
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import platform
 import signal
@@ -90,7 +91,8 @@ class Controller:
         except OSError as exc:  # a full disk: the run goes on, and fails saying what was not written
             self.problems.append(f"{self._writer.path}: could not write sample {len(self.results)} and after "
                                  f"({exc.strerror or exc}); the samples are incomplete")
-            self._writer.close()
+            with contextlib.suppress(OSError):  # its buffer cannot be written either
+                self._writer.close()
             self._writer = None
 
     def _journal_failed(self, failure: str | None) -> None:
@@ -229,7 +231,8 @@ class Controller:
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            with contextlib.suppress(OSError):  # said already, when a write failed
+                self._writer.close()
             self._writer = None
         if self._sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._sigterm)
