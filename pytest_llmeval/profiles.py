@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -49,14 +49,14 @@ class Profile(BaseModel):
     base_url: str | None = None
     api_key_env: str | None = None
     model_path: str | None = None
-    timeout: ranged("timeout") = None
-    retries: ranged("retries") = None
-    max_tokens: ranged("max_tokens") = None
-    temperature: ranged("temperature") = None
+    timeout: Annotated[float | None, ranged("timeout")] = None
+    retries: Annotated[int | None, ranged("retries")] = None
+    max_tokens: Annotated[int | None, ranged("max_tokens")] = None
+    temperature: Annotated[float | None, ranged("temperature")] = None
     stop: list[str] = Field(default_factory=list)
-    rate: ranged("rate") = None  # requests/s for the endpoint, all processes together
-    tokens_per_minute: ranged("tokens_per_minute") = None  # prompt + completion tokens, shared likewise
-    concurrency: ranged("concurrency") = None  # requests in flight per process
+    rate: Annotated[float | None, ranged("rate")] = None  # requests/s for the endpoint, all processes together
+    tokens_per_minute: Annotated[int | None, ranged("tokens_per_minute")] = None  # prompt + completion tokens, shared likewise
+    concurrency: Annotated[int | None, ranged("concurrency")] = None  # requests in flight per process
     stream: bool | None = None  # stream replies to time their tokens, as --llm-stream does
     options: dict[str, Any] = Field(default_factory=dict)
 

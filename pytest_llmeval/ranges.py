@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 __all__ = ["RANGES", "Range", "check", "default", "ranged"]
 
@@ -89,8 +89,10 @@ def default(key: str) -> Any:
 
 
 def ranged(key: str) -> Any:
-    """A pydantic field type for ``key``: ``int | None`` or ``float | None`` checked by the table,
-    so a profile's or suite's error reads like the option's (``expected a number > 0, got 0``)."""
+    """The pydantic validator of a profile or suite field for ``key``, used as
+    ``timeout: Annotated[float | None, ranged("timeout")] = None``: the table checks the value
+    before pydantic would coerce it, so the error reads like the option's
+    (``expected a number > 0, got 0``) and ``true`` is never read as 1."""
     from pydantic import BeforeValidator
 
     spec = RANGES[key]
@@ -98,4 +100,4 @@ def ranged(key: str) -> Any:
     def strict(value: Any) -> Any:
         return None if value is None else spec.check(value)
 
-    return Annotated[spec.kind | None, BeforeValidator(strict)]
+    return BeforeValidator(strict)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import sqlite3
 from contextlib import closing
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Case", "answered", "asked", "journal_rows", "qa_files", "run_case", "samples_in", "snapshot"]
+__all__ = ["Case", "answered", "asked", "journal_rows", "qa_files", "run_case", "samples_in", "snapshot", "unwritable_folder"]
 
 Files = dict[str, str | bytes]
 Kept = Callable[[pytest.Pytester, "Case", pytest.RunResult], None]
@@ -137,3 +138,18 @@ def asked(server: Any, prompt: str, since: float) -> int:
 
 def lines_matching(result: pytest.RunResult, pattern: str) -> list[str]:
     return [line for line in result.outlines + result.errlines if fnmatch.fnmatchcase(line, pattern)]
+
+
+def unwritable_folder(root: Path) -> Path:
+    """A folder this process cannot write in: a read-only folder (as root, who may write anywhere
+    else, one of the kernel's: /sys/kernel)."""
+    if os.geteuid() != 0:
+        folder = root / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    try:
+        (Path("/sys/kernel") / "llmeval-probe").touch()
+    except OSError:
+        return Path("/sys/kernel")
+    pytest.skip("no folder here refuses writes")

@@ -5,14 +5,13 @@ never lost. (tests/corpus.py explains the three checks every case makes.)"""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.corpus import Case, answered, qa_files, run_case, samples_in
+from tests.corpus import Case, answered, qa_files, run_case, samples_in, unwritable_folder
 
 USAGE = pytest.ExitCode.USAGE_ERROR
 OK = pytest.ExitCode.OK
@@ -136,21 +135,6 @@ BASELINE_CASES = [
 ]
 
 
-def _unwritable(root: Path) -> Path:
-    """A folder this process cannot write in: a read-only folder (as root, who may write anywhere
-    else, one of the kernel's: /sys/kernel)."""
-    if os.geteuid() != 0:
-        folder = root / "read-only"
-        folder.mkdir()
-        folder.chmod(0o555)
-        return folder
-    try:
-        (Path("/sys/kernel") / "llmeval-probe").touch()
-    except OSError:
-        return Path("/sys/kernel")
-    pytest.skip("no folder here refuses writes")
-
-
 @pytest.mark.parametrize("case", OPTION_CASES + PROFILE_CASES + JOURNAL_CASES + BASELINE_CASES, ids=repr)
 def test_configuration_cases(pytester, corpus_server, case):
     run_case(pytester, case, corpus_server)
@@ -173,7 +157,7 @@ def test_configuration_cases(pytester, corpus_server, case):
      "--llm-cache=off runs without one (and without resuming)"),
 ])
 def test_unusable_paths_are_usage_errors(pytester, corpus_server, case, args, line):
-    ro = str(_unwritable(pytester.path)) if any("{ro}" in a for a in args) else ""
+    ro = str(unwritable_folder(pytester.path)) if any("{ro}" in a for a in args) else ""
     run_case(pytester, Case(case, qa_files(case), [a.format(ro=ro) for a in args], USAGE, line.format(ro=ro)),
              corpus_server)
 

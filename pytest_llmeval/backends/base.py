@@ -48,7 +48,7 @@ def set_attempt_deadline(deadline: float | None) -> None:
 def attempt_timeout(timeout_s: float) -> float:
     """Seconds the current attempt may take: ``timeout_s``, or what is left before the run's
     deadline when that is sooner (never below 10 ms, so a client still gets a valid timeout)."""
-    deadline = getattr(_ATTEMPT, "deadline", None)
+    deadline: float | None = getattr(_ATTEMPT, "deadline", None)
     if deadline is None:
         return timeout_s
     return max(_SHORTEST_S, min(timeout_s, deadline - time.time()))

@@ -167,7 +167,8 @@ class OpenAIChatBackend(Backend):
                 break
             for chunk in self._chunks(event.data):
                 seen = True
-                usage = chunk.get("usage") if isinstance(chunk.get("usage"), dict) else usage
+                found = chunk.get("usage")
+                usage = found if isinstance(found, dict) else usage
                 choice = _first_choice(chunk)
                 delta = choice.get("delta")
                 piece = delta.get("content") if isinstance(delta, dict) else None

@@ -36,7 +36,7 @@ class BoundedTransport(httpx2.HTTPTransport):
         started = time.perf_counter()
         response = super().handle_request(request)
         if total is not None:
-            response.stream = _BoundedStream(response.stream, started + float(total), float(total), request)  # type: ignore[arg-type]
+            response.stream = _BoundedStream(response.stream, started + float(total), float(total), request)
         return response
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,8 +36,8 @@ class FewShotConfig(_Strict):
 
 
 class GenerationConfig(_Strict):
-    max_tokens: ranged("max_tokens") = None
-    temperature: ranged("temperature") = None
+    max_tokens: Annotated[int | None, ranged("max_tokens")] = None
+    temperature: Annotated[float | None, ranged("temperature")] = None
     stop: list[str] | None = None
 
 
@@ -65,7 +65,7 @@ class SuiteConfig(_Strict):
     threshold: float | None = Field(default=None, ge=0, le=1)
     thresholds: dict[str, float] = Field(default_factory=dict)
     groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
-    limit: ranged("limit") = None
+    limit: Annotated[int | None, ranged("limit")] = None
     latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.gates
 
     @field_validator("prompt")
