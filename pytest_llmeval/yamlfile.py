@@ -82,34 +82,39 @@ def read_text(path: Path, where: str) -> str:
                           where=f"{where}:{line}") from None
 
 
-def _parse(text: str, where: str) -> tuple[yaml.Node | None, Any]:
-    """The composed node tree (for lines and duplicate keys) and the data built from it."""
+def _yaml_error(exc: yaml.YAMLError, where: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    at = f"{where}:{mark.line + 1}" if mark else where
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return ConfigError(f"invalid YAML: {problem}", where=at)
+
+
+def _construct(node: yaml.Node, where: str) -> Any:
+    """The data of a composed document. (Building it resolves ``<<`` merge keys into the node
+    tree in place, so keys and lines are read from the tree before.)"""
+    loader = yaml.SafeLoader("")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is None:
-            return None, None
-        loader = yaml.SafeLoader("")
-        try:
-            return node, loader.construct_document(node)
-        finally:
-            loader.dispose()
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{where}:{mark.line + 1}" if mark else where
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"invalid YAML: {problem}", where=at) from None
+        raise _yaml_error(exc, where) from None
+    finally:
+        loader.dispose()
 
 
 def load_validated(path: Path, model: type[Model], *, shown: str | None = None) -> Model:
     """Parse ``path`` and validate it as ``model``; any problem is one ConfigError line."""
     where = shown or str(path)
-    node, data = _parse(read_text(path, where), where)
+    try:
+        node = yaml.compose(read_text(path, where), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, where) from None
     if node is None:
         raise ConfigError("the file is empty; expected a mapping of keys", where=where)
-    if not isinstance(data, dict):
-        raise ConfigError(f"expected a mapping of keys at the top level, got {type(data).__name__}", where=where)
     lines: Lines = {}
     _key_lines(node, (), lines, where)
+    data = _construct(node, where)
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping of keys at the top level, got {type(data).__name__}", where=where)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -75,11 +75,16 @@ def _file_identity(path: str | None) -> list[Any] | None:
 
 
 class _Unusable(Exception):
-    """The file is not a journal this release can use; ``kind`` is "corrupt" or "foreign"."""
+    """The file is not a journal this release can use; ``kind`` is "corrupt" or "foreign".
+    ``db`` is still open: SQLite deletes a database's WAL files when it closes it, so the file
+    is set aside first, and the WAL files go with it, whole."""
 
-    def __init__(self, kind: str, reason: str) -> None:
+    def __init__(self, kind: str, reason: str, db: sqlite3.Connection | None = None) -> None:
         super().__init__(reason)
-        self.kind, self.reason = kind, reason
+        self.kind, self.reason, self.db = kind, reason, db
+
+
+_HEADER = b"SQLite format 3\x00"
 
 
 class ResponseStore:
@@ -98,6 +103,8 @@ class ResponseStore:
             self._db = _connect(path)
         except _Unusable as exc:
             aside = _set_aside(path, exc.kind)
+            if exc.db is not None:
+                exc.db.close()
             self.set_aside = f"the journal {path} is {exc.kind} ({exc.reason}): set aside as {aside.name}, " \
                              "and a fresh one was started"
             self._db = _connect(path)
@@ -148,6 +155,8 @@ class ResponseStore:
 
 def _connect(path: Path) -> sqlite3.Connection:
     """A connection to a usable journal (created when absent); _Unusable for a file to set aside."""
+    if _not_sqlite(path):  # known before SQLite opens it (and would drop its WAL files on closing)
+        raise _Unusable("corrupt", "file is not a database")
     db = sqlite3.connect(str(path), timeout=60.0, check_same_thread=False, isolation_level=None)
     try:
         for attempt in range(50):  # workers opening one new file at once: switching it to WAL can
@@ -163,13 +172,22 @@ def _connect(path: Path) -> sqlite3.Connection:
     except sqlite3.OperationalError:
         db.close()
         raise
-    except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
-        db.close()
-        raise _Unusable("corrupt", str(exc)) from None
-    except _Unusable:
-        db.close()
+    except sqlite3.DatabaseError as exc:  # "database disk image is malformed"
+        raise _Unusable("corrupt", str(exc), db) from None
+    except _Unusable as exc:
+        exc.db = db
         raise
     raise AssertionError("unreachable")
+
+
+def _not_sqlite(path: Path) -> bool:
+    """A file with bytes that do not start as every SQLite database does."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_HEADER))
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    return bool(head) and head != _HEADER
 
 
 def _adopt(db: sqlite3.Connection) -> None:
