@@ -33,12 +33,9 @@ SERVER_CASES = [
     _case("retry-after-too-long", ["429:99999"], FAILED,
           "*injected 429; the server asked to wait 99999 s before retrying (Retry-After), longer than the 120 s this "
           "plugin waits*"),
-    _case("retry-after-past-deadline", ["429:60"], FAILED,
-          "*the server asked to wait 60 s before retrying (Retry-After), past the run's deadline (--llm-deadline) in *",
-          "--llm-deadline=30"),
-    _case("never-answers-with-a-deadline", ["hang:600"], FAILED,
-          "*the run's deadline (--llm-deadline) passed while this request was in flight*", "--llm-deadline=6",
-          "--llm-timeout=120", question=2),
+    _case("retry-after-past-deadline", ["429:100"], FAILED,
+          "*the server asked to wait 100 s before retrying (Retry-After), past the run's deadline (--llm-deadline) in *",
+          "--llm-deadline=40"),
     _case("stream-cut-short", ["cut", "cut"], FAILED,
           "*the stream ended before the reply was complete (no finish_reason and no [[]DONE])*", "--llm-stream"),
     _case("stream-cut-once-is-retried", ["cut"], OK, "m: 3 samples, 4 requests, 1 retries, 0 from cache, 0 errors*",
@@ -67,20 +64,33 @@ SERVER_CASES = [
 ]
 
 
+def _deadline_errors(pytester: pytest.Pytester, case: Case, result: pytest.RunResult) -> None:
+    """Every sample is kept; the one the server never answers is an error of the deadline, and
+    so is any other not answered by then (on a slow machine start-up may take most of it)."""
+    samples = {s["id"]: s for s in samples_in(pytester.path / "out")}
+    assert sorted(samples) == ["s0", "s1", "s2"]
+    assert samples["s2"]["error"].endswith("the run's deadline (--llm-deadline) passed while this request was in flight")
+    assert all("(--llm-deadline)" in s["error"] for s in samples.values() if s["error"])
+    answered(3, errors=sum(s["error"] is not None for s in samples.values()))(pytester, case, result)
+
+
+DEADLINE = _case("never-answers-with-a-deadline", ["hang:600"], FAILED,
+                 "*the run's deadline (--llm-deadline) passed while this request was in flight*",
+                 "--llm-deadline=8", "--llm-timeout=60", question=2, kept=_deadline_errors)
+SERVER_CASES.append(DEADLINE)
+
+
+def _named(name: str) -> Case:
+    return next(case for case in SERVER_CASES if case.id == name)
+
+
 @pytest.mark.parametrize("case", SERVER_CASES, ids=repr)
 def test_server_cases(pytester, corpus_server, case):
+    """Each ends in well under the time its fault would take unbounded (Retry-After 99999 or 100
+    s, a 60 s timeout on a server that never answers, a body that never ends), start-up included."""
     started = time.monotonic()
     run_case(pytester, case, corpus_server)
-    assert time.monotonic() - started < 60  # every wait is bounded: nothing here waits for the server's asking
-
-
-def test_a_deadline_ends_a_request_in_flight_at_the_deadline(pytester, corpus_server):
-    """The issue's case: --llm-deadline=8 against a server that never answers took 61 s."""
-    case = _case("deadline-timed", ["hang:600"], FAILED, "*passed while this request was in flight*",
-                 "--llm-deadline=8", "--llm-timeout=60", question=2)
-    started = time.monotonic()
-    run_case(pytester, case, corpus_server)
-    assert time.monotonic() - started < 8 + 30  # it took 61 s: the request ran to its 60 s timeout (slack: start-up)
+    assert time.monotonic() - started < 45
 
 
 def test_a_base_url_without_v1_names_the_url_and_the_fix(pytester, corpus_server):
@@ -145,7 +155,7 @@ def test_an_echoed_key_in_an_error_is_written_nowhere(pytester, corpus_server, m
 
 
 def test_a_refusal_is_a_miss_with_its_reason_in_the_samples(pytester, corpus_server):
-    run_case(pytester, SERVER_CASES[6], corpus_server)
+    run_case(pytester, _named("content-filter"), corpus_server)
     refused = [s for s in samples_in(pytester.path / "out") if s["rejected"]]
     assert [(s["id"], s["correct"], s["error"], s["rejected"]) for s in refused] == [
         ("s0", False, None, "refused by the endpoint (finish_reason: content_filter)")]
@@ -154,7 +164,7 @@ def test_a_refusal_is_a_miss_with_its_reason_in_the_samples(pytester, corpus_ser
 
 def test_a_cut_stream_is_never_scored_nor_timed(pytester, corpus_server):
     since = time.time()
-    run_case(pytester, SERVER_CASES[3], corpus_server)
+    run_case(pytester, _named("stream-cut-short"), corpus_server)
     cut = next(s for s in samples_in(pytester.path / "out") if s["id"] == "s0")
     assert cut["correct"] is None and cut["e2e_s"] is None and cut["reply"] is None
     assert asked(corpus_server, "stream-cut-short question 0", since) == 2  # retried as transient, then an error
@@ -162,6 +172,6 @@ def test_a_cut_stream_is_never_scored_nor_timed(pytester, corpus_server):
 
 def test_a_huge_reply_is_not_journaled_and_not_retried(pytester, corpus_server):
     since = time.time()
-    run_case(pytester, SERVER_CASES[13], corpus_server)
+    run_case(pytester, _named("huge-reply"), corpus_server)
     assert asked(corpus_server, "huge-reply question 0", since) == 1
     assert Path(pytester.path / "out" / "samples.jsonl").stat().st_size < 100_000

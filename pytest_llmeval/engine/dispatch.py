@@ -192,6 +192,9 @@ class Dispatcher:
         self.stop()
         if self._timer is not None:
             self._timer.cancel()
+        if self._local:  # a model in this process must not be freed under the batch it is still running
+            for thread in self._threads:
+                thread.join()
         if self._backend is not None:
             self._backend.close()
         if self._loop is not None:
