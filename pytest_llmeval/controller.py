@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .errors import reason
 from .options import RunOptions
 from .results.payload import SampleResult, result_of
 from .runtime import Runtime
@@ -90,7 +91,7 @@ class Controller:
             self._writer.write(result)
         except OSError as exc:  # a full disk: the run goes on, and fails saying what was not written
             self.problems.append(f"{self._writer.path}: could not write sample {len(self.results)} and after "
-                                 f"({exc.strerror or exc}); the samples are incomplete")
+                                 f"({reason(exc)}); the samples are incomplete")
             with contextlib.suppress(OSError):  # its buffer cannot be written either
                 self._writer.close()
             self._writer = None
@@ -257,7 +258,7 @@ def _samples_writer(folder: Path) -> Any:
         raise pytest.UsageError(f"--llm-report-dir {folder}: another pytest run is writing this folder; "
                                 "give each run its own") from None
     except OSError as exc:
-        raise pytest.UsageError(f"--llm-report-dir {folder}: cannot write there ({exc.strerror or exc})") from None
+        raise pytest.UsageError(f"--llm-report-dir {folder}: cannot write there ({reason(exc)})") from None
 
 
 def _written(failures: list[str], what: str, write: Callable[[], None]) -> None:
@@ -266,7 +267,7 @@ def _written(failures: list[str], what: str, write: Callable[[], None]) -> None:
         write()
     except OSError as exc:
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        failures.append(f"{what}: could not write{where} ({exc.strerror or exc})")
+        failures.append(f"{what}: could not write{where} ({reason(exc)})")
 
 
 def _stopped_early(session: pytest.Session, answered: int) -> list[str]:

@@ -184,13 +184,12 @@ RUNTIME = pytest.StashKey[Runtime]()
 
 def _open_store(path: Path, *, read: bool) -> ResponseStore:
     from .engine.store import ResponseStore
-    from .errors import ConfigError
+    from .errors import ConfigError, reason
 
     try:
         return ResponseStore(path, read=read)
     except (OSError, sqlite3.Error) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError(f"cannot open the journal {path} ({reason}); --llm-cache=PATH puts it elsewhere, "
+        raise ConfigError(f"cannot open the journal {path} ({reason(exc)}); --llm-cache=PATH puts it elsewhere, "
                           "--llm-cache=off runs without one (and without resuming)", key="--llm-cache") from None
 
 

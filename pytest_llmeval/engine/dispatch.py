@@ -112,6 +112,7 @@ class Dispatcher:
         self._local: bool | None = None
         self._key_settings: BackendSettings | None = None
         self._timer: threading.Timer | None = None
+        self._stopped = "the run stopped before this sample was sent"  # why, for samples asked later
 
     # -- the items' side ---------------------------------------------------------------------
 
@@ -138,7 +139,7 @@ class Dispatcher:
         job = _Job(key, request, future, _estimate_tokens(request))
         with self._cv:
             if self._fatal is not None or self._stop.is_set():
-                self._resolve(future, Outcome(error=self._fatal or Cancelled("the run stopped")))
+                self._resolve(future, Outcome(error=self._fatal or Cancelled(self._stopped)))
                 return future
             self._queue.append(job)
             self._start_threads()
@@ -180,6 +181,7 @@ class Dispatcher:
 
     def stop(self, reason: str = "the run stopped before this sample was sent") -> None:
         """Drop queued work and let in-flight requests finish (their replies are still stored)."""
+        self._stopped = reason
         self._stop.set()
         with self._cv:
             dropped = list(self._queue)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.base import BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from ..errors import reason
 
 __all__ = ["ResponseStore", "clear_store", "request_key"]
 _APPLICATION_ID = 0x4C4C4D45  # "LLME" in the file header: this file is a pytest-llmeval journal
@@ -142,7 +143,7 @@ class ResponseStore:
 
     def _failed(self, exc: sqlite3.Error) -> None:
         if self.failure is None:
-            self.failure = f"{type(exc).__name__}: {exc}"
+            self.failure = reason(exc)
 
     def __len__(self) -> int:
         with self._lock:
