@@ -13,9 +13,11 @@ import pytest
 from .outcome import RESULT
 from .results.payload import PAYLOAD_ATTR
 
-__all__ = ["ENGINE_ATTR", "attach_result"]
+__all__ = ["ENGINE_ATTR", "JOURNAL_ATTR", "attach_result"]
 
 ENGINE_ATTR = "llmeval_engine"  # the worker's queue numbers, for the controller's progress line
+JOURNAL_ATTR = "llmeval_journal"  # why this process's journal stopped recording, once it has
+_TEXT_FIELDS = ("prompt", "reply", "extracted", "error", "rejected")
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -37,7 +39,16 @@ def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
             return
         if result.correct is False and not strict:
             report.outcome, report.longrepr = "passed", None  # a miss, not a failure
+    scrubber = runtime.scrubber()
+    if scrubber:  # what a Python test put in its result itself (see ``scrub``)
+        for name in _TEXT_FIELDS:
+            value = getattr(result, name)
+            if isinstance(value, str):
+                setattr(result, name, scrubber.text(value))
     setattr(report, PAYLOAD_ATTR, result.to_json())
+    failure = runtime.journal_failure()
+    if failure is not None:
+        setattr(report, JOURNAL_ATTR, failure)
     if getattr(item.config.option, "xmlpath", None):  # pytest's --junitxml: each sample's properties
         from .report.junit import sample_properties
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "SampleRejected",
-    "TransientBackendError",
+    "TransientBackendError", "reason",
 ]
 
 
@@ -76,3 +76,13 @@ class SampleRejected(BackendError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def reason(exc: BaseException) -> str:
+    """Why an exception from outside the tree happened, as a few words for the one line: an
+    OSError by its reason ("Permission denied", "No space left on device"), anything else by
+    its class and the first line of its message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

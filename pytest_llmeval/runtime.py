@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .engine.prefetch import PrefetchState
     from .engine.store import ResponseStore
     from .profiles import ModelSpec
+    from .scrub import Scrubber
 
 __all__ = ["RUNTIME", "WORKERINPUT_KEY", "Runtime", "SharedRun", "build_runtime"]
 
@@ -74,6 +75,7 @@ class Runtime:
     _store: ResponseStore | None = None
     _store_opened: bool = False
     _prefetch: PrefetchState | None = None
+    _scrubber: Scrubber | None = None
     _fatal: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -114,20 +116,27 @@ class Runtime:
             return self._prefetch
 
     def store(self) -> ResponseStore | None:
+        """The journal, opened on first use; ConfigError with the one line when it cannot be."""
         with self._lock:
             if not self._store_opened:
-                self._store_opened = True
                 path = self.cache_path() if self.options.cache != "off" else None
                 if path is not None:
-                    from .engine.store import ResponseStore
-
-                    try:
-                        self._store = ResponseStore(path, read=self.options.cache != "refresh")
-                    except (OSError, sqlite3.Error) as exc:
-                        from .errors import ConfigError
-
-                        raise ConfigError(f"cannot open the response cache {path}: {exc}", key="llm-cache") from None
+                    self._store = _open_store(path, read=self.options.cache != "refresh")
+                self._store_opened = True
             return self._store
+
+    def journal_failure(self) -> str | None:
+        """Why the journal stopped recording during the run, if it did."""
+        return self._store.failure if self._store is not None else None
+
+    def scrubber(self) -> Scrubber:
+        """The run's secrets (see ``scrub``), read once the models are known."""
+        with self._lock:
+            if self._scrubber is None:
+                from .scrub import Scrubber, secrets_of
+
+                self._scrubber = Scrubber.of(secrets_of(self.models))
+            return self._scrubber
 
     def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:
         from .engine.dispatch import Dispatcher
@@ -144,7 +153,7 @@ class Runtime:
             spec.name, spec.settings, lambda: self.backend(spec.name), store=self.store(), limiter=limiter,
             policy=RetryPolicy(retries=spec.settings.retries, deadline=self.shared.deadline),
             concurrency=spec.concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
-            on_fatal=lambda message: self.mark_fatal(spec.name, message),
+            on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),
         )
 
     def mark_fatal(self, name: str, message: str) -> None:
@@ -171,6 +180,17 @@ class Runtime:
 
 
 RUNTIME = pytest.StashKey[Runtime]()
+
+
+def _open_store(path: Path, *, read: bool) -> ResponseStore:
+    from .engine.store import ResponseStore
+    from .errors import ConfigError, reason
+
+    try:
+        return ResponseStore(path, read=read)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open the journal {path} ({reason(exc)}); --llm-cache=PATH puts it elsewhere, "
+                          "--llm-cache=off runs without one (and without resuming)", key="--llm-cache") from None
 
 
 def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:

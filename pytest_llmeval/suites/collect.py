@@ -21,6 +21,7 @@ from ..outcome import RESULT, raise_for_result
 from ..runtime import RUNTIME
 from ..samples import Sample
 from ..yamlfile import load_validated
+from .checks import node_name
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -46,10 +47,6 @@ def queue_upcoming(item: pytest.Item) -> None:
             pass  # e.g. an unknown model: reported by that item itself when it runs
 
 
-def _node_name(text: str) -> str:
-    return text.replace("::", "_").replace("/", "_") or "_"
-
-
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         runtime = self.config.stash[RUNTIME]
@@ -62,7 +59,7 @@ class SuiteFile(pytest.File):
             raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
         for subject in plan.subjects:
-            yield SubjectNode.from_parent(self, name=_node_name(subject.subject), plan=plan, subject_plan=subject)
+            yield SubjectNode.from_parent(self, name=node_name(subject.subject), plan=plan, subject_plan=subject)
 
 
 def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: str) -> None:
@@ -95,7 +92,7 @@ class SubjectNode(pytest.Collector):
         for sample in self.subject_plan.samples:
             for model in models:
                 yield SampleItem.from_parent(
-                    self, name=f"{_node_name(sample.id)}[{model}]", plan=self.plan,
+                    self, name=f"{node_name(sample.id)}[{model}]", plan=self.plan,
                     subject_plan=self.subject_plan, sample=sample, model=model,
                 )
 
