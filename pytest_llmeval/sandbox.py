@@ -153,7 +153,7 @@ def run_python(program: str, *, limits: Limits = Limits(), unsafe: bool = False)
             status_write = -1
             with _reaped(proc, unsafe):
                 captured = _Capture(proc, status_read, limits, unsafe, started)
-                captured.run(program.encode("utf-8", "surrogateescape"))
+                captured.run(program.encode("utf-8", "surrogatepass"))  # a lone surrogate: a SyntaxError there
             duration = (captured.ended or time.monotonic()) - started
     finally:
         for fd in (status_read, status_write):
@@ -304,7 +304,8 @@ def _workdir(unsafe: bool) -> Iterator[str | None]:
 
 def _spawn(command: list[str], status_fd: int, workdir: str | None, unsafe: bool) -> subprocess.Popen[bytes]:
     """A new session (a terminal's Ctrl-C reaches pytest, which then ends the sandbox, not the program
-    mid-write), only the status pipe passed on, and for bwrap an empty environment."""
+    mid-write), only the status pipe passed on, and for bwrap an empty environment. bwrap's
+    --die-with-parent follows the thread that started it, which waits here until the end."""
     user = None if unsafe else _host_user()
     try:
         return subprocess.Popen(

@@ -62,6 +62,21 @@ def test_each_way_to_end_has_its_status_and_reason(program: str, limits: Limits,
     assert not execution.passed
 
 
+@pytest.mark.parametrize(("program", "reason"), [
+    ("x = '\ud800'\n", "SyntaxError: (unicode error) 'utf-8' codec can't decode byte 0xed"),
+    ("x = 1\0\n", "Error: source code "),  # ValueError in Python 3.11, SyntaxError from 3.12
+])
+def test_text_that_is_no_program_fails_in_the_sandbox(program: str, reason: str) -> None:
+    execution = run_python(program, limits=FAST)
+    assert execution.status == "failed"
+    assert reason in execution.reason
+
+
+def test_a_program_larger_than_a_pipe_is_fed_whole() -> None:
+    program = "# " + "x" * 2_000_000 + "\nprint('end')\n"
+    assert run_python(program, limits=FAST).stdout == "end\n"
+
+
 def test_the_wall_limit_is_kept() -> None:
     started = time.monotonic()
     execution = run_python("import time\nprint('up', flush=True)\ntime.sleep(600)\n", limits=Limits(wall_s=2))
