@@ -270,3 +270,27 @@ def test_an_ordinary_user_gets_the_same_sandbox() -> None:
                             user=SANDBOX_UID, group=SANDBOX_UID, extra_groups=[], capture_output=True, text=True)
     assert result.stdout.splitlines() == [f"{SANDBOX_UID} None", "BlockingIOError: [Errno 11] Resource temporarily "
                                           "unavailable (line 3)", str(SANDBOX_UID)], result.stderr
+
+
+PREFIX_BOUND = textwrap.dedent("""
+    import os, sys
+    from pytest_llmeval.sandbox import _interpreter, run_python, sandbox_status
+    print(sandbox_status(), _interpreter() == (os.path.realpath(sys._base_executable), sys.base_prefix))
+    program = "import sys\\nprint(sys.executable)\\nopen(sys.prefix + '/owned', 'w')\\n"
+    print(run_python(program).stdout.strip(), run_python(program).reason)
+""")
+
+
+@pytest.mark.skipif(Path(sys.base_prefix).resolve().is_relative_to("/usr"), reason="this Python is under /usr")
+def test_an_interpreter_outside_usr_is_bound_read_only() -> None:
+    """A caller whose Python lives outside /usr (pyenv, conda) gets that Python in the sandbox, its
+    prefix bound read-only. Run as uid 1000 in a user namespace of our own, as an ordinary user
+    would; the host's /proc is bound there because bwrap inside needs a procfs it may mount over."""
+    outer = ["bwrap", "--unshare-user", "--uid", "1000", "--gid", "1000", "--die-with-parent", "--ro-bind", "/", "/",
+             "--bind", "/proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", str(REPO),
+             sys.executable, "-c", PREFIX_BOUND]
+    result = subprocess.run(outer, env={"PATH": os.environ["PATH"]}, capture_output=True, text=True)
+    python = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    assert result.stdout.splitlines() == [
+        "None True", f"{python} OSError: [Errno 30] Read-only file system: '{sys.base_prefix}/owned' (line 3)"], result.stderr
+
