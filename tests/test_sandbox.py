@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,27 @@ def test_executions_in_parallel_keep_their_own_results() -> None:
     executions = in_parallel(run_python, programs)
     assert [e.stdout for e in executions] == [f"{i}\n" for i in range(16)]
     assert [e.status for e in executions] == ["failed" if i % 5 == 4 else "passed" for i in range(16)]
+
+
+def test_executions_run_at_the_same_time() -> None:
+    """Seen from outside: four executions on four threads are all alive at once (each holds a
+    process named with a marker until the test has seen all four), so waiting on one sandbox
+    never blocks the others, or the threads that send requests."""
+    marker = f"llmeval-together-{os.getpid()}-{time.monotonic_ns()}"
+    program = (f"import os, time\npid = os.fork()\nif pid == 0:\n    os.execv('/bin/sleep', ['{marker}', '{{}}'])\n"
+               "os.waitpid(pid, 0)\n")
+    seen = 0
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(run_python, program.replace("{}", "600"), limits=Limits(wall_s=60)) for _ in range(4)]
+        deadline = time.monotonic() + 50
+        while seen < 4 and time.monotonic() < deadline:
+            seen = max(seen, len(processes_named(marker)))
+            time.sleep(0.02)
+        for pid in processes_named(marker):  # let them finish: each program then passes
+            os.kill(pid, signal.SIGTERM)
+        executions = [f.result() for f in futures]
+    assert seen == 4
+    assert [e.status for e in executions] == ["passed"] * 4
 
 
 @pytest.mark.parametrize(("field", "value", "needle"), [
