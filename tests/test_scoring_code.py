@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_llmeval.data.humaneval import HumanEvalProblem, read_humaneval
@@ -165,6 +165,7 @@ FRAGMENTS = ["```", "```python\n", "~~~\n", "\n", "    ", "def add(numbers):\n",
              "print(1)\n", "if x:\n", "# note\n", "class A:\n", "@dec\n", "Here is the code:", "(", "'''", "\0", "\t"]
 
 
+@settings(deadline=None)  # a parse per candidate end: milliseconds, more on a loaded machine
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=20).map("".join), st.sampled_from([ADD, "Write add.", ""]))
 def test_any_reply_gives_code_and_never_raises(reply: str, prompt: str) -> None:
     code = code_from_reply(prompt, reply, "add")
