@@ -42,8 +42,8 @@ process is reachable from the program. And the verdict is the program's own: cod
 protects the machine, not the score.
 
 ``unsafe=True`` is the plain fallback for machines without bubblewrap (``--llm-unsafe-exec``): the
-same launcher and limits in an ordinary subprocess, in a fresh temporary folder with the same
-environment, killed with its process group. It runs as the caller, sees the network and the
+same Python, launcher and limits in an ordinary subprocess, in a fresh temporary folder with the
+same environment, killed with its process group. It runs as the caller, sees the network and the
 caller's files, and as root RLIMIT_NPROC does not apply.
 
 Thread-safe: each call has its own process, pipes and selector, so executions run in parallel
@@ -201,7 +201,11 @@ def _sandbox_command(limits: Limits, status_fd: int) -> list[str]:
 
 
 def _unsafe_command(limits: Limits, status_fd: int) -> list[str]:
-    python = getattr(sys, "_base_executable", None) or sys.executable
+    """The Python the sandbox would run, so both give the same verdicts; this one where it has none."""
+    try:
+        python = _interpreter()[0]
+    except SandboxError:
+        python = getattr(sys, "_base_executable", None) or sys.executable
     return [python, *_PYTHON_FLAGS, "-c", _launcher(), str(status_fd), *limits.launcher_args()]
 
 
