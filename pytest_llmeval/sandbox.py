@@ -245,7 +245,8 @@ def _interpreter() -> tuple[str, str | None]:
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     own = Path(getattr(sys, "_base_executable", None) or sys.executable).resolve()
     candidates = [(own, Path(sys.base_prefix).resolve())]
-    candidates += [(Path(folder, f"python{version}").resolve(), Path(folder).parent) for folder in ("/usr/bin", "/usr/local/bin")]
+    candidates += [(Path(folder, f"python{version}").resolve(), Path(folder).parent)
+                   for folder in ("/usr/bin", "/usr/local/bin")]
     for python, prefix in candidates:
         if python.is_file() and python.is_relative_to(prefix) and _reachable(python) and _bindable(prefix):
             return str(python), None if prefix.is_relative_to("/usr") else str(prefix)

@@ -42,8 +42,10 @@ FAST = Limits(wall_s=30)  # a loaded CI machine may take seconds to start Python
     ("def f(x):\n    return 1 / x\n\nf(0)\n", FAST, "failed", "ZeroDivisionError: division by zero (line 2)"),
     ("import sys\nsys.exit(0)\nassert False\n", FAST, "failed",
      "the program called exit(0) before its end, so its tests did not all run"),
-    ("raise SystemExit('bye')\n", FAST, "failed", "the program called exit('bye') before its end, so its tests did not all run"),
-    ("import os\nos._exit(0)\n", FAST, "failed", "the program left with status 0 before its end, so its tests did not all run"),
+    ("raise SystemExit('bye')\n", FAST, "failed",
+     "the program called exit('bye') before its end, so its tests did not all run"),
+    ("import os\nos._exit(0)\n", FAST, "failed",
+     "the program left with status 0 before its end, so its tests did not all run"),
     ("print(input())\n", FAST, "failed", "EOFError: EOF when reading a line (line 1)"),
     ("x = bytearray(10 * 1024 ** 3)\n", FAST, "oom", "MemoryError: over the memory limit (512 MiB per process)"),
     ("x = [bytearray(2 ** 20) for _ in range(200)]\n", Limits(wall_s=30, memory_mb=128), "oom",
@@ -314,5 +316,6 @@ def test_an_interpreter_outside_usr_is_bound_read_only() -> None:
     result = subprocess.run(outer, env={"PATH": os.environ["PATH"]}, capture_output=True, text=True)
     python = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     assert result.stdout.splitlines() == [
-        "None True", f"{python} OSError: [Errno 30] Read-only file system: '{sys.base_prefix}/owned' (line 3)"], result.stderr
+        "None True", f"{python} OSError: [Errno 30] Read-only file system: '{sys.base_prefix}/owned' (line 3)",
+    ], result.stderr
 

@@ -4,8 +4,9 @@ Both run the way samples will: the canonical solution is the reply (a completion
 ``code_from_reply`` and ``check_program`` build the program, ``run_python`` runs it, in parallel.
 The bugs are made programmatically: one AST change at one site of the solution (a comparison,
 arithmetic or boolean operator swapped, an integer moved by one, a ``not`` dropped, a string
-changed, ``min`` for ``max``, ``upper`` for ``lower``..., or a ``return`` of None). Some mutants are equivalent or escape the tests, so each problem tries its sites in
-order until one fails; every problem must have one.
+changed, ``min`` for ``max``, ``upper`` for ``lower``..., or a ``return`` of None). Some
+mutants are equivalent or escape the tests, so each problem tries its sites in order until one
+fails; every problem must have one.
 """
 
 from __future__ import annotations

@@ -209,7 +209,8 @@ def test_smollm2_replies_run_as_written(humaneval: dict[str, HumanEvalProblem]) 
         "HumanEval/24": ("```python\ndef largest_divisor(n: int) -> int:\n    return max(range(1, n + 1))\n```\n\n"
                          "This function uses the built-in `max` function."),
         "HumanEval/48": ("```python\ndef is_palindrome(text: str) -> bool:\n    \"\"\"\n    Checks if given string is a "
-                         "palindrome\n    >>> is_palindrome('aba')\n    True\n    \"\"\"\n    return text == text[::-1)\n```"),
+                         "palindrome\n    >>> is_palindrome('aba')\n    True\n    \"\"\"\n"
+                         "    return text == text[::-1)\n```"),
     }
     problems = [humaneval[task] for task in replies]
     executions = in_parallel(lambda p: run(p.prompt, replies[p.task_id], p.test, p.entry_point), problems)

@@ -65,7 +65,8 @@ def _problem(row: dict[str, Any], where: str) -> HumanEvalProblem:
     if solution is not None and not isinstance(solution, str):
         raise DataError(f"expected a string, found a {type(solution).__name__}", where=where, key="canonical_solution")
     if not row["entry_point"].isidentifier():
-        raise DataError(f"expected a Python function name, found {row['entry_point']!r}", where=where, key="entry_point")
+        raise DataError(f"expected a Python function name, found {row['entry_point']!r}", where=where,
+                        key="entry_point")
     _check_test(row["test"], where)
     return HumanEvalProblem(task_id=row["task_id"], prompt=row["prompt"], entry_point=row["entry_point"],
                             test=row["test"], canonical_solution=solution, where=where)
