@@ -3,6 +3,8 @@
     LLMEvalError
     ├── ConfigError          bad user input: a suite, a data file, an option, a profile.
     │   └── DataError        a data file that cannot be read as the suite says.
+    ├── SandboxError         the sandbox for model-written code cannot run here (no bubblewrap,
+    │                        no user namespaces): never a failed sample, since no code ran.
     └── BackendError         the backend could not answer this sample (after its retries):
         │                    the item is an *error*, never silently a miss.
         ├── TransientBackendError  worth another try (429, 5xx, timeout, dropped connection,
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "SampleRejected",
-    "TransientBackendError", "reason",
+    "SandboxError", "TransientBackendError", "reason",
 ]
 
 
@@ -46,6 +48,11 @@ class ConfigError(LLMEvalError):
 
 class DataError(ConfigError):
     """A data file does not have the layout its format promises."""
+
+
+class SandboxError(LLMEvalError):
+    """The sandbox could not run a program at all. ``str(err)`` is one line saying why, for the
+    run's refusal and for ``doctor``; a program that ran and failed is an ``Execution`` instead."""
 
 
 class BackendError(LLMEvalError):

@@ -11,24 +11,32 @@ One module per job, re-exported here:
     score.py     score_reply: one reply against one gold answer, for every task
     text_metrics.py  ROUGE, BLEU and chrF per sample and per corpus (rouge-score, sacrebleu; lazy)
     judge.py     LLM-as-judge: rubric, judge and pairwise prompts, the strict verdict reader
+    code.py      code_from_reply / check_program: the program that tests a code-generation reply
+    passk.py     pass_at_k: the unbiased pass@k estimator of Chen et al. (2021)
 """
 
 from __future__ import annotations
 
 from .choice import extract_choice
+from .code import check_program, code_from_reply
 from .labels import normalize_choice_target, pick_by_loglikelihood
 from .numbers import extract_number, numbers_equal
 from .options import SCORING_OPTIONS, TASKS, validate_options
+from .passk import mean_pass_at_k, pass_at_k
 from .score import Scored, score_reply
 
 __all__ = [
     "SCORING_OPTIONS",
     "Scored",
     "TASKS",
+    "check_program",
+    "code_from_reply",
     "extract_choice",
     "extract_number",
+    "mean_pass_at_k",
     "normalize_choice_target",
     "numbers_equal",
+    "pass_at_k",
     "pick_by_loglikelihood",
     "score_reply",
     "validate_options",
