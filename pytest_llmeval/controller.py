@@ -3,6 +3,12 @@
 Runs only in the process that owns the terminal (never in an xdist worker). Deciding happens in
 ``pytest_sessionfinish`` so the verdict holds under ``-p no:terminal``; rendering is separate.
 samples.jsonl is appended per report, so a crash or Ctrl-C keeps every finished sample.
+
+An xdist worker that dies (a crash in a model's native code) takes no sample with it: the sample
+it was running is reported as an error from what its setup report announced, its model is marked
+in the run's shared folder so that no process asks it again (the rest of its samples become
+errors at once, instead of crashing one replacement worker after another), and items that never
+ran at all are one failure line.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import platform
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -39,6 +45,12 @@ class Controller:
     _writer: Any = None
     progress: Any = None
     _config: Any = None
+    # xdist only: what each worker started, so that a worker's death loses no sample
+    _started: dict[str, SampleResult] = field(default_factory=dict)  # nodeid -> the sample before its answer
+    _running: dict[str, str | None] = field(default_factory=dict)  # worker id -> the sample it last started
+    _collected: list[str] = field(default_factory=list)
+    _reported: set[str] = field(default_factory=set)
+    crashed_workers: list[str] = field(default_factory=list)
 
     def open(self, config: pytest.Config) -> None:
         from .report.progress import Progress
@@ -51,10 +63,13 @@ class Controller:
             self.options.report_dir.mkdir(parents=True, exist_ok=True)
             self._writer = SamplesWriter(self.options.report_dir / "samples.jsonl")
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)  # a dead worker's sample becomes an error before others read its report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Each sample's payload as its report arrives, from this process or an xdist worker."""
-        result = result_of(report)
+        self._reported.add(report.nodeid)
+        if report.when == "setup":
+            self._track_start(report)
+        result = result_of(report) or self._died_in(report)
         if result is None:
             return
         self.results[(result.model, result.suite, result.subject, result.id)] = result
@@ -68,10 +83,56 @@ class Controller:
                for item in session.items):  # checked first: resolving models costs an import
             self.progress.count_items((item.nodeid for item in session.items), [m.name for m in self.runtime.models])
 
+    def _track_start(self, report: pytest.TestReport) -> None:
+        from .attach import STARTED_ATTR
+
+        payload = getattr(report, STARTED_ATTR, None)
+        if payload is not None:
+            self._started[report.nodeid] = SampleResult.from_json(payload)
+        self._running[_worker_of(report)] = report.nodeid if payload is not None else None
+
+    def _died_in(self, report: pytest.TestReport) -> SampleResult | None:
+        """xdist's report for the item a worker died in (not a phase of ours): that sample's error."""
+        started = self._started.get(report.nodeid)
+        if started is None or not report.failed or report.when in ("setup", "call", "teardown"):
+            return None
+        from .results.payload import PAYLOAD_ATTR
+
+        result = replace(started, error=f"xdist worker {_worker_of(report)} died while running this sample "
+                                        "(a crash in the backend's native code, or a kill)")
+        setattr(report, PAYLOAD_ATTR, result.to_json())  # the terminal, JUnit and the reports see an error
+        return result
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker died: its model is not asked again in this run, by any process."""
+        if error is None:
+            return
+        worker = str(node.gateway.id)
+        self.crashed_workers.append(worker)
+        started = self._started.get(self._running.get(worker) or "")
+        if started is not None:
+            self.runtime.shared.mark_crashed(started.model, (
+                f"not run: xdist worker {worker} died while running {started.model}'s sample {started.suite}/"
+                f"{started.subject} id={started.id} earlier in this run (a crash in the backend's native code, or "
+                "a kill), so no process asks that model again; rerun to go on (answered samples come from the "
+                "journal)"))
+
+    def _never_ran(self) -> list[str]:
+        """After a worker died, the items xdist never ran (it stops replacing workers after
+        --max-worker-restart): the run measured less than it was asked to."""
+        missing = [nodeid for nodeid in self._collected if nodeid not in self._reported] if self.crashed_workers else []
+        if not missing:
+            return []
+        return [f"{len(missing)} item(s) never ran after xdist worker(s) {', '.join(self.crashed_workers)} died "
+                f"(first: {missing[0]})"]
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         from .engine.scheduler import SUITE_MARK
 
+        if not self._collected:
+            self._collected = list(ids)
         if self.progress.totals or not (self.options.models or any(SUITE_MARK in i for i in ids)):
             return  # every worker collects the same items: count them once
         self.progress.count_items(ids, [m.name for m in self.runtime.models])
@@ -101,6 +162,7 @@ class Controller:
         from .results.conclude import accept_baseline, conclude
 
         conclusion = self.conclusion = conclude(self.results.values(), self.settings())
+        conclusion.failures.extend(self._never_ran())
         if conclusion.write_baseline or conclusion.obtained is not None:
             assert self.options.baseline is not None  # conclude writes only where a baseline was named
             accept_baseline(conclusion, self.options.baseline)
@@ -168,6 +230,12 @@ class Controller:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _worker_of(report: pytest.TestReport) -> str:
+    """The xdist worker a report came from ("gw0"); "main" without xdist."""
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    return str(getattr(report, "worker_id", None) or getattr(gateway, "id", None) or "main")
 
 
 CONTROLLER = pytest.StashKey[Controller]()
