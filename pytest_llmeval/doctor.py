@@ -137,8 +137,10 @@ def _backends(place: Place) -> Iterator[Check]:
     for name, module in (("openai", "openai"), ("http", "httpx2")):  # module = distribution name
         yield _imported(name, module)
     if importlib.util.find_spec("llama_cpp") is None:
+        from .backends.llamacpp_probe import INSTALL_LLAMACPP
+
         yield Check(WARN, "backend llamacpp", "llama-cpp-python is not installed: no offline default model",
-                    "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install -e '.[llamacpp]'")
+                    INSTALL_LLAMACPP)
     else:
         yield Check(OK, "backend llamacpp", f"llama-cpp-python {_version('llama-cpp-python') or '?'} installed "
                                             "(imported in a child process below)")
@@ -161,7 +163,7 @@ def _hf_stack() -> Check:
     if any(importlib.util.find_spec(m) is None for m in _HF_STACK):
         absent = [m for m in _HF_STACK if importlib.util.find_spec(m) is None]
         return Check(WARN, "backend hf", f"not installed: {', '.join(absent)} (optional)",
-                     "pip install torch (the build for your machine) && pip install -e '.[hf]'")
+                     "pip install torch (the build for your machine), then pip install 'pytest-llmeval[hf]'")
     code = f"import {', '.join(_HF_STACK)}"
     done = _child([sys.executable, "-c", code], _IMPORT_TIMEOUT_S)
     if done is None or done.returncode != 0:

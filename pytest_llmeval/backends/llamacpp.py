@@ -32,11 +32,12 @@ from typing import Any
 
 from ..errors import BackendError, ConfigError, NativeCrashError
 from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from .llamacpp_probe import INSTALL_LLAMACPP
 
 __all__ = ["DEFAULT_N_CTX", "LlamaCppBackend", "LoadedModel", "default_threads", "encode_pairs", "load_model"]
 
 DEFAULT_N_CTX = 2048
-_INSTALL = "backend llamacpp needs llama-cpp-python: pip install 'pytest-llmeval[llamacpp]'"
+_INSTALL = "backend llamacpp needs llama-cpp-python: " + INSTALL_LLAMACPP
 
 
 @dataclass(frozen=True)

@@ -49,12 +49,14 @@ except ImportError:  # pragma: no cover - not on POSIX: workers may probe side b
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
-    "PORTABLE_CMAKE_ARGS", "PORTABLE_FEATURES", "PROBE_TIMEOUT_S", "Verdict", "build_features", "check_build",
-    "extra_bufts_safe", "instruction_sets", "missing_instructions", "reinstall_command",
+    "INSTALL_LLAMACPP", "PORTABLE_CMAKE_ARGS", "PORTABLE_FEATURES", "PROBE_TIMEOUT_S", "Verdict", "build_features",
+    "check_build", "extra_bufts_safe", "instruction_sets", "missing_instructions", "reinstall_command",
 ]
 
 PROBE_TIMEOUT_S = 300
 PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=OFF"
+# The README's install, for every message that tells someone to install llama-cpp-python:
+INSTALL_LLAMACPP = f"CMAKE_ARGS=\"{PORTABLE_CMAKE_ARGS}\" pip install 'pytest-llmeval[llamacpp]'"
 # llama.cpp's x86 defaults with GGML_NATIVE=OFF: x86-64-v3, every AVX2 CPU (Intel since 2013, AMD since 2015).
 PORTABLE_FEATURES = frozenset({"SSE3", "SSSE3", "AVX", "AVX2", "F16C", "FMA", "BMI2"})
 # llama_print_system_info() names -> /proc/cpuinfo flags
