@@ -8,6 +8,12 @@ What the run could not do is part of the verdict, never only a log line: a journ
 recording, a report file that could not be written, a run interrupted (Ctrl-C, or SIGTERM, which
 the controller turns into the same orderly stop) before every sample was answered. Each is a
 failure line, so the exit status is non-zero and results.json does not say ``passed``.
+
+An xdist worker that dies (a crash in a model's native code) takes no sample with it: the sample
+it was running is reported as an error from what its setup report announced, its model is marked
+in the run's shared folder so that no process asks it again (the rest of its samples become
+errors at once, instead of crashing one replacement worker after another), and items that never
+ran at all are one failure line.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +60,12 @@ class Controller:
     notes: list[str] = field(default_factory=list)  # worth saying, not failing
     _journal_checked: bool = False
     _sigterm: Any = None  # the SIGTERM handler this controller replaced, to restore
+    # xdist only: what each worker started, so that a worker's death loses no sample
+    _started: dict[str, SampleResult] = field(default_factory=dict)  # nodeid -> the sample before its answer
+    _running: dict[str, str | None] = field(default_factory=dict)  # worker id -> the sample it last started
+    _collected: list[str] = field(default_factory=list)
+    _reported: set[str] = field(default_factory=set)
+    crashed_workers: list[str] = field(default_factory=list)
 
     def open(self, config: pytest.Config) -> None:
         from .report.progress import Progress
@@ -71,12 +83,15 @@ class Controller:
         if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)  # a dead worker's sample becomes an error before others read its report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Each sample's payload as its report arrives, from this process or an xdist worker."""
         from .attach import JOURNAL_ATTR
 
-        result = result_of(report)
+        self._reported.add(report.nodeid)
+        if report.when == "setup":
+            self._track_start(report)
+        result = result_of(report) or self._died_in(report)
         if result is None:
             return
         self._journal_failed(getattr(report, JOURNAL_ATTR, None))
@@ -109,10 +124,56 @@ class Controller:
             self.progress.count_items((item.nodeid for item in session.items), [m.name for m in self.runtime.models])
             self._check_journal(session.config)
 
+    def _track_start(self, report: pytest.TestReport) -> None:
+        from .attach import STARTED_ATTR
+
+        payload = getattr(report, STARTED_ATTR, None)
+        if payload is not None:
+            self._started[report.nodeid] = SampleResult.from_json(payload)
+        self._running[_worker_of(report)] = report.nodeid if payload is not None else None
+
+    def _died_in(self, report: pytest.TestReport) -> SampleResult | None:
+        """xdist's report for the item a worker died in (not a phase of ours): that sample's error."""
+        started = self._started.get(report.nodeid)
+        if started is None or not report.failed or report.when in ("setup", "call", "teardown"):
+            return None
+        from .results.payload import PAYLOAD_ATTR
+
+        result = replace(started, error=f"xdist worker {_worker_of(report)} died while running this sample "
+                                        "(a crash in the backend's native code, or a kill)")
+        setattr(report, PAYLOAD_ATTR, result.to_json())  # the terminal, JUnit and the reports see an error
+        return result
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker died: its model is not asked again in this run, by any process."""
+        if error is None:
+            return
+        worker = str(node.gateway.id)
+        self.crashed_workers.append(worker)
+        started = self._started.get(self._running.get(worker) or "")
+        if started is not None:
+            self.runtime.shared.mark_crashed(started.model, (
+                f"not run: xdist worker {worker} died while running {started.model}'s sample {started.suite}/"
+                f"{started.subject} id={started.id} earlier in this run (a crash in the backend's native code, or "
+                "a kill), so no process asks that model again; rerun to go on (answered samples come from the "
+                "journal)"))
+
+    def _never_ran(self) -> list[str]:
+        """After a worker died, the items xdist never ran (it stops replacing workers after
+        --max-worker-restart): the run measured less than it was asked to."""
+        missing = [nodeid for nodeid in self._collected if nodeid not in self._reported] if self.crashed_workers else []
+        if not missing:
+            return []
+        return [f"{len(missing)} item(s) never ran after xdist worker(s) {', '.join(self.crashed_workers)} died "
+                f"(first: {missing[0]})"]
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         from .engine.scheduler import SUITE_MARK
 
+        if not self._collected:
+            self._collected = list(ids)
         if self.progress.totals or not (self.options.models or any(SUITE_MARK in i for i in ids)):
             return  # every worker collects the same items: count them once
         self.progress.count_items(ids, [m.name for m in self.runtime.models])
@@ -165,6 +226,7 @@ class Controller:
         conclusion = self.conclusion = conclude(self.results.values(), self.settings())
         conclusion.failures.extend(self.problems + _stopped_early(session, len(self.results)))
         conclusion.notes[:0] = self.notes
+        conclusion.failures.extend(self._never_ran())
         if conclusion.write_baseline or conclusion.obtained is not None:
             assert self.options.baseline is not None  # conclude writes only where a baseline was named
             _written(conclusion.failures, f"baseline {self.options.baseline}",
@@ -238,6 +300,12 @@ class Controller:
         if self._sigterm is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._sigterm)
             self._sigterm = None
+
+
+def _worker_of(report: pytest.TestReport) -> str:
+    """The xdist worker a report came from ("gw0"); "main" without xdist."""
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    return str(getattr(report, "worker_id", None) or getattr(gateway, "id", None) or "main")
 
 
 CONTROLLER = pytest.StashKey[Controller]()

@@ -12,8 +12,11 @@
         │                    ``retry_after_s``, and only then reports a BackendError.
         ├── SampleRejected   the endpoint refused this sample's prompt on purpose (content
         │                    filter, prompt too long): scored as a *miss*, the reason recorded.
-        └── FatalBackendError the endpoint refused the whole run (401/403 key, 404 model):
-                             the session stops at once with one line.
+        ├── FatalBackendError the endpoint refused the whole run (401/403 key, 404 model):
+        │                    the session stops at once with one line.
+        └── NativeCrashError a local model's native library crashed (or hung) on this machine,
+                             in a child process that tried it first: every sample of that model
+                             is an error with the one line, and the other models of the run go on.
 
 Every message is a single line that names where the problem is (file, line, key or field) and
 what was expected, because users see it in place of a traceback.
@@ -22,8 +25,8 @@ what was expected, because users see it in place of a traceback.
 from __future__ import annotations
 
 __all__ = [
-    "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "SampleRejected",
-    "SandboxError", "TransientBackendError", "reason",
+    "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "NativeCrashError",
+    "SampleRejected", "SandboxError", "TransientBackendError", "reason",
 ]
 
 
@@ -61,6 +64,12 @@ class BackendError(LLMEvalError):
 
 class FatalBackendError(BackendError):
     """The endpoint will refuse every request of this run: a rejected key or an unknown model."""
+
+
+class NativeCrashError(BackendError):
+    """The model's native library cannot run here: loading it in a child process crashed, hung or
+    was killed. Not retried (it would crash again), and not fatal: the run's other models have
+    nothing to do with this machine's build of one library."""
 
 
 class TransientBackendError(BackendError):

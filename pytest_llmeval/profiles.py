@@ -19,7 +19,7 @@ from .options import RunOptions
 from .ranges import default, ranged
 from .yamlfile import load_validated
 
-__all__ = ["BUILTIN_PROFILES", "ModelSpec", "resolve_models"]
+__all__ = ["BUILTIN_PROFILES", "ModelSpec", "Profile", "load_profiles", "resolve_models"]
 
 DEFAULT_TIMEOUT_S: float = default("timeout")
 DEFAULT_RETRIES: int = default("retries")
@@ -140,7 +140,8 @@ class ModelSpec:
         }
 
 
-def _load_profiles(files: list[Path]) -> tuple[dict[str, Profile], str | None]:
+def load_profiles(files: list[Path]) -> tuple[dict[str, Profile], str | None]:
+    """Built-in profiles overlaid by the files (earlier files win), and the files' ``default:``."""
     profiles = dict(BUILTIN_PROFILES)
     default: str | None = None
     for path in reversed(files):  # earlier files win
@@ -195,7 +196,7 @@ def _http_streams(backend: str, options: dict[str, Any]) -> bool:
 
 def resolve_models(opts: RunOptions, files: list[Path]) -> list[ModelSpec]:
     """The models of this run, from ``--llm-model`` names, profiles and command-line overrides."""
-    profiles, default = _load_profiles(files)
+    profiles, default = load_profiles(files)
     names = list(opts.models) or [default or "smollm2"]
     if not opts.models and default and default not in profiles:
         raise ConfigError(f"default: no model profile named {default!r}", where=str(files[0]) if files else None)

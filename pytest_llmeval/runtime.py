@@ -6,11 +6,13 @@ socket, and an xdist worker loads only what its items need.
 
 What every process of one run must share (the folder holding the rate-limit state, the deadline,
 whether subjects are scheduled whole) is decided by the controller and handed to xdist workers
-through ``workerinput``.
+through ``workerinput``. The same folder tells workers which models took a worker down with them:
+the controller writes a line there when one dies, and no process of the run asks that model again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 import tempfile
@@ -61,6 +63,24 @@ class SharedRun:
     def cleanup(self) -> None:
         if self.owner and self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def mark_crashed(self, model: str, line: str) -> None:
+        """Record (once) that ``model``'s samples must not be asked again in this run, and why."""
+        from .atomic import write_atomic
+
+        path = self._crash_file(model)
+        if not path.exists():
+            write_atomic(path, line)
+
+    def crashed(self, model: str) -> str | None:
+        """Why ``model`` is not to be asked again in this run (None: it may)."""
+        try:
+            return self._crash_file(model).read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def _crash_file(self, model: str) -> Path:
+        return self.folder() / f"crashed-{hashlib.sha256(model.encode()).hexdigest()[:16]}.txt"
 
 
 @dataclass(eq=False)
@@ -154,6 +174,7 @@ class Runtime:
             policy=RetryPolicy(retries=spec.settings.retries, deadline=self.shared.deadline),
             concurrency=spec.concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
             on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),
+            blocked=(lambda: self.shared.crashed(spec.name)) if self.shared.xdist else (lambda: None),
         )
 
     def mark_fatal(self, name: str, message: str) -> None:

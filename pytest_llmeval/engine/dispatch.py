@@ -13,6 +13,9 @@ them, ``concurrency`` at a time, so a run of N samples takes about N x latency /
 - With a deadline, each attempt is bounded by the time left (``attempt_timeout``), and when the
   deadline passes every sample not yet answered, queued or in flight, ends at once as an error:
   a request in flight never holds the run past its deadline, whatever the backend.
+- A backend that cannot be built (a native library that crashes on this machine) fails every
+  request of its model with the same line, and is not tried again; neither is a model whose
+  backend took an xdist worker down earlier in the run (``blocked``).
 
 Threads are daemons and queued work is dropped on ``stop()``: Ctrl-C, ``-x`` or a fatal error end
 the run at once, and whatever was answered is already in the store for the rerun.
@@ -95,10 +98,12 @@ class Dispatcher:
         self, name: str, settings: BackendSettings, make_backend: Callable[[], Backend], *,
         store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
         concurrency: int, batch_size: int, on_fatal: Callable[[str], None], scrubber: Scrubber = Scrubber(),
+        blocked: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.name, self.settings, self._scrubber = name, settings, scrubber
         self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
         self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
+        self._blocked = blocked
         self.stats = EngineStats()
         self._queue: deque[_Job] = deque()
         self._pending: dict[str, Future[Outcome]] = {}
@@ -106,6 +111,7 @@ class Dispatcher:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._backend: Backend | None = None
+        self._unbuilt: BackendError | None = None  # why the backend could not be built
         self._fatal: FatalBackendError | None = None
         self._probe_taken = self._gate_open = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -257,13 +263,21 @@ class Dispatcher:
                     self._cv.notify_all()
 
     def _backend_or_fatal(self) -> Backend:
+        blocked = self._blocked()
+        if blocked is not None:
+            raise BackendError(blocked)
         if self._backend is None:
             with self._cv:
+                if self._unbuilt is not None:
+                    raise self._unbuilt
                 if self._backend is None:
                     try:
                         self._backend = self._make_backend()
                     except ConfigError as exc:  # a missing key variable: no request can succeed
                         raise FatalBackendError(str(exc)) from None
+                    except BackendError as exc:  # this model cannot run here; the others can
+                        self._unbuilt = exc
+                        raise
         return self._backend
 
     def _answer(self, job: _Job) -> Outcome:

@@ -18,6 +18,7 @@ from ..errors import ConfigError, LLMEvalError
 from ..engine.dispatch import Outcome
 from ..evaluate import apply_outcome, new_result, sample_request
 from ..outcome import RESULT, raise_for_result
+from ..results.payload import SampleResult
 from ..runtime import RUNTIME
 from ..samples import Sample
 from ..yamlfile import load_validated
@@ -112,13 +113,17 @@ class SampleItem(pytest.Item):
         prompt, request = sample_request(spec, self.plan, self.subject_plan, self.sample)
         self.stash[_QUEUED] = (prompt, runtime.dispatcher(self.model).submit(request))
 
+    def skeleton(self) -> SampleResult:
+        """This sample's result before it is answered: everything but the answer."""
+        spec = self.config.stash[RUNTIME].model(self.model)
+        return new_result(spec, self.plan, self.subject_plan, self.sample, self.nodeid)
+
     def runtest(self) -> None:
         runtime = self.config.stash[RUNTIME]
-        spec = runtime.model(self.model)
         queue_upcoming(self)
         self.queue_request()
         prompt, future = self.stash[_QUEUED]
-        result = new_result(spec, self.plan, self.subject_plan, self.sample, self.nodeid)
+        result = self.skeleton()
         result.prompt = prompt
         self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result())
         raise_for_result(result, self.session, runtime.options.strict)

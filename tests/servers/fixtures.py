@@ -1,6 +1,6 @@
 """Session fixtures for real local servers and the one shared SmolLM2 model.
 
-Load with ``pytest_plugins = ["tests.servers.fixtures"]`` (the top-level conftest does) or
+Load with ``pytest_plugins = ["tests.servers.fixtures"]`` (``tests/conftest.py`` imports the fixtures) or
 ``-p tests.servers.fixtures``. Everything heavy is imported inside the fixture that needs it.
 
 - ``fake_openai_factory(**config)``: start a ``FakeOpenAIServer`` (see ``fake_openai``); every
