@@ -41,6 +41,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-update-baseline", "bool", "write this run's results as the accepted baseline (default file: llmeval-baseline.json in the rootdir)", {"action": "store_true", "default": None}),
     ("--llm-regression-tolerance", "string", "a subject or group regresses only when its score drops by more than this (default 0.01)", {"type": float}),
     ("--llm-regression-significance", "string", "... and McNemar's exact test on the paired samples gives p below this (default 0.05)", {"type": float}),
+    ("--llm-max-unparsed", "string", "fail the run when more than this share of a subject's replies has no readable answer, e.g. 0.05", {"type": float}),
     ("--llm-gate", "string", "what thresholds are checked against: score (default) or ci-low (the 95% interval's lower bound)", {}),
     ("--llm-flips", "string", "flipped samples shown in the terminal per direction (default 5; all are in the reports)", {"type": int}),
     ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
@@ -104,6 +105,7 @@ class RunOptions:
     regression_tolerance: float = 0.01
     regression_significance: float = 0.05
     gate: str = "score"  # or "ci_low"
+    max_unparsed: float | None = None  # every subject's limit on its share of unparsed replies
     flips_shown: int = 5
     shard: tuple[int, int] | None = None  # (index, total), 1-based
 
@@ -132,6 +134,7 @@ class RunOptions:
             "regression_tolerance": self.regression_tolerance,
             "regression_significance": self.regression_significance,
             "gate": self.gate,
+            "max_unparsed": self.max_unparsed,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         }
 
@@ -227,12 +230,16 @@ def _regression_settings(config: pytest.Config) -> dict[str, Any]:
     if gate not in GATES:
         raise pytest.UsageError(f"--llm-gate: expected score or ci-low, got {gate!r}")
     flips = _positive("llm_flips", _value(config, "llm_flips", int))
+    max_unparsed = _value(config, "llm_max_unparsed", float)
+    if max_unparsed is not None and not 0 <= max_unparsed <= 1:
+        raise pytest.UsageError(f"--llm-max-unparsed: expected a share from 0 to 1, e.g. 0.05, got {max_unparsed}")
     return {
         "baseline": baseline,
         "update_baseline": update,
         "regression_tolerance": 0.01 if tolerance is None else tolerance,
         "regression_significance": 0.05 if significance is None else significance,
         "gate": GATES[gate],
+        "max_unparsed": max_unparsed,
         "flips_shown": 5 if flips is None else flips,
     }
 
