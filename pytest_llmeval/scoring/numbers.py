@@ -83,6 +83,7 @@ def _ratio(numerator: str, denominator: str) -> Decimal | None:
 def _values(match: re.Match[str]) -> list[Decimal | None]:
     """The number(s) one match stands for: two when "3 6/2" is a whole number beside an improper fraction."""
     g = match.groupdict()
+    values: list[Decimal | None]
     if g["whole"] is not None:
         whole, part = Decimal(int(g["whole"])), _ratio(g["mnum"], g["mden"])
         values = [whole + part] if part is not None and int(g["mnum"]) < int(g["mden"]) else [whole, part]
@@ -95,8 +96,8 @@ def _values(match: re.Match[str]) -> list[Decimal | None]:
             values = [Decimal(g["plain"].replace(",", ""))]
         except InvalidOperation:
             values = [None]
-    if g["sign"]:
-        values[0] = -values[0] if values[0] is not None else None
+    if g["sign"] and values[0] is not None:
+        values[0] = -values[0]
     return values
 
 
