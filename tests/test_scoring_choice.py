@@ -176,6 +176,7 @@ def test_never_returns_a_letter_outside_the_labels_on_letter_heavy_text(text, la
 @pytest.mark.parametrize("reply", [
     "answer option" + " " * 20000 + "x", ("answer option" + "(:" * 2000) * 10, "A" + " \t" * 10000 + "is",
     "A" + "):" * 10000 + "x", "A," * 10000, "答案" * 5000, "B" + "选项" * 5000, "I think " * 5000,
+    "A. x\nB. y\n" * 3000, "The answer is A. " * 3000, "A\n" * 10000, "选择：A\n\n" * 5000, "A. " + "x " * 10000,
 ])
 def test_adversarial_replies_stay_fast(reply):
     started = time.perf_counter()

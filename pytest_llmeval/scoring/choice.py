@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import rules
-from .layout import Lettered, bounded, copied_option, lettered_lines, named_options, normal, without_lists
+from .layout import Lettered, Options, bounded, lettered_lines, normal, without_lists
 from .phrases import (
     CORRECTION, EXPLICIT, HEDGE_AFTER, LEAD, LETTER, LETTER_LIST, LISTING_AFTER, OPTION_WORD, REJECT_AFTER,
     REJECT_BEFORE, TRAILING_TEXT, follows_as_word,
@@ -104,19 +104,19 @@ def _counts(text: str, match: re.Match[str]) -> bool:
     return REJECT_BEFORE.search(text[max(0, start - 40) : start]) is None
 
 
-def _commitment(at: int, letter: str, rule: str, text: str, labels: str, choices: Sequence[str],
-                cut: bool = False) -> _Commitment:
+def _commitment(at: int, letter: str, rule: str, text: str, options: Options, cut: bool = False) -> _Commitment:
     """``letter`` with the text that follows it: its own option's text makes it a restated option,
     another option's text makes it mixed. ``cut``: that text ends the reply."""
-    named = named_options(text, labels, choices, cut) if choices else set()
+    named = options.named(text, cut)
     if letter in named:
         return _Commitment(at, letter, rules.RESTATED_OPTION if rule != rules.ANSWER_PHRASE else rule)
     return _Commitment(at, letter, rule, frozenset(named))
 
 
-def _phrases(text: str, labels: str, choices: Sequence[str]) -> list[_Commitment]:
+def _phrases(text: str, options: Options) -> list[_Commitment]:
     """Every explicit answer phrase that is not ruled out or hedged ("the answer is C?")."""
     found = []
+    end = len(text.rstrip())  # where the reply's last word ends
     for pattern in EXPLICIT:
         for m in pattern.finditer(text):
             if not _counts(text, m) or HEDGE_AFTER.match(text, m.end("L")):
@@ -124,32 +124,31 @@ def _phrases(text: str, labels: str, choices: Sequence[str]) -> list[_Commitment
             trailing = TRAILING_TEXT.match(text, m.end("L"))
             assert trailing is not None  # every part of it is optional
             found.append(_commitment(m.start("L"), m.group("L").upper(), rules.ANSWER_PHRASE, trailing.group("text"),
-                                     labels, choices, cut=not text[trailing.end():].strip()))
+                                     options, cut=trailing.end() >= end))
     return found
 
 
-def _apart(text: str, lines: Sequence[Lettered], labels: str, choices: Sequence[str]) -> list[_Commitment]:
+def _apart(text: str, lines: Sequence[Lettered], options: Options) -> list[_Commitment]:
     """The lettered lines outside echoed lists, with no lead-in but an option word ("Option D. …"),
     that are not ruled out and do not just list letters ("A. A.B.C.D.E")."""
     found = []
+    start, end = len(text) - len(text.lstrip()), len(text.rstrip())  # where the reply's first and last words are
     for line in lines:
-        if line.in_list or (line.prefix and not OPTION_WORD.fullmatch(line.prefix)) or line.letter not in labels:
+        if line.in_list or (line.prefix and not OPTION_WORD.fullmatch(line.prefix)) or line.letter not in options.labels:
             continue  # a lettered line outside the choices is a list item ("E.", "I."), not an answer
-        if _rules_out(line, labels, choices) or LETTER_LIST.match(line.text):
+        if _rules_out(line, options) or LETTER_LIST.match(line.text):
             continue
-        rule = rules.OPENING_LETTER if not text[: line.start].strip() else rules.LONE_LETTER
-        found.append(_commitment(line.at, line.letter, rule, line.text, labels, choices,
-                                 cut=not text[line.end:].strip()))
+        rule = rules.OPENING_LETTER if line.start <= start else rules.LONE_LETTER
+        found.append(_commitment(line.at, line.letter, rule, line.text, options, cut=line.end >= end))
     return found
 
 
-def _rules_out(line: Lettered, labels: str, choices: Sequence[str]) -> bool:
+def _rules_out(line: Lettered, options: Options) -> bool:
     """"A) wrong", "A. <A's text> is not a valid answer": the line rules its letter out."""
     if REJECT_AFTER.match(line.text):
         return True
-    index = labels.find(line.letter)
-    own = normal(choices[index]) if 0 <= index < len(choices) else ""
-    text = normal(line.text)
+    own = options.own(line.letter)
+    text = normal(line.text[: 2 * len(own) + 64])
     return bool(own) and text.startswith(own) and REJECT_AFTER.match(text, len(own)) is not None
 
 
@@ -200,7 +199,7 @@ def _standalone(text: str, labels: str, ruled_out: set[int]) -> set[str]:
     }
 
 
-def _quoted_option(text: str, labels: str, choices: Sequence[str]) -> str | None:
+def _quoted_option(text: str, options: Options) -> str | None:
     """The label of the only option whose text the reply contains.
 
     A match inside a longer option's match does not count: "New York City" names that option,
@@ -208,8 +207,7 @@ def _quoted_option(text: str, labels: str, choices: Sequence[str]) -> str | None
     """
     folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
     spans: list[tuple[int, int, str]] = []
-    for label, option in zip(labels, choices):
-        needle = normal(option)
+    for label, needle in options.texts.items():
         if needle:
             spans += [(m.start(), m.end(), label) for m in re.finditer(bounded(needle), folded)
                       if not REJECT_AFTER.match(folded, m.end())]
@@ -229,20 +227,21 @@ def read_choice(text: str, labels: str = "ABCD", choices: Sequence[str] = ()) ->
     clean = _prepare(text)
     if not clean or not labels:
         return Choice(None, rules.NO_ANSWER)
-    lines = lettered_lines(clean, labels, choices)
+    options = Options.of(labels, choices)
+    lines = lettered_lines(clean, options)
     outside = without_lists(clean, lines)
-    found = _phrases(outside, labels, choices) + _apart(outside, lines, labels, choices) + _opening(outside, lines, labels)
+    found = _phrases(outside, options) + _apart(outside, lines, options) + _opening(outside, lines, labels)
     strong = [c for c in found if not c.weak]
     if found:
         return _decide(_corrected(outside, strong or found), labels)
     ruled_out = {line.at for line in lines
-                 if not line.in_list and (_rules_out(line, labels, choices) or LETTER_LIST.match(line.text))}
+                 if not line.in_list and (_rules_out(line, options) or LETTER_LIST.match(line.text))}
     letters = _standalone(LETTER_LIST.sub(lambda m: " " * len(m.group()), outside), labels, ruled_out)
     if letters:
         return Choice(letters.pop(), rules.LONE_LETTER) if len(letters) == 1 else Choice(None, rules.CONFLICTING)
-    quoted = _quoted_option(outside, labels, choices) if choices else None
+    quoted = _quoted_option(outside, options) if choices else None
     if quoted is None and choices and not any(line.in_list and line.start == 0 for line in lines):
-        quoted = copied_option(clean.split("\n", 1)[0], labels, choices)  # the reply opens with it
+        quoted = options.copied(clean.split("\n", 1)[0])  # the reply opens with it
     if quoted is not None:
         return Choice(quoted, rules.OPTION_TEXT)
     return Choice(None, rules.ECHOED_OPTIONS if any(line.in_list for line in lines) else rules.NO_ANSWER)

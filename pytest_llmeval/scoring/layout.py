@@ -33,12 +33,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from difflib import SequenceMatcher
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 from ..samples import CHOICE_LABELS
 from .phrases import LETTER
 
-__all__ = ["Lettered", "bounded", "copied_option", "lettered_lines", "named_options", "normal", "without_lists"]
+__all__ = ["Lettered", "Options", "bounded", "lettered_lines", "normal", "without_lists"]
 
 _LINE = re.compile(
     r"^(?P<prefix>[^\n]{0,60}?)[\(\[（【]?" + LETTER
@@ -50,6 +50,52 @@ _END_PUNCTUATION = " \t.。,，;；:：!！?？\"'“”‘’()（）[]【】"
 _MIN_SHARE = 0.5  # a piece of an option names it when at least this share of its length
 _SLIP = 0.8  # how alike a text copied with a slip must be to its option
 _MARGIN = 0.1  # ... and how much closer to it than to any other option
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """A question's options as replies are compared with them, prepared once per reading."""
+
+    labels: str
+    texts: dict[str, str] = field(default_factory=dict)  # label -> normal(option text)
+    openers: dict[str, re.Pattern[str]] = field(default_factory=dict)  # label -> its whole text, bounded
+    longest: int = 0
+
+    @classmethod
+    def of(cls, labels: str, choices: Sequence[str]) -> Options:
+        texts = {label: text for label, text in zip(labels, map(normal, choices)) if text}
+        return cls(labels, texts, {label: re.compile(bounded(text)) for label, text in texts.items()},
+                   max(map(len, texts.values()), default=0))
+
+    def own(self, letter: str) -> str:
+        """The normalised text of ``letter``'s option ("" when it has none)."""
+        return self.texts.get(letter, "")
+
+    def named(self, text: str, cut: bool = False) -> set[str]:
+        """The labels of the options ``text`` names (module docstring); empty for an empty text.
+        ``cut``: the text ends the reply, which may stop mid-word."""
+        if not self.texts:
+            return set()
+        piece = normal(text[: 2 * self.longest + 16])  # longer than any option, it can only open with one
+        if not piece:
+            return set()
+        exact = {label for label, whole in self.texts.items() if piece == whole}
+        if exact:
+            return exact
+        return {label for label, whole in self.texts.items()
+                if self.openers[label].match(piece) or _piece_of(piece, whole, cut)}
+
+    def copied(self, text: str) -> str | None:
+        """The one option ``text`` copies with a slip: at least 80% alike, and clearly closer (by
+        0.1) than any other, since the options of one question often differ by a word."""
+        piece = normal(text)
+        if not piece or not self.texts:
+            return None
+        alike = sorted(((SequenceMatcher(None, piece, whole).ratio(), label) for label, whole in self.texts.items()),
+                       reverse=True)
+        if alike[0][0] < _SLIP or (len(alike) > 1 and alike[0][0] - alike[1][0] < _MARGIN):
+            return None
+        return alike[0][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,36 +112,38 @@ class Lettered:
     in_list: bool = False
 
 
-def _lines(text: str) -> list[Lettered]:
-    found = []
-    for m in _LINE.finditer(text):
-        prefix = m.group("prefix").strip(_BULLETS)
-        if m.group("L").isupper():
-            found.append(Lettered(m.start(), m.end(), m.start("L"), m.group("L"), prefix, m.group("text").strip()))
-    return found
+def _lines(text: str) -> list[re.Match[str]]:
+    return [m for m in _LINE.finditer(text) if m.group("L").isupper()]
 
 
-def _follows(a: Lettered, b: Lettered, text: str) -> bool:
+def _follows(a: re.Match[str], b: re.Match[str], text: str) -> bool:
     """``b`` continues ``a``'s list: the next letter, the same lead-in, nothing but blank lines between."""
-    return (CHOICE_LABELS.find(b.letter) == CHOICE_LABELS.find(a.letter) + 1 and a.prefix == b.prefix
-            and not text[a.end:b.start].strip())
+    return (CHOICE_LABELS.find(b.group("L")) == CHOICE_LABELS.find(a.group("L")) + 1 and _prefix(a) == _prefix(b)
+            and not text[a.end():b.start()].strip())
 
 
-def lettered_lines(text: str, labels: str, choices: Sequence[str]) -> list[Lettered]:
+def _prefix(m: re.Match[str]) -> str:
+    return m.group("prefix").strip(_BULLETS)
+
+
+def lettered_lines(text: str, options: Options) -> list[Lettered]:
     """Every lettered line of ``text``, those of echoed lists marked ``in_list``."""
-    lines = _lines(text)
+    found = _lines(text)
     runs: list[list[int]] = []
-    for i, line in enumerate(lines):
-        if runs and runs[-1][-1] == i - 1 and _follows(lines[i - 1], line, text):
+    for i, m in enumerate(found):
+        if runs and runs[-1][-1] == i - 1 and _follows(found[i - 1], m, text):
             runs[-1].append(i)
         else:
             runs.append([i])
+    lines = [Lettered(m.start(), m.end(), m.start("L"), m.group("L"), _prefix(m), m.group("text").strip())
+             for m in found]
     lists = [run for run in runs if len(run) >= 2
-             and (not lines[run[0]].prefix or all(_copied(lines[i], labels, choices) for i in run))]
+             and (not lines[run[0]].prefix or all(_copied(lines[i], options) for i in run))]
     listed = {i for run in lists for i in run}
-    if len(lists) >= 2 and _loops_on(lines, lists[-1], text, labels):
+    if len(lists) >= 2 and _loops_on(lines, lists[-1], text, options.labels):
         listed.add(len(lines) - 1)
-    return [replace(line, in_list=i in listed) for i, line in enumerate(lines)]
+    return [Lettered(line.start, line.end, line.at, line.letter, line.prefix, line.text, True) if i in listed else line
+            for i, line in enumerate(lines)]
 
 
 def _loops_on(lines: Sequence[Lettered], last_list: list[int], text: str, labels: str) -> bool:
@@ -105,22 +153,9 @@ def _loops_on(lines: Sequence[Lettered], last_list: list[int], text: str, labels
             and not text[lines[-2].end:line.start].strip() and not text[line.end:].strip())
 
 
-def _copied(line: Lettered, labels: str, choices: Sequence[str]) -> bool:
+def _copied(line: Lettered, options: Options) -> bool:
     """The line's text is its own option's, exactly or with a copying slip."""
-    return line.letter in named_options(line.text, labels, choices) or copied_option(line.text, labels, choices) == line.letter
-
-
-def copied_option(text: str, labels: str, choices: Sequence[str]) -> str | None:
-    """The one option ``text`` copies with a slip: at least 80% alike, and clearly closer (by 0.1)
-    than any other, since options of one question often differ by a word."""
-    piece = normal(text)
-    if not piece:
-        return None
-    alike = sorted(((SequenceMatcher(None, piece, normal(option)).ratio(), label)
-                    for label, option in zip(labels, choices)), reverse=True)
-    if not alike or alike[0][0] < _SLIP or (len(alike) > 1 and alike[0][0] - alike[1][0] < _MARGIN):
-        return None
-    return alike[0][1]
+    return line.letter in options.named(line.text) or options.copied(line.text) == line.letter
 
 
 def without_lists(text: str, lines: Sequence[Lettered]) -> str:
@@ -145,23 +180,8 @@ def bounded(needle: str) -> str:
     return before + re.escape(needle) + after
 
 
-def named_options(text: str, labels: str, choices: Sequence[str], cut: bool = False) -> set[str]:
-    """The labels of the options ``text`` names (module docstring); empty for an empty text.
-    ``cut``: the text ends the reply, which may stop mid-word."""
-    piece = normal(text)
-    if not piece:
-        return set()
-    wholes = {label: normal(option) for label, option in zip(labels, choices)}
-    exact = {label for label, whole in wholes.items() if whole and piece == whole}
-    if exact:
-        return exact
-    return {label for label, whole in wholes.items() if whole and _names(piece, whole, cut)}
-
-
-def _names(piece: str, whole: str, cut: bool) -> bool:
-    """A piece of the option, or a text that opens with the whole option and goes on."""
-    if re.match(bounded(whole), piece):
-        return True
-    if len(piece) < _MIN_SHARE * len(whole):
+def _piece_of(piece: str, whole: str, cut: bool) -> bool:
+    """A piece of the option at least half as long as it (at the reply's end, cut mid-word too)."""
+    if not _MIN_SHARE * len(whole) <= len(piece) <= len(whole):
         return False
     return bool(re.search(bounded(piece), whole)) or (cut and whole.startswith(piece))
