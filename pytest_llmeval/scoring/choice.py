@@ -13,6 +13,8 @@ A reply is read as a careful person reads it (the corpus in tests/data holds thi
      <D's text>") -> ``restated option``: strong evidence, since the model wrote out what it chose;
    - the letter opening the reply ("B", "(B)", "B because ...", "B选项"), and a bare lettered line
      elsewhere -> ``opening letter`` / ``lone letter``.
+   What follows a list the model made up (an invented next question, after a few-shot prompt)
+   answers that question, not the one asked, and is left out.
    A letter followed by the text of *another* option ("A. <C's text>", "The answer is A. <C's
    text>") is a mixed commitment: the letter and the text disagree.
 3. **They must agree; never guess.** One letter across all commitments is the answer (the rule
@@ -136,7 +138,7 @@ def _apart(text: str, lines: Sequence[Lettered], options: Options) -> list[_Comm
     for line in lines:
         if line.in_list or (line.prefix and not OPTION_WORD.fullmatch(line.prefix)) or line.letter not in options.labels:
             continue  # a lettered line outside the choices is a list item ("E.", "I."), not an answer
-        if _rules_out(line, options) or LETTER_LIST.match(line.text):
+        if _rules_out(line, options) or _lists_letters(line.text):
             continue
         rule = rules.OPENING_LETTER if line.start <= start else rules.LONE_LETTER
         found.append(_commitment(line.at, line.letter, rule, line.text, options, cut=line.end >= end))
@@ -150,6 +152,16 @@ def _rules_out(line: Lettered, options: Options) -> bool:
     own = options.own(line.letter)
     text = normal(line.text[: 2 * len(own) + 64])
     return bool(own) and text.startswith(own) and REJECT_AFTER.match(text, len(own)) is not None
+
+
+def _lists_letters(text: str) -> bool:
+    """"A.B.C.D.E": a text listing several letters, not an option ("A. A. A." only stutters)."""
+    match = LETTER_LIST.match(text)
+    return match is not None and len(set(re.findall("[A-Z]", match.group()))) > 1
+
+
+def _blank_letter_list(match: re.Match[str]) -> str:
+    return " " * len(match.group()) if _lists_letters(match.group()) else match.group()
 
 
 def _opening(text: str, lines: Sequence[Lettered], labels: str) -> list[_Commitment]:
@@ -228,15 +240,16 @@ def read_choice(text: str, labels: str = "ABCD", choices: Sequence[str] = ()) ->
     if not clean or not labels:
         return Choice(None, rules.NO_ANSWER)
     options = Options.of(labels, choices)
-    lines = lettered_lines(clean, options)
-    outside = without_lists(clean, lines)
+    every = lettered_lines(clean, options)
+    invented = min((line.start for line in every if line.invented), default=len(clean))
+    outside = without_lists(clean[:invented], every)  # what follows a question it made up answers that one
+    lines = [line for line in every if line.start < invented]
     found = _phrases(outside, options) + _apart(outside, lines, options) + _opening(outside, lines, labels)
     strong = [c for c in found if not c.weak]
     if found:
         return _decide(_corrected(outside, strong or found), labels)
-    ruled_out = {line.at for line in lines
-                 if not line.in_list and (_rules_out(line, options) or LETTER_LIST.match(line.text))}
-    letters = _standalone(LETTER_LIST.sub(lambda m: " " * len(m.group()), outside), labels, ruled_out)
+    ruled_out = {line.at for line in lines if not line.in_list and (_rules_out(line, options) or _lists_letters(line.text))}
+    letters = _standalone(LETTER_LIST.sub(_blank_letter_list, outside), labels, ruled_out)
     if letters:
         return Choice(letters.pop(), rules.LONE_LETTER) if len(letters) == 1 else Choice(None, rules.CONFLICTING)
     quoted = _quoted_option(outside, options) if choices else None
@@ -244,7 +257,7 @@ def read_choice(text: str, labels: str = "ABCD", choices: Sequence[str] = ()) ->
         quoted = options.copied(clean.split("\n", 1)[0])  # the reply opens with it
     if quoted is not None:
         return Choice(quoted, rules.OPTION_TEXT)
-    return Choice(None, rules.ECHOED_OPTIONS if any(line.in_list for line in lines) else rules.NO_ANSWER)
+    return Choice(None, rules.ECHOED_OPTIONS if any(line.in_list for line in every) else rules.NO_ANSWER)
 
 
 def extract_choice(text: str, labels: str = "ABCD", choices: Sequence[str] = ()) -> str | None:

@@ -16,6 +16,9 @@ standing apart is an answer, restated with its option's own text. So the lines a
 - a model that loops repeats the list over and over until ``max_tokens`` cuts it: after two or
   more lists, a last line that starts the list again ("A. ...", and nothing after it) is that
   repetition cut off, not an answer;
+- a list none of whose lines names an option of the question is **invented**: after a few-shot
+  prompt the model goes on with a question of its own, and what follows that list answers it,
+  not the question asked (``choice.py`` drops it);
 - every other lettered line **stands apart**; what its text names decides what it says
   (``choice.py``).
 
@@ -110,6 +113,7 @@ class Lettered:
     prefix: str
     text: str
     in_list: bool = False
+    invented: bool = False  # in a list that names none of the question's options
 
 
 def _lines(text: str) -> list[re.Match[str]]:
@@ -140,10 +144,15 @@ def lettered_lines(text: str, options: Options) -> list[Lettered]:
     lists = [run for run in runs if len(run) >= 2
              and (not lines[run[0]].prefix or all(_copied(lines[i], options) for i in run))]
     listed = {i for run in lists for i in run}
+    invented = {i for run in lists if not any(_names_any(lines[i], options) for i in run) for i in run}
     if len(lists) >= 2 and _loops_on(lines, lists[-1], text, options.labels):
         listed.add(len(lines) - 1)
-    return [Lettered(line.start, line.end, line.at, line.letter, line.prefix, line.text, True) if i in listed else line
-            for i, line in enumerate(lines)]
+    return [Lettered(line.start, line.end, line.at, line.letter, line.prefix, line.text, True, i in invented)
+            if i in listed else line for i, line in enumerate(lines)]
+
+
+def _names_any(line: Lettered, options: Options) -> bool:
+    return bool(options.named(line.text)) or options.copied(line.text) is not None
 
 
 def _loops_on(lines: Sequence[Lettered], last_list: list[int], text: str, labels: str) -> bool:
@@ -162,8 +171,8 @@ def without_lists(text: str, lines: Sequence[Lettered]) -> str:
     """``text`` with the lines of echoed lists blanked (offsets kept), so nothing in them is read as an answer."""
     chars = list(text)
     for line in lines:
-        if line.in_list:
-            chars[line.start:line.end] = " " * (line.end - line.start)
+        if line.in_list and line.start < len(chars):
+            chars[line.start:line.end] = " " * (min(line.end, len(chars)) - line.start)
     return "".join(chars)
 
 
