@@ -32,6 +32,8 @@ def test_the_corpus_covers_what_issue_13_asks() -> None:
     assert {r["source"] for r in ROWS} == {"mmlu/test", "cmmlu/test", "ceval/val"}
     assert all(r["label"] in LABELS and r["note"] and len(r["options"]) == 4 for r in ROWS)
     assert sum(r["heldout"] for r in ROWS) == len(ROWS) // 4
+    reread = [r for r in ROWS if r["reread"] is not None]  # a tenth, read a second time, blind
+    assert len(reread) == len(ROWS) // 10 and sum(r["reread"] == r["label"] for r in reread) >= 0.9 * len(reread)
     # real replies of every kind: answers, non-answers and self-contradictions
     kinds = Counter("letter" if r["label"] in LETTERS else r["label"] for r in ROWS)
     assert min(kinds.values()) >= 40

@@ -3,9 +3,9 @@
 One row per suite-subject, then that suite's groups (marked ``[group]``); one column block per
 model when several are compared (OpenCompass style). ``unparsed`` is the share of replies with no
 readable answer (shown once any reply was read by an extraction rule), ``max unparsed`` its limit
-(shown once a limit is set). Widths count display cells, so CJK subject
-names align. The failure lines come from ``results.verdict``, the same lines that set the exit
-status, so what is printed and what is decided cannot drift apart.
+(shown once a limit is set). Widths count display cells, so CJK subject names align. The failure
+lines come from ``results.verdict``, the same lines that set the exit status, so what is printed
+and what is decided cannot drift apart.
 """
 
 from __future__ import annotations

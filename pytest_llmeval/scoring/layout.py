@@ -12,7 +12,7 @@ standing apart is an answer, restated with its option's own text. So the lines a
   shifted ones, or a list the model made up. A list may also repeat a lead-in before each letter
   ("- The answer is A. <A's text>", "- The answer is B. <B's text>") when every line carries its
   own option's text, copied exactly or with a slip (the closest option's, at least 80% alike):
-  that enumerates the options too, while "The answer is A.\nThe answer is B." is two answers;
+  that enumerates the options too, while "The answer is A.\\nThe answer is B." is two answers;
 - a model that loops repeats the list over and over until ``max_tokens`` cuts it: after two or
   more lists, a last line that starts the list again ("A. ...", and nothing after it) is that
   repetition cut off, not an answer;
@@ -35,8 +35,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from difflib import SequenceMatcher
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from ..samples import CHOICE_LABELS
 from .phrases import LETTER

@@ -139,8 +139,8 @@ def follows_as_word(text: str, letter: str, end: int) -> bool:
     """True when ``letter`` (just before ``end``) is the English article "A"/"a" or pronoun "I".
 
     "A cat is an animal", "A 15-year-old ..." and "I think" are words; "A", "A.", "A)", "A:",
-    "A\\n", "A and C", "A is wrong" and "A because ..." are letters: an article is never followed by punctuation, a
-    line break, a conjunction or a verb.
+    "A\\n", "A and C", "A is wrong" and "A because ..." are letters: an article is never followed
+    by punctuation, a line break, a conjunction or a verb.
     """
     if letter.upper() not in "AI":
         return False
