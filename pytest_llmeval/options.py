@@ -194,6 +194,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
         **_regression_settings(config),
+        max_unparsed=_max_unparsed(config),
         shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
     )
 
@@ -230,18 +231,22 @@ def _regression_settings(config: pytest.Config) -> dict[str, Any]:
     if gate not in GATES:
         raise pytest.UsageError(f"--llm-gate: expected score or ci-low, got {gate!r}")
     flips = _positive("llm_flips", _value(config, "llm_flips", int))
-    max_unparsed = _value(config, "llm_max_unparsed", float)
-    if max_unparsed is not None and not 0 <= max_unparsed <= 1:
-        raise pytest.UsageError(f"--llm-max-unparsed: expected a share from 0 to 1, e.g. 0.05, got {max_unparsed}")
     return {
         "baseline": baseline,
         "update_baseline": update,
         "regression_tolerance": 0.01 if tolerance is None else tolerance,
         "regression_significance": 0.05 if significance is None else significance,
         "gate": GATES[gate],
-        "max_unparsed": max_unparsed,
         "flips_shown": 5 if flips is None else flips,
     }
+
+
+def _max_unparsed(config: pytest.Config) -> float | None:
+    """The run's limit on every subject's share of replies with no readable answer (NaN refused too)."""
+    limit: float | None = _value(config, "llm_max_unparsed", float)
+    if limit is not None and not 0 <= limit <= 1:
+        raise pytest.UsageError(f"--llm-max-unparsed: expected a share from 0 to 1, e.g. 0.05, got {limit}")
+    return limit
 
 
 def parse_shard(text: str) -> tuple[int, int]:
