@@ -55,7 +55,8 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "LLM evaluation (pytest-llmeval)")
     for flag, ini_type, help_text, kwargs in _OPTIONS:
         dest = flag[2:].replace("-", "_")
-        group.addoption(flag, dest=dest, help=help_text, **({"default": None} | kwargs))
+        # argparse %-formats option help ("95% interval" would crash pytest --help); ini help is not
+        group.addoption(flag, dest=dest, help=help_text.replace("%", "%%"), **({"default": None} | kwargs))
         parser.addini(dest, help=help_text, type=ini_type)  # type: ignore[arg-type]
 
 
