@@ -246,7 +246,7 @@ class Controller:
 
         o = self.options
         return Settings(models=tuple(m.name for m in self.runtime.models), latency_gates=dict(o.latency_gates),
-                        gate=o.gate, baseline=o.baseline, update_baseline=o.update_baseline,
+                        gate=o.gate, max_unparsed=o.max_unparsed, baseline=o.baseline, update_baseline=o.update_baseline,
                         regression_tolerance=o.regression_tolerance,
                         regression_significance=o.regression_significance, sharded=o.shard is not None)
 

@@ -43,6 +43,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-update-baseline", "bool", "write this run's results as the accepted baseline (default file: llmeval-baseline.json in the rootdir)", {"action": "store_true", "default": None}),
     ("--llm-regression-tolerance", "string", "a subject or group regresses only when its score drops by more than this (default 0.01)", {"type": float}),
     ("--llm-regression-significance", "string", "... and McNemar's exact test on the paired samples gives p below this (default 0.05)", {"type": float}),
+    ("--llm-max-unparsed", "string", "fail the run when more than this share of a subject's replies has no readable answer, e.g. 0.05", {"type": float}),
     ("--llm-gate", "string", "what thresholds are checked against: score (default) or ci-low (the 95% interval's lower bound)", {}),
     ("--llm-flips", "string", "flipped samples shown in the terminal per direction (default 5; all are in the reports)", {"type": int}),
     ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
@@ -56,7 +57,8 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "LLM evaluation (pytest-llmeval)")
     for flag, ini_type, help_text, kwargs in _OPTIONS:
         dest = flag[2:].replace("-", "_")
-        group.addoption(flag, dest=dest, help=help_text, **({"default": None} | kwargs))
+        # argparse %-formats option help ("95% interval" would crash pytest --help); ini help is not
+        group.addoption(flag, dest=dest, help=help_text.replace("%", "%%"), **({"default": None} | kwargs))
         parser.addini(dest, help=help_text, type=ini_type)  # type: ignore[arg-type]
 
 
@@ -101,6 +103,7 @@ class RunOptions:
     regression_tolerance: float = 0.01
     regression_significance: float = 0.05
     gate: str = "score"  # or "ci_low"
+    max_unparsed: float | None = None  # every subject's limit on its share of unparsed replies
     flips_shown: int = 5
     shard: tuple[int, int] | None = None  # (index, total), 1-based
 
@@ -129,6 +132,7 @@ class RunOptions:
             "regression_tolerance": self.regression_tolerance,
             "regression_significance": self.regression_significance,
             "gate": self.gate,
+            "max_unparsed": self.max_unparsed,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         }
 
@@ -201,6 +205,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
         **_regression_settings(config),
+        max_unparsed=_max_unparsed(config),
         shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
     )
 
@@ -262,6 +267,12 @@ def _regression_settings(config: pytest.Config) -> dict[str, Any]:
         "gate": GATES[gate],
         "flips_shown": default("flips") if flips is None else flips,
     }
+
+
+def _max_unparsed(config: pytest.Config) -> float | None:
+    """The run's limit on every subject's share of replies with no readable answer (0 to 1)."""
+    limit: float | None = _number(config, "max_unparsed")
+    return limit
 
 
 def parse_shard(text: str) -> tuple[int, int]:

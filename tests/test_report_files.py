@@ -16,15 +16,17 @@ from pytest_llmeval.results.aggregate import Summary, aggregate
 from pytest_llmeval.results.payload import SampleResult
 
 ROW_FIELDS = ["model", "suite", "{kind}", "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed"]
-EXTRA_FIELDS = ["metric", "mode", "task", "errors"]
+EXTRA_FIELDS = ["metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed"]
 GROUP_FIELDS = {"subject": [], "group": ["aggregate", "score_weighted", "score_naive", "members"]}
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
     "latency_s", "prompt_tokens", "completion_tokens",
+    "rule", "unparsed",  # which extraction rule read the answer, or why none could
     "task", "mode", "rejected", "retries", "cached",  # also kept by SampleResult.sample_record()
     "streamed", "e2e_s", "ttft_s", "tpot_s", "itl_s", "output_tokens", "sent_at",  # serving performance
     # what merging shards needs to rebuild each result exactly
     "v", "nodeid", "groups", "threshold", "group_thresholds", "group_aggregates", "fatal", "metric", "latency_gates",
+    "max_unparsed",
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

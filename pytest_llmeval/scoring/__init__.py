@@ -4,8 +4,9 @@ One module per job, re-exported here:
 
     text.py      full-width folding and the case/punctuation/whitespace rules of string tasks
     phrases.py   what a letter token is, and the EN/ZH phrases that commit to one
-    choice.py    extract_choice: the option letter a reply commits to (precedence documented there)
-    numbers.py   extract_number / numbers_equal: GSM8K-style final numbers
+    rules.py     the names of the extraction rules, and of the reasons a reply is unparsed
+    choice.py    read_choice: the option letter a reply commits to, and the rule (precedence documented there)
+    numbers.py   read_number / numbers_equal: GSM8K-style final numbers, fractions included
     labels.py    gold answers and log-likelihoods as option labels
     options.py   the suite's ``scoring:`` block: keys, defaults, validation at collection
     score.py     score_reply: one reply against one gold answer, for every task
@@ -17,15 +18,17 @@ One module per job, re-exported here:
 
 from __future__ import annotations
 
-from .choice import extract_choice
+from . import rules
+from .choice import Choice, extract_choice, read_choice
 from .code import check_program, code_from_reply
 from .labels import normalize_choice_target, pick_by_loglikelihood
-from .numbers import extract_number, numbers_equal
+from .numbers import extract_number, numbers_equal, read_number
 from .options import SCORING_OPTIONS, TASKS, validate_options
 from .passk import mean_pass_at_k, pass_at_k
 from .score import Scored, score_reply
 
 __all__ = [
+    "Choice",
     "SCORING_OPTIONS",
     "Scored",
     "TASKS",
@@ -38,6 +41,9 @@ __all__ = [
     "numbers_equal",
     "pass_at_k",
     "pick_by_loglikelihood",
+    "read_choice",
+    "read_number",
+    "rules",
     "score_reply",
     "validate_options",
 ]

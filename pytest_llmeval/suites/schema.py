@@ -64,6 +64,8 @@ class SuiteConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     threshold: float | None = Field(default=None, ge=0, le=1)
     thresholds: dict[str, float] = Field(default_factory=dict)
+    # the most of a subject's replies that may have no readable answer (a format failure), e.g. 0.05
+    max_unparsed: Annotated[float | None, ranged("max_unparsed")] = None
     groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
     limit: Annotated[int | None, ranged("limit")] = None
     latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.gates
