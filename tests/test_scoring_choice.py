@@ -179,6 +179,8 @@ def test_never_returns_a_letter_outside_the_labels_on_letter_heavy_text(text, la
     "A. x\nB. y\n" * 3000, "The answer is A. " * 3000, "A\n" * 10000, "选择：A\n\n" * 5000, "A. " + "x " * 10000,
 ])
 def test_adversarial_replies_stay_fast(reply):
-    started = time.perf_counter()
+    """Linear, not quadratic: each takes about 0.1 s of CPU. Counted in this process's CPU time,
+    which neighbours on a loaded machine do not inflate as they do wall time (1.6 s seen)."""
+    started = time.process_time()
     extract_choice(reply, CHOICE_LABELS[:10], ["x"])
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
