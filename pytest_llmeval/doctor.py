@@ -97,7 +97,7 @@ def _ini_values(path: Path, section: str | None) -> dict[str, str] | None:
 def checks(place: Place) -> Iterator[Check]:
     """Every check, in the order a first run meets them."""
     steps: list[Callable[[Place], Iterator[Check]]] = [
-        _versions, _backends, _cpu, _llamacpp, _models, _shared_data, _journal, _user_cache, _chromium]
+        _versions, _backends, _cpu, _llamacpp, _models, _shared_data, _journal, _user_cache, _chromium, _sandbox]
     for step in steps:
         yield from step(place)
 
@@ -364,6 +364,22 @@ def _chromium(place: Place) -> Iterator[Check]:
                                         f"tests {after}", "pip install -e '.[test]'")
         return
     yield Check(OK, "chromium", f"{version} ({executable}), playwright {_version('playwright') or '?'}")
+
+
+def _sandbox(place: Place) -> Iterator[Check]:
+    """bubblewrap, which runs model-written code (``sandbox.py``): a trivial program is run in it,
+    as the sandbox's own check does, so the line is what a code evaluation would meet."""
+    from .sandbox import sandbox_status
+
+    problem = sandbox_status()
+    if problem is None:
+        done = _child(["bwrap", "--version"], 60)
+        version = done.stdout.strip() if done is not None and done.returncode == 0 else "bubblewrap"
+        yield Check(OK, "sandbox", f"{version}: model-written code runs as nobody, without network")
+        return
+    after = "skip" + (", and fail under CI=true" if _in_ci() else "")
+    yield Check(FAIL if _in_ci() else WARN, "sandbox", f"model-written code cannot be run, and the sandbox tests "
+                f"{after}: {problem}")  # the problem's own line says what to install or allow
 
 
 # -- helpers ------------------------------------------------------------------------------------

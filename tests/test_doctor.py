@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from pytest_llmeval.machine import cpu
+from tests._sandbox import SANDBOX_PROBLEM
 from tests.native_standin import standin_path
 
 REPO = Path(__file__).resolve().parents[1]
 NAMES = ["versions", "backend openai", "backend http", "backend llamacpp", "backend hf", "cpu", "llama.cpp build",
-         "bundled model", "models", "keys of built-in profiles", "shared data", "journal", "user cache", "chromium"]
+         "bundled model", "models", "keys of built-in profiles", "shared data", "journal", "user cache", "chromium",
+         "sandbox"]
 SECRET = "sk-doctor-secret-0987654321"
 
 
@@ -52,6 +54,8 @@ def test_doctor_on_this_checkout(tmp_path):
     assert lines["llama.cpp build"].startswith("ok") or "CMAKE_ARGS" in lines["llama.cpp build"]
     assert lines["models"].endswith("smollm2 (built-in profiles only)")
     assert lines["chromium"].startswith("ok" if Path("/usr/bin/chromium").is_file() else "warn")
+    assert re.match(r"ok +sandbox: bubblewrap [\d.]+: model-written code runs as nobody, without network$",
+                    lines["sandbox"]) if SANDBOX_PROBLEM is None else lines["sandbox"].startswith("warn")
 
 
 def test_doctor_names_each_problem_and_how_to_fix_it(pytester):
@@ -66,7 +70,7 @@ def test_doctor_names_each_problem_and_how_to_fix_it(pytester):
     done = _doctor(pytester.path, PYTHONPATH=str(standin), STANDIN_CRASH_AT="decode", STANDIN_SYSTEM_INFO=native,
                    XDG_CACHE_HOME=str(pytester.path / "cache"), DOCTOR_SPARE_KEY=SECRET, CI="true",
                    LLMEVAL_SHARED_DATA=str(pytester.path / "absent"),
-                   LLMEVAL_CHROMIUM=str(pytester.path / "absent-chromium"))
+                   LLMEVAL_CHROMIUM=str(pytester.path / "absent-chromium"), PATH=str(pytester.mkdir("no-bwrap")))
     lines = _lines(done)
     assert done.returncode == 1, done.stdout
     assert SECRET not in done.stdout + done.stderr
@@ -91,6 +95,9 @@ def test_doctor_names_each_problem_and_how_to_fix_it(pytester):
                                 "can write")
     assert lines["chromium"].startswith("FAIL") and lines["chromium"].endswith(
         "fail under CI=true; fix: apt-get install -y chromium chromium-driver (or set LLMEVAL_CHROMIUM)")
+    assert lines["sandbox"] == ("FAIL  sandbox: model-written code cannot be run, and the sandbox tests skip, and "
+                                "fail under CI=true: bubblewrap is not installed (no bwrap on PATH): apt-get install "
+                                "bubblewrap, or dnf install bubblewrap")
 
 
 def test_doctor_warns_where_a_run_works_but_tests_would_skip(pytester):
@@ -101,13 +108,15 @@ def test_doctor_warns_where_a_run_works_but_tests_would_skip(pytester):
                                             "'http://127.0.0.1:9/v1', api_key_env: DOCTOR_LATER_KEY}\n")
     done = _doctor(pytester.path, "suites", XDG_CACHE_HOME=str(pytester.path / "cache"), CI="",
                    LLMEVAL_SHARED_DATA=str(pytester.path / "absent"),
-                   LLMEVAL_CHROMIUM=str(pytester.path / "absent-chromium"))
+                   LLMEVAL_CHROMIUM=str(pytester.path / "absent-chromium"), PATH=str(pytester.mkdir("no-bwrap")))
     lines = _lines(done)
     assert done.returncode == 0, done.stdout
     assert lines["models"].endswith(f"smollm2 ({Path('suites') / 'llm_models.yaml'})")
     assert lines["key DOCTOR_LATER_KEY"].startswith("warn  key DOCTOR_LATER_KEY: not set (profile later)")
     assert lines["shared data"].startswith("warn") and "skip; fix: set LLMEVAL_SHARED_DATA" in lines["shared data"]
     assert lines["chromium"].startswith("warn") and "tests skip; fix: apt-get install" in lines["chromium"]
+    assert lines["sandbox"].startswith("warn  sandbox: model-written code cannot be run, and the sandbox tests skip: "
+                                       "bubblewrap is not installed")
     assert lines["journal"].startswith("ok    journal: .pytest_cache/d/llmeval/replies.sqlite3: not written yet")
 
 
