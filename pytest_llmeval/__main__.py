@@ -1,4 +1,4 @@
-"""``python -m pytest_llmeval merge ...``, the same as the ``pytest-llmeval`` command."""
+"""``python -m pytest_llmeval merge ...`` (or ``doctor``), the same as the ``pytest-llmeval`` command."""
 
 from .cli import main
 

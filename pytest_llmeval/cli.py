@@ -1,5 +1,11 @@
-"""``pytest-llmeval merge``: the command line around ``merge``. Exit status as pytest's: 0 when the
-merged run passes, 1 when its verdict fails, 4 for bad input (pytest's usage error)."""
+"""The ``pytest-llmeval`` command.
+
+- ``merge``: the command line around ``merge``. Exit status as pytest's: 0 when the merged run
+  passes, 1 when its verdict fails, 4 for bad input (pytest's usage error).
+- ``doctor``: what a first run needs, one line per check (``doctor``); 1 when a check failed.
+
+Each command imports its module only when it runs: the plugin never imports this one.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +32,30 @@ def _parser() -> argparse.ArgumentParser:
                        help="accept the merged run as the baseline (default file: the shards' --llm-baseline)")
     merge.add_argument("--allow-partial", action="store_true", help="merge even when some shards are missing")
     merge.add_argument("--flips", type=int, default=5, help="flipped samples shown per direction (default 5)")
+    doctor = commands.add_parser(
+        "doctor", help="check what a first run needs, and say how to fix what is missing",
+        description="Versions, backends, CPU features, the llama.cpp build and the bundled model (in a child "
+                    "process), model keys (never printed), the shared data, the journal and Chromium: one line "
+                    "each, ok / warn / FAIL with the fix. Exit status 1 when a check failed.")
+    doctor.add_argument("paths", nargs="*", help="the paths you would give pytest (where model profiles are found)")
+    doctor.add_argument("--model", action="append", default=[], metavar="NAME",
+                        help="a model you will run (as --llm-model; repeat): its key must be set")
+    doctor.add_argument("--models-file", type=Path, help="model profiles file (as --llm-models-file)")
+    doctor.add_argument("--timeout", type=float,
+                        help="seconds the bundled model may take to load and answer (default 300)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import main as doctor
+
+        return doctor(args)
+    return _merge(args)
+
+
+def _merge(args: argparse.Namespace) -> int:
     from _pytest._io import TerminalWriter
 
     from .merge import MergeError, merge

@@ -3,6 +3,8 @@
     LLMEvalError
     ├── ConfigError          bad user input: a suite, a data file, an option, a profile.
     │   └── DataError        a data file that cannot be read as the suite says.
+    ├── SandboxError         the sandbox for model-written code cannot run here (no bubblewrap,
+    │                        no user namespaces): never a failed sample, since no code ran.
     └── BackendError         the backend could not answer this sample (after its retries):
         │                    the item is an *error*, never silently a miss.
         ├── TransientBackendError  worth another try (429, 5xx, timeout, dropped connection,
@@ -10,8 +12,11 @@
         │                    ``retry_after_s``, and only then reports a BackendError.
         ├── SampleRejected   the endpoint refused this sample's prompt on purpose (content
         │                    filter, prompt too long): scored as a *miss*, the reason recorded.
-        └── FatalBackendError the endpoint refused the whole run (401/403 key, 404 model):
-                             the session stops at once with one line.
+        ├── FatalBackendError the endpoint refused the whole run (401/403 key, 404 model):
+        │                    the session stops at once with one line.
+        └── NativeCrashError a local model's native library crashed (or hung) on this machine,
+                             in a child process that tried it first: every sample of that model
+                             is an error with the one line, and the other models of the run go on.
 
 Every message is a single line that names where the problem is (file, line, key or field) and
 what was expected, because users see it in place of a traceback.
@@ -20,8 +25,8 @@ what was expected, because users see it in place of a traceback.
 from __future__ import annotations
 
 __all__ = [
-    "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "SampleRejected",
-    "TransientBackendError",
+    "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "NativeCrashError",
+    "SampleRejected", "SandboxError", "TransientBackendError", "reason",
 ]
 
 
@@ -48,12 +53,23 @@ class DataError(ConfigError):
     """A data file does not have the layout its format promises."""
 
 
+class SandboxError(LLMEvalError):
+    """The sandbox could not run a program at all. ``str(err)`` is one line saying why, for the
+    run's refusal and for ``doctor``; a program that ran and failed is an ``Execution`` instead."""
+
+
 class BackendError(LLMEvalError):
     """The backend gave no usable answer for one request, after its retries."""
 
 
 class FatalBackendError(BackendError):
     """The endpoint will refuse every request of this run: a rejected key or an unknown model."""
+
+
+class NativeCrashError(BackendError):
+    """The model's native library cannot run here: loading it in a child process crashed, hung or
+    was killed. Not retried (it would crash again), and not fatal: the run's other models have
+    nothing to do with this machine's build of one library."""
 
 
 class TransientBackendError(BackendError):
@@ -76,3 +92,13 @@ class SampleRejected(BackendError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def reason(exc: BaseException) -> str:
+    """Why an exception from outside the tree happened, as a few words for the one line: an
+    OSError by its reason ("Permission denied", "No space left on device"), anything else by
+    its class and the first line of its message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

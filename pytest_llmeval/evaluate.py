@@ -16,7 +16,7 @@ from .profiles import ModelSpec
 from .prompts import render_messages_text
 from .results.payload import SampleResult
 from .samples import Sample
-from .scoring import pick_by_loglikelihood, score_reply
+from .scoring import pick_by_loglikelihood, rules, score_reply
 from .suites.plan import SubjectPlan, SuitePlan
 
 __all__ = ["apply_outcome", "generation_request", "new_result", "sample_request", "timing_fields"]
@@ -47,7 +47,8 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
         nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, groups=list(subject.groups),
-        threshold=subject.threshold, group_thresholds=dict(subject.group_thresholds), target=sample.target,
+        threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
+        group_thresholds=dict(subject.group_thresholds), target=sample.target,
         group_aggregates=dict(subject.group_aggregates),
         latency_gates=dict(plan.config.latency),
     )
@@ -102,6 +103,7 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
             result.error = f"backend returned {0 if reply.logprobs is None else len(reply.logprobs)} log-likelihoods for {len(sample.labels)} options"
             return
         result.extracted = pick_by_loglikelihood(reply.logprobs, sample.labels)
+        result.rule = rules.LOG_LIKELIHOOD
         result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
         result.correct = result.extracted == sample.target
         return
@@ -111,3 +113,4 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
         options=plan.config.scoring,
     )
     result.extracted, result.correct = scored.extracted, scored.correct
+    result.rule, result.unparsed = scored.rule, scored.unparsed

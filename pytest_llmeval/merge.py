@@ -22,7 +22,7 @@ __all__ = ["MergeError", "Shard", "merge", "read_shard"]
 
 # Settings every shard must share: they decide the verdict, so shards that differ are not one run.
 _SHARED = ("models", "gate", "regression_tolerance", "regression_significance", "latency_gates", "baseline",
-           "update_baseline", "limit", "strict")
+           "update_baseline", "limit", "strict", "max_unparsed")
 
 
 class MergeError(ValueError):

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-__all__ = ["CACHE_MODES", "GATES", "RunOptions", "add_options", "parse_shard", "read_options"]
+from .ranges import RANGES, default
+
+__all__ = ["CACHE_MODES", "GATES", "RunOptions", "add_options", "parse_shard", "path_problem", "read_options"]
 
 GROUP = "llmeval"
 CACHE_MODES = ("on", "off", "refresh", "clear")
@@ -41,6 +43,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-update-baseline", "bool", "write this run's results as the accepted baseline (default file: llmeval-baseline.json in the rootdir)", {"action": "store_true", "default": None}),
     ("--llm-regression-tolerance", "string", "a subject or group regresses only when its score drops by more than this (default 0.01)", {"type": float}),
     ("--llm-regression-significance", "string", "... and McNemar's exact test on the paired samples gives p below this (default 0.05)", {"type": float}),
+    ("--llm-max-unparsed", "string", "fail the run when more than this share of a subject's replies has no readable answer, e.g. 0.05", {"type": float}),
     ("--llm-gate", "string", "what thresholds are checked against: score (default) or ci-low (the 95% interval's lower bound)", {}),
     ("--llm-flips", "string", "flipped samples shown in the terminal per direction (default 5; all are in the reports)", {"type": int}),
     ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
@@ -54,23 +57,19 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "LLM evaluation (pytest-llmeval)")
     for flag, ini_type, help_text, kwargs in _OPTIONS:
         dest = flag[2:].replace("-", "_")
-        group.addoption(flag, dest=dest, help=help_text, **({"default": None} | kwargs))
+        # argparse %-formats option help ("95% interval" would crash pytest --help); ini help is not
+        group.addoption(flag, dest=dest, help=help_text.replace("%", "%%"), **({"default": None} | kwargs))
         parser.addini(dest, help=help_text, type=ini_type)  # type: ignore[arg-type]
 
 
-def _value(config: pytest.Config, dest: str, convert: type | None = None) -> Any:
-    """Command line first, then the ini twin; None when neither is set."""
+def _value(config: pytest.Config, dest: str) -> Any:
+    """Command line first, then the ini twin; None when neither is set (numbers: ``_number``)."""
     value = config.getoption(dest)
     if value is not None:
         return value
     ini = config.getini(dest)
     if ini in (None, "", []):
         return None
-    if convert is not None and isinstance(ini, str):
-        try:
-            return convert(ini)
-        except ValueError:
-            raise pytest.UsageError(f"ini option {dest}: expected {convert.__name__}, got {ini!r}") from None
     return ini
 
 
@@ -104,6 +103,7 @@ class RunOptions:
     regression_tolerance: float = 0.01
     regression_significance: float = 0.05
     gate: str = "score"  # or "ci_low"
+    max_unparsed: float | None = None  # every subject's limit on its share of unparsed replies
     flips_shown: int = 5
     shard: tuple[int, int] | None = None  # (index, total), 1-based
 
@@ -132,14 +132,30 @@ class RunOptions:
             "regression_tolerance": self.regression_tolerance,
             "regression_significance": self.regression_significance,
             "gate": self.gate,
+            "max_unparsed": self.max_unparsed,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         }
 
 
-def _positive(name: str, value: Any) -> Any:
-    if value is not None and value < 0:
-        raise pytest.UsageError(f"--{name.replace('_', '-')}: expected a value >= 0, got {value}")
-    return value
+def _number(config: pytest.Config, key: str) -> Any:
+    """A numeric option (command line first, then the ini twin) checked against its range in
+    ``ranges.RANGES``; None when neither is set. Out of range is a usage error naming the option."""
+    spec = RANGES[key]
+    dest = f"llm_{key}"
+    source, value = f"--llm-{key.replace('_', '-')}", config.getoption(dest)
+    if value is None:
+        ini = config.getini(dest)
+        if ini in (None, ""):
+            return None
+        source = f"ini option {dest}"
+        try:
+            value = spec.kind(str(ini).strip())
+        except ValueError:
+            raise pytest.UsageError(f"{source}: expected {spec.text}, got {ini!r}") from None
+    try:
+        return spec.check(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{source}: {exc}") from None
 
 
 def _cache_setting(config: pytest.Config) -> tuple[str, Path | None]:
@@ -162,11 +178,9 @@ def _cache_setting(config: pytest.Config) -> tuple[str, Path | None]:
 def read_options(config: pytest.Config) -> RunOptions:
     models = _value(config, "llm_model") or []
     cache, cache_path = _cache_setting(config)
-    concurrency = _positive("llm_concurrency", _value(config, "llm_concurrency", int))
-    if concurrency == 0:
-        raise pytest.UsageError("--llm-concurrency: expected a value >= 1, got 0")
-    progress = _positive("llm_progress", _value(config, "llm_progress", float))
-    report_dir = _path_option(config, "llm_report_dir")
+    progress = _number(config, "progress")
+    report_dir = _checked_path("--llm-report-dir", _path_option(config, "llm_report_dir"), folder=True)
+    _checked_path("--llm-cache", cache_path, folder=False)
     models_file = _value(config, "llm_models_file")
     return RunOptions(
         models=tuple(dict.fromkeys(m.strip() for m in models if m.strip())),
@@ -174,23 +188,24 @@ def read_options(config: pytest.Config) -> RunOptions:
         base_url=_value(config, "llm_base_url"),
         api_key_env=_value(config, "llm_api_key_env"),
         models_file=Path(models_file) if models_file else None,
-        retries=_positive("llm_retries", _value(config, "llm_retries", int)),
-        timeout_s=_positive("llm_timeout", _value(config, "llm_timeout", float)),
-        limit=_positive("llm_limit", _value(config, "llm_limit", int)),
-        concurrency=concurrency,
-        rate=_positive("llm_rate", _value(config, "llm_rate", float)) or None,
-        tokens_per_minute=_positive("llm_tokens_per_minute", _value(config, "llm_tokens_per_minute", int)) or None,
+        retries=_number(config, "retries"),
+        timeout_s=_number(config, "timeout"),
+        limit=_number(config, "limit"),
+        concurrency=_number(config, "concurrency"),
+        rate=_number(config, "rate"),
+        tokens_per_minute=_number(config, "tokens_per_minute"),
         cache=cache,
         cache_path=cache_path,
-        deadline_s=_positive("llm_deadline", _value(config, "llm_deadline", float)),
-        progress_s=10.0 if progress is None else progress,
-        max_tokens=_positive("llm_max_tokens", _value(config, "llm_max_tokens", int)),
-        temperature=_positive("llm_temperature", _value(config, "llm_temperature", float)),
+        deadline_s=_number(config, "deadline"),
+        progress_s=default("progress") if progress is None else progress,
+        max_tokens=_number(config, "max_tokens"),
+        temperature=_number(config, "temperature"),
         report_dir=report_dir,
         strict=bool(_value(config, "llm_strict")),
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
         **_regression_settings(config),
+        max_unparsed=_max_unparsed(config),
         shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
     )
 
@@ -212,29 +227,52 @@ def _path_option(config: pytest.Config, dest: str) -> Path | None:
     return path if path.is_absolute() else Path(config.rootpath) / path
 
 
+def path_problem(path: Path, *, folder: bool) -> str | None:
+    """Why ``path`` cannot be the folder (``folder``) or file the run will write, or None: a file
+    where a folder is wanted or the other way round, or a file on the way to it. Checked before
+    the run, so a run never ends in a traceback over where to put what it measured."""
+    if path.is_dir():
+        return None if folder else "is a folder, expected a file"
+    if path.exists():
+        return "is a file, expected a folder" if folder else None
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, so nothing can be made under it"
+    return None
+
+
+def _checked_path(option: str, path: Path | None, *, folder: bool) -> Path | None:
+    why = path_problem(path, folder=folder) if path is not None else None
+    if why:
+        raise pytest.UsageError(f"{option} {path}: {why}")
+    return path
+
+
 def _regression_settings(config: pytest.Config) -> dict[str, Any]:
-    baseline = _path_option(config, "llm_baseline")
+    baseline = _checked_path("--llm-baseline", _path_option(config, "llm_baseline"), folder=False)
     update = bool(_value(config, "llm_update_baseline"))
     if update and not baseline:
         baseline = Path(config.rootpath) / "llmeval-baseline.json"
-    tolerance = _value(config, "llm_regression_tolerance", float)
-    significance = _value(config, "llm_regression_significance", float)
-    if tolerance is not None and not 0 <= tolerance <= 1:
-        raise pytest.UsageError(f"--llm-regression-tolerance: expected a score difference from 0 to 1, got {tolerance}")
-    if significance is not None and not 0 < significance <= 1:
-        raise pytest.UsageError(f"--llm-regression-significance: expected a level in (0, 1], got {significance}")
+    tolerance = _number(config, "regression_tolerance")
+    significance = _number(config, "regression_significance")
     gate = _value(config, "llm_gate") or "score"
     if gate not in GATES:
         raise pytest.UsageError(f"--llm-gate: expected score or ci-low, got {gate!r}")
-    flips = _positive("llm_flips", _value(config, "llm_flips", int))
+    flips = _number(config, "flips")
     return {
         "baseline": baseline,
         "update_baseline": update,
-        "regression_tolerance": 0.01 if tolerance is None else tolerance,
-        "regression_significance": 0.05 if significance is None else significance,
+        "regression_tolerance": default("regression_tolerance") if tolerance is None else tolerance,
+        "regression_significance": default("regression_significance") if significance is None else significance,
         "gate": GATES[gate],
-        "flips_shown": 5 if flips is None else flips,
+        "flips_shown": default("flips") if flips is None else flips,
     }
+
+
+def _max_unparsed(config: pytest.Config) -> float | None:
+    """The run's limit on every subject's share of replies with no readable answer (0 to 1)."""
+    limit: float | None = _number(config, "max_unparsed")
+    return limit
 
 
 def parse_shard(text: str) -> tuple[int, int]:

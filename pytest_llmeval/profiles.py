@@ -9,21 +9,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .backends.base import BackendSettings
 from .errors import ConfigError
 from .options import RunOptions
+from .ranges import default, ranged
 from .yamlfile import load_validated
 
-__all__ = ["BUILTIN_PROFILES", "ModelSpec", "resolve_models"]
+__all__ = ["BUILTIN_PROFILES", "ModelSpec", "Profile", "load_profiles", "resolve_models"]
 
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_RETRIES = 2
-DEFAULT_MAX_TOKENS = 256
-DEFAULT_CONCURRENCY = 8
+DEFAULT_TIMEOUT_S: float = default("timeout")
+DEFAULT_RETRIES: int = default("retries")
+DEFAULT_MAX_TOKENS: int = default("max_tokens")
+DEFAULT_CONCURRENCY: int = default("concurrency")
+_URL_BACKENDS = frozenset({"openai", "http"})  # built-in backends that reach base_url over HTTP
+
+
+def url_problem(url: str, backend: str) -> str | None:
+    """Why ``url`` cannot be a built-in HTTP backend's base_url, or None. Without a scheme the
+    client would fail on every request, with a message about the request rather than the setting."""
+    if backend not in _URL_BACKENDS:
+        return None  # a backend of your own may reach its server by any scheme
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return None
+    return f"expected an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1, got {url!r}"
 
 
 class Profile(BaseModel):
@@ -34,16 +49,24 @@ class Profile(BaseModel):
     base_url: str | None = None
     api_key_env: str | None = None
     model_path: str | None = None
-    timeout: float | None = Field(default=None, gt=0)
-    retries: int | None = Field(default=None, ge=0)
-    max_tokens: int | None = Field(default=None, gt=0)
-    temperature: float | None = Field(default=None, ge=0)
+    timeout: Annotated[float | None, ranged("timeout")] = None
+    retries: Annotated[int | None, ranged("retries")] = None
+    max_tokens: Annotated[int | None, ranged("max_tokens")] = None
+    temperature: Annotated[float | None, ranged("temperature")] = None
     stop: list[str] = Field(default_factory=list)
-    rate: float | None = Field(default=None, gt=0)  # requests/s for the endpoint, all processes together
-    tokens_per_minute: int | None = Field(default=None, gt=0)  # prompt + completion tokens, shared likewise
-    concurrency: int | None = Field(default=None, ge=1)  # requests in flight per process
+    rate: Annotated[float | None, ranged("rate")] = None  # requests/s for the endpoint, all processes together
+    tokens_per_minute: Annotated[int | None, ranged("tokens_per_minute")] = None  # prompt + completion tokens, shared likewise
+    concurrency: Annotated[int | None, ranged("concurrency")] = None  # requests in flight per process
     stream: bool | None = None  # stream replies to time their tokens, as --llm-stream does
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        why = url_problem(value, str(info.data.get("backend", "openai"))) if value is not None else None
+        if why:
+            raise ValueError(why)
+        return value
 
 
 class ProfilesFile(BaseModel):
@@ -117,7 +140,8 @@ class ModelSpec:
         }
 
 
-def _load_profiles(files: list[Path]) -> tuple[dict[str, Profile], str | None]:
+def load_profiles(files: list[Path]) -> tuple[dict[str, Profile], str | None]:
+    """Built-in profiles overlaid by the files (earlier files win), and the files' ``default:``."""
     profiles = dict(BUILTIN_PROFILES)
     default: str | None = None
     for path in reversed(files):  # earlier files win
@@ -127,29 +151,39 @@ def _load_profiles(files: list[Path]) -> tuple[dict[str, Profile], str | None]:
     return profiles, default
 
 
+def _first(*values: Any) -> Any:
+    """The first value that was given: the command line, then the profile, then the default.
+    ``None`` means "not given"; 0 is a value (and the ranges table has already checked it)."""
+    return next((v for v in values if v is not None), None)
+
+
 def _spec(name: str, profile: Profile | None, opts: RunOptions) -> ModelSpec:
     base = profile or Profile(backend=opts.backend or "openai", model=name)
-    fixed = {k for k in ("max_tokens", "temperature", "stop") if profile and getattr(profile, k)}
+    fixed = {k for k in ("max_tokens", "temperature", "stop") if profile and getattr(profile, k) not in (None, [])}
     fixed |= {k for k in ("max_tokens", "temperature") if getattr(opts, k) is not None}
+    backend = opts.backend or base.backend
+    if opts.base_url is not None and (why := url_problem(opts.base_url, backend)):
+        raise ConfigError(why, key="--llm-base-url")
     settings = BackendSettings(
-        backend=opts.backend or base.backend,
+        backend=backend,
         model=base.model or name,
         base_url=opts.base_url or base.base_url,
         api_key_env=opts.api_key_env or base.api_key_env,
-        timeout_s=opts.timeout_s or base.timeout or DEFAULT_TIMEOUT_S,
-        retries=opts.retries if opts.retries is not None else (base.retries if base.retries is not None else DEFAULT_RETRIES),
-        max_tokens=opts.max_tokens or base.max_tokens or DEFAULT_MAX_TOKENS,
-        temperature=opts.temperature if opts.temperature is not None else (base.temperature or 0.0),
+        timeout_s=_first(opts.timeout_s, base.timeout, DEFAULT_TIMEOUT_S),
+        retries=_first(opts.retries, base.retries, DEFAULT_RETRIES),
+        max_tokens=_first(opts.max_tokens, base.max_tokens, DEFAULT_MAX_TOKENS),
+        temperature=_first(opts.temperature, base.temperature, default("temperature")),
         stop=tuple(base.stop),
         model_path=base.model_path,
         extra=dict(base.options),
-        stream=bool(opts.stream or base.stream or _http_streams(opts.backend or base.backend, base.options)),
+        stream=bool(opts.stream or base.stream or _http_streams(backend, base.options)),
     )
     return ModelSpec(
         name=name, settings=settings, generation_fixed=frozenset(fixed),
-        concurrency=opts.concurrency or base.concurrency or DEFAULT_CONCURRENCY,
-        rate=opts.rate or base.rate, tokens_per_minute=opts.tokens_per_minute or base.tokens_per_minute,
+        concurrency=_first(opts.concurrency, base.concurrency, DEFAULT_CONCURRENCY),
+        rate=_first(opts.rate, base.rate), tokens_per_minute=_first(opts.tokens_per_minute, base.tokens_per_minute),
     )
+
 
 
 def _http_streams(backend: str, options: dict[str, Any]) -> bool:
@@ -162,7 +196,7 @@ def _http_streams(backend: str, options: dict[str, Any]) -> bool:
 
 def resolve_models(opts: RunOptions, files: list[Path]) -> list[ModelSpec]:
     """The models of this run, from ``--llm-model`` names, profiles and command-line overrides."""
-    profiles, default = _load_profiles(files)
+    profiles, default = load_profiles(files)
     names = list(opts.models) or [default or "smollm2"]
     if not opts.models and default and default not in profiles:
         raise ConfigError(f"default: no model profile named {default!r}", where=str(files[0]) if files else None)

@@ -25,7 +25,7 @@ from .results.payload import SampleResult
 from .runtime import RUNTIME, Runtime
 from .suites.plan import choose_limited
 
-__all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_test"]
+__all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_test", "sample_skeleton"]
 
 DATASET_MARK = "llm_dataset"
 THRESHOLD_MARK = "llm_threshold"
@@ -175,8 +175,9 @@ def llm_client(request: pytest.FixtureRequest) -> LLMClient:
 CLIENT = pytest.StashKey[LLMClient]()
 
 
-def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool) -> SampleResult | None:
-    """The sample result of a dataset test's call phase; None for tests that are not samples."""
+def sample_skeleton(item: pytest.Item) -> SampleResult | None:
+    """A dataset test's result before its call (model, sample, threshold, gates); None for tests
+    that are not samples."""
     callspec = getattr(item, "callspec", None)
     sample = callspec.params.get("sample") if callspec else None
     if not isinstance(sample, DatasetSample):
@@ -184,18 +185,26 @@ def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool
     client = item.stash.get(CLIENT, None)
     marker = item.get_closest_marker(THRESHOLD_MARK)
     meta = sample.meta
-    last = client.calls[-1] if client and client.calls else {}
-    result = SampleResult(
+    return SampleResult(
         model=client.name if client else item.config.stash[RUNTIME].models[0].name,
         suite=meta["suite"], subject=meta["subject"], id=meta["id"], version=meta["version"], nodeid=item.nodeid,
         task="python", mode="test", threshold=float(marker.args[0]) if marker and marker.args else None,
-        target=meta["target"], prompt=last.get("prompt", ""), reply=last.get("reply"),
-        latency_s=sum(c.get("latency_s") or 0 for c in client.calls) if client else None,
-        retries=sum(c.get("retries", 0) for c in client.calls) if client else 0,
-        cached=bool(client and client.calls and all(c.get("cached") for c in client.calls)),
-        prompt_tokens=last.get("prompt_tokens"), completion_tokens=last.get("completion_tokens"),
-        latency_gates=_latency_gates(item),
+        target=meta["target"], latency_gates=_latency_gates(item),
     )
+
+
+def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool) -> SampleResult | None:
+    """The sample result of a dataset test's call phase; None for tests that are not samples."""
+    result = sample_skeleton(item)
+    if result is None:
+        return None
+    client = item.stash.get(CLIENT, None)
+    last = client.calls[-1] if client and client.calls else {}
+    result.prompt, result.reply = last.get("prompt", ""), last.get("reply")
+    result.latency_s = sum(c.get("latency_s") or 0 for c in client.calls) if client else None
+    result.retries = sum(c.get("retries", 0) for c in client.calls) if client else 0
+    result.cached = bool(client and client.calls and all(c.get("cached") for c in client.calls))
+    result.prompt_tokens, result.completion_tokens = last.get("prompt_tokens"), last.get("completion_tokens")
     if not result.cached:  # serving numbers: the test's last call (most tests make one)
         for name, value in last.get("timing", {}).items():
             setattr(result, name, value)

@@ -6,11 +6,13 @@ socket, and an xdist worker loads only what its items need.
 
 What every process of one run must share (the folder holding the rate-limit state, the deadline,
 whether subjects are scheduled whole) is decided by the controller and handed to xdist workers
-through ``workerinput``.
+through ``workerinput``. The same folder tells workers which models took a worker down with them:
+the controller writes a line there when one dies, and no process of the run asks that model again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 import tempfile
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from .engine.prefetch import PrefetchState
     from .engine.store import ResponseStore
     from .profiles import ModelSpec
+    from .scrub import Scrubber
 
 __all__ = ["RUNTIME", "WORKERINPUT_KEY", "Runtime", "SharedRun", "build_runtime"]
 
@@ -61,6 +64,24 @@ class SharedRun:
         if self.owner and self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
+    def mark_crashed(self, model: str, line: str) -> None:
+        """Record (once) that ``model``'s samples must not be asked again in this run, and why."""
+        from .atomic import write_atomic
+
+        path = self._crash_file(model)
+        if not path.exists():
+            write_atomic(path, line)
+
+    def crashed(self, model: str) -> str | None:
+        """Why ``model`` is not to be asked again in this run (None: it may)."""
+        try:
+            return self._crash_file(model).read_text(encoding="utf-8")
+        except OSError:
+            return None
+
+    def _crash_file(self, model: str) -> Path:
+        return self.folder() / f"crashed-{hashlib.sha256(model.encode()).hexdigest()[:16]}.txt"
+
 
 @dataclass(eq=False)
 class Runtime:
@@ -74,6 +95,7 @@ class Runtime:
     _store: ResponseStore | None = None
     _store_opened: bool = False
     _prefetch: PrefetchState | None = None
+    _scrubber: Scrubber | None = None
     _fatal: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -114,20 +136,27 @@ class Runtime:
             return self._prefetch
 
     def store(self) -> ResponseStore | None:
+        """The journal, opened on first use; ConfigError with the one line when it cannot be."""
         with self._lock:
             if not self._store_opened:
-                self._store_opened = True
                 path = self.cache_path() if self.options.cache != "off" else None
                 if path is not None:
-                    from .engine.store import ResponseStore
-
-                    try:
-                        self._store = ResponseStore(path, read=self.options.cache != "refresh")
-                    except (OSError, sqlite3.Error) as exc:
-                        from .errors import ConfigError
-
-                        raise ConfigError(f"cannot open the response cache {path}: {exc}", key="llm-cache") from None
+                    self._store = _open_store(path, read=self.options.cache != "refresh")
+                self._store_opened = True
             return self._store
+
+    def journal_failure(self) -> str | None:
+        """Why the journal stopped recording during the run, if it did."""
+        return self._store.failure if self._store is not None else None
+
+    def scrubber(self) -> Scrubber:
+        """The run's secrets (see ``scrub``), read once the models are known."""
+        with self._lock:
+            if self._scrubber is None:
+                from .scrub import Scrubber, secrets_of
+
+                self._scrubber = Scrubber.of(secrets_of(self.models))
+            return self._scrubber
 
     def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:
         from .engine.dispatch import Dispatcher
@@ -144,7 +173,8 @@ class Runtime:
             spec.name, spec.settings, lambda: self.backend(spec.name), store=self.store(), limiter=limiter,
             policy=RetryPolicy(retries=spec.settings.retries, deadline=self.shared.deadline),
             concurrency=spec.concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
-            on_fatal=lambda message: self.mark_fatal(spec.name, message),
+            on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),
+            blocked=(lambda: self.shared.crashed(spec.name)) if self.shared.xdist else (lambda: None),
         )
 
     def mark_fatal(self, name: str, message: str) -> None:
@@ -171,6 +201,17 @@ class Runtime:
 
 
 RUNTIME = pytest.StashKey[Runtime]()
+
+
+def _open_store(path: Path, *, read: bool) -> ResponseStore:
+    from .engine.store import ResponseStore
+    from .errors import ConfigError, reason
+
+    try:
+        return ResponseStore(path, read=read)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"cannot open the journal {path} ({reason(exc)}); --llm-cache=PATH puts it elsewhere, "
+                          "--llm-cache=off runs without one (and without resuming)", key="--llm-cache") from None
 
 
 def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:

@@ -24,6 +24,8 @@ class Sample:
     target:  the gold answer as found in the data (a letter for the standard multiple-choice
              layouts, the final number for gsm8k); ``None`` when the split carries no answers.
     choices: option texts in label order (A, B, C, ...); empty for non-choice data.
+    origin:  where the row is, for messages: ``file:line`` (``file: row N`` where the format has
+             no lines). Not part of the sample's identity: it never changes a version or an id.
     """
 
     id: str
@@ -31,6 +33,7 @@ class Sample:
     fields: dict[str, Any] = field(default_factory=dict)
     target: str | None = None
     choices: tuple[str, ...] = ()
+    origin: str = field(default="", compare=False)
 
     @property
     def labels(self) -> str:

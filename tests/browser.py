@@ -79,13 +79,16 @@ class Opened:
     def count(self, selector: str) -> int:
         return self.page.locator(selector).count()
 
-    def search(self, term: str, status: str = "") -> int:
-        """Type ``term`` in the sample search, pick ``status``; the number of rows once the table shows them."""
+    def search(self, term: str, status: str = "", rule: str = "") -> int:
+        """Type ``term`` in the sample search, pick ``status`` and ``rule``; the number of rows once
+        the table shows them."""
         self.page.fill("#sample-search", term)
         self.page.select_option("#sample-status", status)
+        self.page.select_option("#sample-rule", rule)
         self.page.wait_for_function(
-            "([q, s]) => { const t = document.getElementById('samples-table');"
-            " return t.dataset.query === q && t.dataset.status === s; }", arg=[term, status])
+            "([q, s, r]) => { const t = document.getElementById('samples-table');"
+            " return t.dataset.query === q && t.dataset.status === s && t.dataset.rule === r; }",
+            arg=[term, status, rule])
         return self.count("#samples-table tbody tr")
 
 

@@ -105,7 +105,9 @@ def test_an_unknown_model_is_fatal(fake_openai_factory):
     server = fake_openai_factory(known_models={"other"})
     with pytest.raises(FatalBackendError) as info:
         _backend(server.base_url, retries=2).generate(HELLO)
-    assert str(info.value) == f"{server.base_url}: model 'test-model' not found (HTTP 404)"
+    assert str(info.value) == (f"{server.base_url}: model 'test-model' not found (HTTP 404 for POST "
+                               f"{server.base_url}/chat/completions): The model `test-model` does not exist or "
+                               "you do not have access to it.")
     assert len(server.requests) == 1
 
 

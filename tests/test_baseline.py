@@ -66,7 +66,7 @@ def test_changed_model_regresses_with_p_values_and_flips(pytester: pytest.Pytest
     p = binomtest(1, 11, 0.5).pvalue
     result.stdout.fnmatch_lines([
         "*gen/alg*-0.450*0.0117!*",
-        "*flipped right -> wrong: 11 (first 5; all in the reports)*",
+        "*flipped right -> wrong answer: 11 (first 5; all in the reports)*",
         "*ckpt gen/alg id=alg2: target B, was B, now C*",
         "*prompt: *alg question 2?*Answer:*",
         "*flipped wrong -> right: 1*",

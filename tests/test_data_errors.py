@@ -114,7 +114,7 @@ def test_unparseable_empty_and_non_utf8_csv(tmp_path: Path) -> None:
     _message(DataError, DataSpec(format="mmlu", path=ragged), str(ragged), "cannot read CSV", "line 2")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    _message(DataError, DataSpec(format="csv", path=empty), str(empty), "cannot read CSV")
+    _message(DataError, DataSpec(format="csv", path=empty), str(empty), "the file is empty")
     latin = tmp_path / "latin.csv"
     latin.write_bytes("question\ncaf\xe9\n".encode("latin-1"))
     _message(DataError, DataSpec(format="csv", path=latin), str(latin), "not UTF-8")

@@ -26,7 +26,7 @@ def _one_line_error(result: pytest.RunResult, *needles: str) -> str:
     ("task: exact_match\nmode: ll\ndata: {format: jsonl, path: d.jsonl}\nprompt: x\n", ["bad.llmeval.yaml", "ll"]),
     ("task: regex\ndata: {format: jsonl, path: d.jsonl}\nprompt: x\n", ["bad.llmeval.yaml", "scoring.pattern"]),
     ("task: [unclosed\n", ["bad.llmeval.yaml:1", "invalid YAML"]),
-    ("task: numeric\ndata: {format: jsonl, path: d.jsonl}\nprompt: x\n", ["bad.llmeval.yaml", "data", "holds no number"]),
+    ("task: numeric\ndata: {format: jsonl, path: d.jsonl}\nprompt: x\n", ["d.jsonl:1:", "holds no number"]),
 ])
 def test_invalid_suite_fails_collection_with_one_line(pytester, body, needles):
     write_jsonl(pytester.path / "d.jsonl", [{"question": "q", "answer": "a"}])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 HEAVY = ["pytest_llmeval.profiles", "pytest_llmeval.python_tests", "pytest_llmeval.suites.collect",
-         "pytest_llmeval.data", "pytest_llmeval.scoring", "pydantic", "pandas", "openai", "llama_cpp"]
+         "pytest_llmeval.data", "pytest_llmeval.scoring", "pytest_llmeval.cli", "pytest_llmeval.doctor",
+         "pytest_llmeval.backends.llamacpp_probe", "pydantic", "pandas", "openai", "llama_cpp"]
 
 
 def test_a_run_without_llm_tests_loads_nothing_heavy(pytester):

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import read_results, read_samples
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "example_suites"
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "example_suites"
+# What `pip install -e '.[llamacpp]'` does not install: the `test` extra and the other extras.
+NOT_IN_THE_LLAMACPP_EXTRA = ("scipy", "hypothesis", "playwright", "markdown_it", "pyarrow", "datasets", "torch",
+                             "transformers", "accelerate", "gguf")
+_MISSING = """
+import importlib.abc, sys
+
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {names!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (not installed by .[llamacpp])", name=name)
+        return None
+
+sys.meta_path.insert(0, Missing())
+"""
 
 
 @pytest.fixture
@@ -42,6 +60,20 @@ def test_example_suites_run_offline_and_match_their_own_baseline_under_xdist(pyt
     assert data["flips"] == [] and data["regressions"] == []
     assert {c["status"] for c in data["comparisons"]} == {"compared"}
     assert len(data["comparisons"]) == len(data["subjects"]) + len(data["groups"])
+
+
+def test_the_example_suites_need_nothing_beyond_the_llamacpp_extra(tmp_path):
+    """The README's first command runs ``pytest example_suites/`` from the checkout, in a venv with
+    only ``.[llamacpp]``: nothing that run loads (conftests of the checkout included) may import a
+    test-only package. Collected here with those packages made missing; .ci/run runs it for real
+    in such a venv."""
+    (tmp_path / "sitecustomize.py").write_text(_MISSING.format(names=set(NOT_IN_THE_LLAMACPP_EXTRA)))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "-p",
+                           "no:hypothesispytest", "example_suites/"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "102 tests collected" in done.stdout
 
 
 def test_served_model_answers_like_the_local_one(pytester, examples, llama_server_url, smollm2_backend):

@@ -16,15 +16,17 @@ from pytest_llmeval.results.aggregate import Summary, aggregate
 from pytest_llmeval.results.payload import SampleResult
 
 ROW_FIELDS = ["model", "suite", "{kind}", "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed"]
-EXTRA_FIELDS = ["metric", "mode", "task", "errors"]
+EXTRA_FIELDS = ["metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed"]
 GROUP_FIELDS = {"subject": [], "group": ["aggregate", "score_weighted", "score_naive", "members"]}
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
     "latency_s", "prompt_tokens", "completion_tokens",
+    "rule", "unparsed",  # which extraction rule read the answer, or why none could
     "task", "mode", "rejected", "retries", "cached",  # also kept by SampleResult.sample_record()
     "streamed", "e2e_s", "ttft_s", "tpot_s", "itl_s", "output_tokens", "sent_at",  # serving performance
     # what merging shards needs to rebuild each result exactly
     "v", "nodeid", "groups", "threshold", "group_thresholds", "group_aggregates", "fatal", "metric", "latency_gates",
+    "max_unparsed",
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 
@@ -112,7 +114,7 @@ def test_samples_writer_flushes_each_line(tmp_path: Path) -> None:
     path = tmp_path / "samples.jsonl"
     path.write_text("left over from an earlier run\n", encoding="utf-8")
     writer = SamplesWriter(path)
-    assert path.read_text(encoding="utf-8") == ""
+    assert path.read_text(encoding="utf-8") == "left over from an earlier run\n"  # a run reporting nothing keeps it
     results = [result("数学", "0"), result("物理", "1", correct=None, error="HTTP 500")]
     for count, r in enumerate(results, start=1):
         writer.write(r)

@@ -84,19 +84,24 @@ def with_baseline() -> dict[str, Any]:
 
 
 def sample(id: str, subject: str = "geo", *, model: str = "alpha", correct: bool | None = True,
-           error: str | None = None, prompt: str | None = None, reply: str = "B") -> dict[str, Any]:
+           error: str | None = None, prompt: str | None = None, reply: str = "B", unparsed: bool = False) -> dict[str, Any]:
+    read = None if error or unparsed else reply
+    rule = None if error else "echoed options" if unparsed else "opening letter"
     return {"model": model, "suite": "quiz", "subject": subject, "id": id, "version": "3f2a9c1d",
             "prompt": prompt if prompt is not None else f"Question {id}: which is right?\nA. x\nB. y\nAnswer:",
-            "reply": reply, "extracted": None if error else reply, "target": "B", "correct": correct,
+            "reply": reply, "extracted": read, "rule": rule, "unparsed": unparsed, "target": "B",
+            "correct": correct and not unparsed if correct is not None else None,
             "error": error, "latency_s": 0.25, "prompt_tokens": 12, "completion_tokens": 1}
 
 
 def samples(count: int) -> list[dict[str, Any]]:
-    """``count`` samples: every 7th a miss, every 50th an error, one needle and one hostile prompt."""
+    """``count`` samples: every 7th a miss (every 21st of them unparsed), every 50th an error, one
+    needle and one hostile prompt."""
     made = []
     for i in range(count):
         error = "HTTP 500" if i % 50 == 49 else None
-        made.append(sample(f"s{i}", "sci" if i % 2 else "geo", correct=None if error else i % 7 != 0, error=error))
+        made.append(sample(f"s{i}", "sci" if i % 2 else "geo", correct=None if error else i % 7 != 0, error=error,
+                           unparsed=i % 21 == 0 and not error, reply="A. x\nB. y" if i % 21 == 0 else "B"))
     made[3]["prompt"] = "Which river flows through 北京? needle"
     made[4]["prompt"] = EVIL
     return made
@@ -206,6 +211,33 @@ def test_comparisons_regressions_and_flips() -> None:
     assert re.search(r"1 regressed;\s+2 of 3\s+rows compared", text)
     assert len(page.find("tr", "right_to_wrong")) == 1 and len(page.find("tr", "wrong_to_right")) == 1
     assert re.search(r'id="baseline-path">baselines/main.json<', text)
+
+
+def test_unparsed_shares_limits_and_the_split_of_flips() -> None:
+    doc = with_baseline()
+    doc["subjects"][0] |= {"unparsed": 1, "unparsed_share": 0.1, "max_unparsed": 0.05, "unparsed_passed": False}
+    doc["subjects"][1] |= {"unparsed": 0, "unparsed_share": 0.0, "max_unparsed": 0.05, "unparsed_passed": True}
+    doc["comparisons"][1] |= {"right_to_wrong_answer": 3, "right_to_unparsed": 2}
+    doc["flips"][0]["now"] = "unparsed"
+    text, page = rendered(doc)
+    table = page.find("table", id="unparsed-table")
+    assert table and len(page.find("tr", "fail", **{"data-name": "geo"})) == 1  # over its limit
+    assert re.search(r'class="share">0.100<', text) and "0.050 exceeded" in text
+    assert "unparsed 0.100 (1 without a readable answer, limit 0.050: EXCEEDED)" in text  # the bar's tooltip
+    assert page.find("g", "fail", **{"data-name": "geo"})  # a bar over its unparsed limit is drawn failing
+    assert re.search(r"<td>5</td><td>3</td>\s*<td>2</td><td>0</td>", text)  # R→W, wrong answer, unparsed, W→R
+    assert page.find("tr", "flip", **{"data-now": "unparsed"}) and "right → unparsed" in text
+    data = embedded_samples(page)
+    rule, unparsed = data["columns"].index("rule"), data["columns"].index("unparsed")
+    assert {r[rule] for r in data["rows"]} == {"opening letter", "echoed options"}
+    assert sum(r[unparsed] for r in data["rows"]) == 1  # s0 of the 20
+    assert [o["value"] for o in page.find("option") if o.get("value") in ("echoed options", "opening letter")] == [
+        "echoed options", "opening letter"]
+
+
+def test_without_unparsed_counts_there_is_no_unparsed_section() -> None:
+    text, _ = rendered(document())
+    assert 'id="unparsed-table"' not in text and 'href="#unparsed"' not in text
 
 
 def test_a_document_without_baseline_keys_or_run_renders() -> None:
@@ -348,6 +380,25 @@ def test_browser_search_and_filters_page_the_sample_table(browser, baseline_page
         assert opened.search("quiz geo needle") == 0 and opened.search("quiz sci needle") == 1  # every term
         assert opened.search("nothing matches this") == 0
         assert "no matching samples of 450" in page.inner_text("#sample-count")
+        opened.assert_clean()
+
+
+@requires_chromium
+def test_browser_filters_samples_by_rule_and_unparsed(browser, baseline_page: Path) -> None:  # noqa: F811
+    records = samples(450)
+    unparsed = [s for s in records if s["unparsed"]]
+    with open_report(browser, baseline_page) as opened:
+        page = opened.page
+        assert opened.search("", "unparsed") == len(unparsed) == 21
+        assert page.locator("#samples-table tbody tr.unparsed").count() == 21
+        assert set(page.locator("#samples-table tbody tr td:nth-child(8)").all_inner_texts()) == {"echoed options"}
+        assert opened.search("", "", "echoed options") == 21
+        assert opened.search("", "", "opening letter") == PAGE_SIZE
+        assert f"of {450 - 21 - 9} matching" in page.inner_text("#sample-count")  # errors have no rule
+        assert opened.search("", "miss", "opening letter") == sum(
+            s["correct"] is False and s["rule"] == "opening letter" for s in records)
+        assert opened.search("sci", "unparsed", "echoed options") == sum(s["subject"] == "sci" for s in unparsed)
+        assert opened.search("echoed options") == 21  # the rule is searched too
         opened.assert_clean()
 
 

@@ -38,8 +38,8 @@ def row(model: str = "m", name: str = "geo", kind: str = "subject", score: float
 def sample(id: str, subject: str = "geo", model: str = "m", correct: bool | None = True, error: str | None = None,
            prompt: str = "Capital of France?", reply: str | None = "B") -> dict[str, Any]:
     return {"model": model, "suite": "quiz", "subject": subject, "id": id, "version": "3f2a9c1d", "prompt": prompt,
-            "reply": reply, "extracted": None if error else "B", "target": "B", "correct": correct, "error": error,
-            "latency_s": 0.25, "prompt_tokens": 12, "completion_tokens": 1, "task": "multiple_choice", "mode": "gen"}
+            "reply": reply, "extracted": None if error else "B", "rule": None if error else "opening letter",
+            "unparsed": False, "target": "B", "correct": correct, "error": error, "latency_s": 0.25, "prompt_tokens": 12, "completion_tokens": 1, "task": "multiple_choice", "mode": "gen"}
 
 
 def document(*rows: dict[str, Any], models: tuple[str, ...] = ("m",), **extra: Any) -> dict[str, Any]:
@@ -109,8 +109,8 @@ def test_a_hit_a_miss_and_an_error() -> None:
     hit, miss, error = (case(suite, "quiz.geo", id) for id in ("q1", "q2", "q3"))
     assert list(hit) == [hit.find("properties")] and props(hit)["outcome"] == "pass" and hit.get("time") == "0.25"
     assert props(hit) == {"model": "m", "suite": "quiz", "subject": "geo", "id": "q1", "version": "3f2a9c1d",
-                          "target": "B", "extracted": "B", "correct": "true", "latency_s": "0.25", "tokens": "13",
-                          "outcome": "pass"}
+                          "target": "B", "extracted": "B", "rule": "opening letter", "unparsed": "false",
+                          "correct": "true", "latency_s": "0.25", "tokens": "13", "outcome": "pass"}
     assert props(miss)["outcome"] == "miss" and props(miss)["correct"] == "false"
     assert miss.find("failure") is None and miss.find("error") is None  # a miss is not a failure
     assert miss.findtext("system-out") == "prompt:\nCapital of France?\n\nreply:\nI think it is D"
@@ -228,7 +228,7 @@ def test_write_junit_replaces_the_file_and_leaves_no_temp(tmp_path: Path) -> Non
 def test_sample_properties_for_pytests_own_junitxml() -> None:
     pairs = sample_properties({**sample("q\x01", correct=False), "rejected": "content policy"})
     assert [name for name, _ in pairs] == ["model", "suite", "subject", "id", "version", "target", "extracted",
-                                          "correct", "latency_s", "tokens", "outcome", "rejected"]
+                                          "rule", "unparsed", "correct", "latency_s", "tokens", "outcome", "rejected"]
     values = dict(pairs)
     assert (values["id"], values["correct"], values["outcome"], values["rejected"]) == ("q", "false", "miss", "content policy")
     assert all(isinstance(value, str) for _, value in pairs)

@@ -241,5 +241,6 @@ def test_end_to_end_from_a_real_run(pytester: pytest.Pytester, fake_openai_facto
     assert text.startswith("## ❌ llmeval failed: test\\-model\n")
     rows = table(text)
     assert [r[0] for r in rows[1:]] == ["quiz/geo", "quiz/sci", "quiz/everything (group)"]
-    assert rows[2][1:] == [rows[2][1], rows[2][2], "0.900", "❌"] and rows[2][1] == "0.667"
-    assert rows[1][4] == "✅" and rows[3][4] == "–"
+    assert rows[0] == ["suite / subject", "score", "95% CI", "unparsed", "threshold", "verdict"]
+    assert rows[2][1:] == [rows[2][1], rows[2][2], "0.000", "0.900", "❌"] and rows[2][1] == "0.667"
+    assert rows[1][5] == "✅" and rows[3][5] == "–"

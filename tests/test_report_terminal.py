@@ -140,3 +140,31 @@ def test_every_line_is_a_string_with_markup(models: list[str]) -> None:
     for text, markup in summary_lines(aggregate(results)):
         assert isinstance(text, str) and "\n" not in text and text == text.rstrip()
         assert all(isinstance(k, str) and v is True for k, v in markup.items())
+
+
+def read(model: str, subject: str, right: int, wrong: int, unparsed: int, **kw: Any) -> list[SampleResult]:
+    """Replies read by an extraction rule: right, wrong, and with no readable answer."""
+    results = scored(model, subject, right, wrong + unparsed, groups=[], **kw)
+    for i, result in enumerate(results):
+        result.rule, result.unparsed = ("echoed options", True) if i >= right + wrong else ("answer phrase", False)
+    return results
+
+
+def test_the_unparsed_share_is_a_column_once_answers_were_read() -> None:
+    results = read("m", "geo", 3, 0, 1) + read("m", "sci", 2, 2, 0)
+    assert summary_lines(aggregate(results)) == [
+        ("suite/subject  version   metric    mode  threshold  n  score  95% CI          unparsed  verdict", BOLD),
+        ("quiz/geo       3f2a9c1d  accuracy  gen       0.500  4  0.750  [0.301, 0.954]     0.250  PASS", {}),
+        ("quiz/sci       3f2a9c1d  accuracy  gen       0.500  4  0.500  [0.150, 0.850]     0.000  PASS", {}),
+    ]
+
+
+def test_an_unparsed_limit_shows_and_fails_its_row_like_a_threshold() -> None:
+    results = read("m", "geo", 3, 0, 1, threshold=None, max_unparsed=0.2) + read("m", "sci", 4, 0, 0, threshold=None)
+    summary = aggregate(results, max_unparsed=0.3)
+    assert summary_lines(summary) == [
+        ("suite/subject  version   metric    mode  threshold  max unparsed  n  score  95% CI          unparsed  verdict", BOLD),
+        ("quiz/geo       3f2a9c1d  accuracy  gen           -         0.200  4  0.750  [0.301, 0.954]     0.250  FAIL", RED),
+        ("quiz/sci       3f2a9c1d  accuracy  gen           -         0.300  4  1.000  [0.510, 1.000]     0.000  PASS", {}),
+        ("unparsed share over its limit: m quiz/geo 0.250 > 0.200 (1 of 4 replies had no readable answer)", FAIL_LINE),
+    ]

@@ -200,7 +200,7 @@ def test_record_fields(kind: str) -> None:
     record = row.to_record()
     assert list(record) == [
         "model", "suite", kind, "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed",
-        "metric", "mode", "task", "errors",
+        "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed",
     ] + ([] if kind == "subject" else ["aggregate", "score_weighted", "score_naive", "members"])
     assert record[kind] == "x" and record["score"] is None
 
@@ -220,3 +220,46 @@ def test_import_is_cheap() -> None:
 def test_nan_never_reaches_a_row() -> None:
     for row in aggregate([sample(outcome="timeout", groups=["g"])]).rows:
         assert not any(isinstance(v, float) and math.isnan(v) for v in row.to_record().values())
+
+
+def read(subject: str, id: str, *, unparsed: bool = False, correct: bool = False, **kw: Any) -> SampleResult:
+    """A reply read by an extraction rule: answered (right or wrong), or unparsed."""
+    rule = "echoed options" if unparsed else "opening letter"
+    return sample(subject=subject, id=id, outcome=correct and not unparsed, rule=rule, unparsed=unparsed,
+                  extracted=None if unparsed else "B", **kw)
+
+
+def test_the_unparsed_share_counts_scored_replies_with_no_readable_answer() -> None:
+    results = [read("x", "1", unparsed=True), read("x", "2", correct=True), read("x", "3"), read("x", "4"),
+               sample(subject="x", id="e", outcome="timeout"),  # an error has no reply to read
+               sample(subject="x", id="r", outcome=False, rejected="content filter"),  # nor has a refusal
+               read("y", "1", groups=["g"]), read("x", "5", unparsed=True, groups=["g"])]
+    rows = {r.name: r for r in aggregate(results).rows}
+    assert (rows["x"].n, rows["x"].unparsed, rows["x"].unparsed_share) == (6, 2, pytest.approx(2 / 6))
+    assert (rows["y"].unparsed, rows["y"].unparsed_share) == (0, 0.0)
+    assert (rows["g"].unparsed, rows["g"].unparsed_share, rows["g"].max_unparsed) == (1, 0.5, None)
+    assert all(r.unparsed_passed for r in rows.values())
+
+
+def test_rows_where_no_answer_is_read_have_no_unparsed_share() -> None:
+    python_tests = [sample(subject="t", id=str(i), outcome=i % 2 == 0) for i in range(4)]  # no rule: asserts decide
+    (row,) = aggregate(python_tests).subjects
+    assert (row.unparsed, row.unparsed_share, row.unparsed_passed) == (None, None, True)
+    (row,) = aggregate(python_tests, max_unparsed=0.0).subjects
+    assert (row.max_unparsed, row.unparsed_passed) == (0.0, True)  # nothing was read, so nothing to gate
+
+
+@pytest.mark.parametrize(("suite_limit", "run_limit", "limit", "passed"), [
+    (None, None, None, True), (0.25, None, 0.25, True), (0.2, None, 0.2, False), (None, 0.2, 0.2, False),
+    (0.5, 0.2, 0.2, False), (0.2, 0.5, 0.2, False), (0.3, 0.25, 0.25, True),
+])
+def test_the_stricter_unparsed_limit_applies(suite_limit: float | None, run_limit: float | None,
+                                              limit: float | None, passed: bool) -> None:
+    results = [read("x", str(i), unparsed=i == 0, max_unparsed=suite_limit) for i in range(4)]  # 1 of 4
+    (row,) = aggregate(results, max_unparsed=run_limit).subjects
+    assert (row.max_unparsed, row.unparsed_passed, row.passed) == (limit, passed, True)
+
+
+def test_a_share_equal_to_its_limit_passes() -> None:
+    results = [read("x", str(i), unparsed=i < 1, max_unparsed=0.1) for i in range(10)]
+    assert aggregate(results).subjects[0].unparsed_passed

@@ -27,8 +27,24 @@ def failed(id: str, error: str, subject: str = "anatomy", fatal: bool = False, t
 
 STEM: dict[str, Any] = {"groups": ["stem"], "group_thresholds": {"stem": 0.6}}
 
+def unparsed(right: int, unreadable: int, limit: float | None = 0.05, **kw: Any) -> list[SampleResult]:
+    """``right`` answers read right and ``unreadable`` replies with no readable answer."""
+    return [SampleResult(model="smollm2", suite="mmlu-demo", subject="anatomy", id=f"u-{i}", version="v1", nodeid="n",
+                         correct=i < right, rule="opening letter" if i < right else "echoed options",
+                         unparsed=i >= right, max_unparsed=limit, **kw)
+            for i in range(right + unreadable)]
+
+
 CASES = [
     pytest.param(scored(5, 3), [], id="met"),
+    pytest.param(unparsed(57, 3), [], id="unparsed-within-its-limit"),
+    pytest.param(unparsed(55, 5), ["unparsed share over its limit: smollm2 mmlu-demo/anatomy 0.083 > 0.050 "
+                                   "(5 of 60 replies had no readable answer)"], id="unparsed-over-its-limit"),
+    pytest.param(unparsed(5, 5, threshold=0.9), [
+        "threshold not met: smollm2 mmlu-demo/anatomy 0.500 < 0.900 (n=10)",
+        "unparsed share over its limit: smollm2 mmlu-demo/anatomy 0.500 > 0.050 (5 of 10 replies had no readable answer)",
+    ], id="threshold-then-unparsed"),
+
     pytest.param(scored(1, 9, threshold=None), [], id="no-threshold"),
     pytest.param(scored(14, 20), ["threshold not met: smollm2 mmlu-demo/anatomy 0.412 < 0.500 (n=34)"], id="unmet"),
     pytest.param(

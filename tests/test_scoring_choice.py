@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pytest_llmeval.samples import CHOICE_LABELS
-from pytest_llmeval.scoring import extract_choice
+from pytest_llmeval.scoring import Choice, extract_choice, read_choice, rules
 
 REPLIES = [
     # The bare letter, decorated.
@@ -92,6 +92,48 @@ def test_option_text_quoted_without_a_letter(reply, choices, expected):
     assert extract_choice(reply, "ABCD", choices) == expected
 
 
+CAPITALS = ["Paris", "London", "Berlin", "Oslo"]
+ECHO = "A. Paris\nB. London\nC. Berlin\nD. Oslo"
+
+
+@pytest.mark.parametrize(("reply", "expected", "rule"), [
+    # The echoed option list is set aside, whole or cut off; the answer outside it counts.
+    (ECHO, None, "echoed options"), ("A. Paris\nB. Lon", None, "echoed options"), ("A. Paris\nB", None, "echoed options"),
+    (ECHO + "\n\nD. Oslo", "D", "restated option"), ("D. Oslo\n\n" + ECHO + "\n\nThe capital is nice.", "D", "restated option"),
+    ("D. Oslo\n\n" + ECHO + "\n\nD. Oslo", "D", "restated option"), (ECHO + "\nThe answer is D.", "D", "answer phrase"),
+    ("A. Rome\nB. Madrid\nC. Lisbon", None, "echoed options"),  # a list it made up is a list too
+    ("- The answer is A. Paris\n- The answer is B. London\n- The answer is C. Berlin\nThe answer is C.", "C", "answer phrase"),
+    # A letter restated with its own option's text, then rambling or other letters.
+    ("B. London\n\nA lot of people live there; A and C are bigger.", "B", "restated option"),
+    ("D. Oslo is the capital of Norway.", "D", "restated option"),
+    # ... or with another option's text: the letter and the text disagree.
+    ("A. Oslo", None, "conflicting answers"), ("A. Oslo\n\nThe answer is D.", "D", "answer phrase"),
+    ("A. Paris\n\nA. Oslo", None, "conflicting answers"),
+    # Conclusions must agree; a hedge or a correction says which one counts.
+    ("B. London\n\nThe answer is D.", None, "conflicting answers"), ("The answer is B. The answer is B.", "B", "answer phrase"),
+    ("The answer is C? Actually, the answer is D.", "D", "answer phrase"), ("A\n\nThe correct answer is C.", None, "conflicting answers"),
+    # Chinese and English conclusion markers.
+    ("所以选出选项：D.", "D", "answer phrase"), ("所以D. Oslo", "D", "answer phrase"), ("结果：D", "D", "answer phrase"),
+    ("最后：D", "D", "answer phrase"), ("选出选项：A. Paris", "A", "answer phrase"), ("因此，C。", "C", "answer phrase"),
+    ("So, D. Oslo", "D", "answer phrase"), ("Result: D", "D", "answer phrase"), ("In conclusion, B.", "B", "answer phrase"),
+    # A letter outside the choices is never an answer.
+    ("The answer is X.", None, "outside the choices"), ("E. Rome", None, "no answer"), ("The answer is E", None, "outside the choices"),
+    ("The correct answer is D.\nThe answer is E.", None, "conflicting answers"),
+    # Words and names are not letters; a ruled-out option is not an answer.
+    ("A 15-year-old is brought in.", None, "no answer"), ("The answer is A. J. P. Taylor's book.", None, "no answer"),
+    ("A. Paris is not a valid answer. Oslo is.", "D", "option text"), ("It is the Britain's capital, Londn.", None, "no answer"),
+    ("Osloo", "D", "option text"),  # no letter: the first line copies one option with a slip
+])
+def test_real_reply_families(reply, expected, rule):
+    assert read_choice(reply, "ABCD", CAPITALS) == Choice(expected, rule)
+
+
+def test_a_model_looping_on_the_list_is_cut_off_not_answering():
+    looping = ECHO + "\n" + ECHO + "\nA. Par"
+    assert read_choice(looping, "ABCD", CAPITALS) == Choice(None, "echoed options")
+    assert read_choice(ECHO + "\n\nA. Paris", "ABCD", CAPITALS) == Choice("A", "restated option")  # once: an answer
+
+
 TEMPLATES = [
     "The answer is {}", "The answer is ({}).", "the correct answer is: {}", "Answer: {}", "ANSWER: {}",
     "So the final answer is **{}**", "I choose {}", "I think {}", "Option {} is correct", "Therefore, {}.",
@@ -104,6 +146,8 @@ PREAMBLE = st.text(alphabet="abcdefghijklmnopqrstuvwxyzKLMNOPQRSTUVWXYZ012345678
 
 @given(st.sampled_from(CHOICE_LABELS[:10]), st.sampled_from(TEMPLATES), PREAMBLE)
 def test_an_answer_phrase_after_any_reasoning_is_found(label, template, preamble):
+    # Reasoning that commits to nothing by itself: one that does ("so k.") conflicts, never a guess.
+    assume(read_choice(preamble, CHOICE_LABELS[:10]).rule == rules.NO_ANSWER)
     assert extract_choice(f"{preamble}\n{template.format(label)}", CHOICE_LABELS[:10]) == label
 
 
@@ -132,8 +176,11 @@ def test_never_returns_a_letter_outside_the_labels_on_letter_heavy_text(text, la
 @pytest.mark.parametrize("reply", [
     "answer option" + " " * 20000 + "x", ("answer option" + "(:" * 2000) * 10, "A" + " \t" * 10000 + "is",
     "A" + "):" * 10000 + "x", "A," * 10000, "答案" * 5000, "B" + "选项" * 5000, "I think " * 5000,
+    "A. x\nB. y\n" * 3000, "The answer is A. " * 3000, "A\n" * 10000, "选择：A\n\n" * 5000, "A. " + "x " * 10000,
 ])
 def test_adversarial_replies_stay_fast(reply):
-    started = time.perf_counter()
+    """Linear, not quadratic: each takes about 0.1 s of CPU. Counted in this process's CPU time,
+    which neighbours on a loaded machine do not inflate as they do wall time (1.6 s seen)."""
+    started = time.process_time()
     extract_choice(reply, CHOICE_LABELS[:10], ["x"])
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmeval.scoring import extract_number, numbers_equal
+from pytest_llmeval.scoring import extract_number, numbers_equal, read_number
 
 
 @pytest.mark.parametrize(("reply", "expected"), [
@@ -25,6 +25,12 @@ from pytest_llmeval.scoring import extract_number, numbers_equal
     ("The answer is 5. Wait, the answer is 6.", "6"),
     # A phrase must touch its number: otherwise the last number stands.
     ("The answer is the sum of 3 and 4, which is 7", "7"),
+    # Fractions and mixed numbers are values; a date or a spaced division is not a fraction.
+    ("the answer is 2/5", "0.4"), ("So she eats 3/4 of it", "0.75"), ("-1/2", "-0.5"), ("1 1/2 cups", "1.5"),
+    ("2 3/4 miles", "2.75"), ("1½ cups", "1.5"), ("⅔", "0.6666666666666666666666666667"), ("1⁄4", "0.25"),
+    ("\\boxed{\\frac{3}{4}}", "0.75"), ("The answer is \\dfrac{1}{8}.", "0.125"), ("#### 7/2", "3.5"),
+    ("3 6/2", "3"), ("on 1/2/2024", "2024"), ("10 / 2 = 5", "5"), ("48/2 = 24 clips", "24"), ("1/0", None),
+    ("1/3", "0.3333333333333333333333333333"),
 ])
 def test_extract_number(reply, expected):
     assert extract_number(reply) == expected
@@ -77,6 +83,20 @@ def test_integers_compare_exactly(value):
 ])
 def test_numbers_equal(a, b, equal):
     assert numbers_equal(a, b) is equal
+
+
+@pytest.mark.parametrize(("reply", "rule"), [
+    ("#### 72", "#### marker"), ("\\boxed{72}", "boxed"), ("The answer is 72", "answer phrase"), ("72 apples", "last number"),
+    ("none", "no number"),
+])
+def test_read_number_names_its_rule(reply, rule):
+    assert read_number(reply)[1] == rule
+
+
+@given(st.integers(0, 10**6), st.integers(1, 10**6), PROSE)
+def test_a_fraction_reads_as_its_value(numerator, denominator, prose):
+    value = extract_number(f"{prose} the answer is {numerator}/{denominator}")
+    assert value is not None and numbers_equal(value, str(Decimal(numerator) / Decimal(denominator)))
 
 
 def test_normalised_numbers_are_plain_decimals():

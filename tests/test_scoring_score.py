@@ -15,18 +15,20 @@ CAPITALS = ["London", "Paris", "Berlin", "Rome"]
 
 @pytest.mark.parametrize(("task", "reply", "target", "options", "expected"), [
     # multiple_choice: the extracted letter against the gold answer in any accepted form.
-    ("multiple_choice", "答案：C", "C", {}, Scored("C", True)),
-    ("multiple_choice", "The answer is B", "b.", {}, Scored("B", True)),
-    ("multiple_choice", "The answer is B", "1", {}, Scored("B", True)),
-    ("multiple_choice", "It must be Paris", "Paris", {}, Scored("B", True)),
-    ("multiple_choice", "As an AI language model, I cannot say", "A", {}, Scored(None, False)),
-    ("multiple_choice", "A is wrong, the answer is C", "A", {}, Scored("C", False)),
+    ("multiple_choice", "答案：C", "C", {}, Scored("C", True, "answer phrase")),
+    ("multiple_choice", "The answer is B", "b.", {}, Scored("B", True, "answer phrase")),
+    ("multiple_choice", "The answer is B", "1", {}, Scored("B", True, "answer phrase")),
+    ("multiple_choice", "It must be Paris", "Paris", {}, Scored("B", True, "option text")),
+    ("multiple_choice", "As an AI language model, I cannot say", "A", {}, Scored(None, False, "no answer")),
+    ("multiple_choice", "A is wrong, the answer is C", "A", {}, Scored("C", False, "answer phrase")),
     # numeric: both sides normalised, compared as numbers.
-    ("numeric", "so $1,234", "#### 1,234", {}, Scored("1234", True)),
-    ("numeric", "She has 18.00 dollars.", "18", {}, Scored("18", True)),
-    ("numeric", "The answer is 42. Check: 42*2 = 84", "42", {}, Scored("42", True)),
-    ("numeric", "I don't know", "7", {}, Scored(None, False)),
-    ("numeric", "0.3333333333", "0.33333333333", {}, Scored("0.3333333333", True)),
+    ("numeric", "so $1,234", "#### 1,234", {}, Scored("1234", True, "last number")),
+    ("numeric", "She has 18.00 dollars.", "18", {}, Scored("18", True, "last number")),
+    ("numeric", "The answer is 42. Check: 42*2 = 84", "42", {}, Scored("42", True, "answer phrase")),
+    ("numeric", "I don't know", "7", {}, Scored(None, False, "no number")),
+    ("numeric", "0.3333333333", "0.33333333333", {}, Scored("0.3333333333", True, "last number")),
+    ("numeric", "So she needs 2/5 of the cake", "0.4", {}, Scored("0.4", True, "last number")),
+    ("numeric", "#### 1 1/2", "1.5", {}, Scored("1.5", True, "#### marker")),
     # exact_match: surrounding whitespace stripped; case and punctuation count unless told otherwise.
     ("exact_match", " Paris \n", "Paris", {}, Scored("Paris", True)),
     ("exact_match", "paris", "Paris", {}, Scored("paris", False)),
@@ -39,19 +41,19 @@ CAPITALS = ["London", "Paris", "Berlin", "Rome"]
     ("contains", "It is PARIS", "Paris", {"ignore_case": False}, Scored("It is PARIS", False)),
     ("contains", "anything", "", {}, Scored("anything", False)),
     # regex: the first match; its first group, else the whole match; then exact_match rules.
-    ("regex", "Final: Rome!", "rome", {"pattern": r"Final: (\w+)", "ignore_case": True}, Scored("rome", True)),
-    ("regex", "Final: Rome!", "Rome", {"pattern": r"Final: \w+"}, Scored("Final: Rome", False)),
-    ("regex", "Final: Rome\nFinal: Oslo", "Rome", {"pattern": r"^Final: (\w+)$"}, Scored("Rome", True)),
-    ("regex", "Answer:\nOslo", "Oslo", {"pattern": r"Answer:.(\w+)"}, Scored("Oslo", True)),
-    ("regex", "city Paris", "Paris", {"pattern": r"(town )?Paris"}, Scored("Paris", True)),
-    ("regex", "nothing", "rome", {"pattern": r"Final: (\w+)"}, Scored(None, False)),
+    ("regex", "Final: Rome!", "rome", {"pattern": r"Final: (\w+)", "ignore_case": True}, Scored("rome", True, "pattern")),
+    ("regex", "Final: Rome!", "Rome", {"pattern": r"Final: \w+"}, Scored("Final: Rome", False, "pattern")),
+    ("regex", "Final: Rome\nFinal: Oslo", "Rome", {"pattern": r"^Final: (\w+)$"}, Scored("Rome", True, "pattern")),
+    ("regex", "Answer:\nOslo", "Oslo", {"pattern": r"Answer:.(\w+)"}, Scored("Oslo", True, "pattern")),
+    ("regex", "city Paris", "Paris", {"pattern": r"(town )?Paris"}, Scored("Paris", True, "pattern")),
+    ("regex", "nothing", "rome", {"pattern": r"Final: (\w+)"}, Scored(None, False, "no match")),
 ])
 def test_score_reply(task, reply, target, options, expected):
     assert score_reply(task, reply, target, labels="ABCD", choices=CAPITALS, options=options) == expected
 
 
 def test_score_reply_defaults_to_four_labels_and_no_options():
-    assert score_reply("multiple_choice", "D", "D") == Scored("D", True)
+    assert score_reply("multiple_choice", "D", "D") == Scored("D", True, "opening letter")
     assert score_reply("exact_match", "x", "x") == Scored("x", True)
 
 
@@ -109,7 +111,9 @@ def test_scored_is_a_frozen_value():
 def test_exports_are_sorted_and_complete():
     assert scoring.__all__ == sorted(scoring.__all__)
     assert set(scoring.__all__) == {
-        "SCORING_OPTIONS", "Scored", "TASKS", "extract_choice", "extract_number", "normalize_choice_target",
-        "numbers_equal", "pick_by_loglikelihood", "score_reply", "validate_options",
+        "Choice", "ClozePicks", "SCORING_OPTIONS", "Scored", "TASKS", "check_program", "cloze_continuations",
+        "cloze_picks", "code_from_reply", "extract_choice", "extract_number", "mean_pass_at_k",
+        "normalize_choice_target", "numbers_equal", "pass_at_k", "pick_by_loglikelihood", "read_choice",
+        "read_number", "rules", "score_reply", "truthfulqa_mc1", "truthfulqa_mc2", "validate_options",
     }
     assert all(hasattr(scoring, name) for name in scoring.__all__)

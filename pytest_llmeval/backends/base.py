@@ -14,7 +14,8 @@ Backends map their own failures into the exceptions of ``errors``; nothing else 
 
 The engine, not the backend, owns everything around a request: retries, the shared rate limit,
 the in-flight limit, the response cache. A backend makes exactly one attempt per call, within
-``settings.timeout_s``. ``generate`` and ``loglikelihood`` may be ``async def``; the engine awaits
+``self.attempt_timeout()``: ``settings.timeout_s``, or less when the run's deadline
+(``--llm-deadline``) is nearer, so a request in flight never outlives the run. ``generate`` and ``loglikelihood`` may be ``async def``; the engine awaits
 them. Local backends that run a model in this process set ``local = True``: the engine then calls
 them from one thread, in batches through ``generate_batch`` / ``loglikelihood_batch``.
 
@@ -26,11 +27,31 @@ log.
 from __future__ import annotations
 
 import abc
+import threading
+import time
 from dataclasses import dataclass, field
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply", "endpoint_of"]
+__all__ = ["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply", "attempt_timeout",
+           "endpoint_of", "set_attempt_deadline"]
+
+_ATTEMPT = threading.local()  # the engine's threads: the run's deadline (epoch s), if it has one
+_SHORTEST_S = 0.01
+
+
+def set_attempt_deadline(deadline: float | None) -> None:
+    """The engine marks its threads with the run's deadline; ``attempt_timeout`` reads it."""
+    _ATTEMPT.deadline = deadline
+
+
+def attempt_timeout(timeout_s: float) -> float:
+    """Seconds the current attempt may take: ``timeout_s``, or what is left before the run's
+    deadline when that is sooner (never below 10 ms, so a client still gets a valid timeout)."""
+    deadline: float | None = getattr(_ATTEMPT, "deadline", None)
+    if deadline is None:
+        return timeout_s
+    return max(_SHORTEST_S, min(timeout_s, deadline - time.time()))
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
@@ -104,6 +125,10 @@ class Backend(abc.ABC):
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
 
+    def attempt_timeout(self) -> float:
+        """Seconds this attempt may take in all: ``settings.timeout_s``, or less when the run's
+        deadline (``--llm-deadline``) is nearer. Give it to the client for each request."""
+        return attempt_timeout(self.settings.timeout_s)
 
     @abc.abstractmethod
     def generate(self, request: GenerateRequest) -> Reply:

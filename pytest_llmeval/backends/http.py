@@ -12,11 +12,13 @@ Every failure becomes ours in one place, ``_map_error``:
     HTTP 404                             -> FatalBackendError (wrong path or model: stop the run)
     HTTP 408, 429, 5xx                   -> TransientBackendError (with Retry-After)
     other HTTP 3xx/4xx matching reject_pattern -> SampleRejected (prompt too long: a miss)
+    finish_reason "content_filter" (at finish_reason_path) -> SampleRejected
                        matching fatal_pattern  -> FatalBackendError (Triton's unknown model)
                        otherwise               -> BackendError
     an error object in a 200 reply or stream (``error_path``): the patterns as above,
                        otherwise               -> TransientBackendError
-    no byte for timeout_s, or the whole call past it   -> TransientBackendError
+    no byte for timeout_s, or the whole call past it   -> TransientBackendError (``BoundedTransport``;
+                       a run's deadline shortens it: ``attempt_timeout``)
     refused, reset or dropped connection, cut-off body -> TransientBackendError
     a body that is not JSON, no text at reply_path, a stream without its final chunk
                                                        -> TransientBackendError
@@ -42,6 +44,7 @@ from .base import Backend, BackendSettings, GenerateRequest, Reply
 from .http_options import HTTPConfig, build_config
 from .http_sse import Event, iter_events, json_chunks
 from .http_template import MISSING, dotted_get
+from .openai_dict import refuse_finish
 from .openai_chat import retry_after_seconds
 from .stream_clock import ChunkClock
 
@@ -85,20 +88,27 @@ class HTTPBackend(Backend):
         super().__init__(settings)
         self._config: HTTPConfig = build_config(settings)
         self._httpx = _import_httpx()
+        from .transport import BoundedTransport
+
         self._client: httpx2.Client = self._httpx.Client(
-            headers=self._config.headers, timeout=settings.timeout_s, follow_redirects=False)
+            headers=self._config.headers, timeout=settings.timeout_s, follow_redirects=False,
+            transport=BoundedTransport())
 
     def generate(self, request: GenerateRequest) -> Reply:
         cfg = self._config
         body = cfg.body.render(self._values(request))
         started = time.perf_counter()
         sent: list[float] = []
+        timeout = self.attempt_timeout()
         try:
-            with self._client.stream(cfg.method, cfg.url, json=body, extensions={"trace": _recorder(sent)}) as response:
+            with self._client.stream(cfg.method, cfg.url, json=body, timeout=timeout,
+                                     extensions={"trace": _recorder(sent)}) as response:
                 if response.status_code >= 300:
                     detail = self._detail(response.read())
                     raise _Refused(response.status_code, detail, response.headers.get("retry-after"))
-                reply = self._read_events(response, started, sent) if cfg.stream else self._read_json(response)
+                reply = self._read_events(response, started, sent, timeout) if cfg.stream else self._read_json(response)
+        except SampleRejected:
+            raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes ours, in _map_error
             raise self._map_error(exc) from None
         reply.latency_s = time.perf_counter() - started
@@ -133,7 +143,7 @@ class HTTPBackend(Backend):
             raise _Malformed(f"expected a string at {path!r}, got {_found(data, text)}")
         return self._reply(text, [data], None)
 
-    def _read_events(self, response: httpx2.Response, started: float, sent: list[float]) -> Reply:
+    def _read_events(self, response: httpx2.Response, started: float, sent: list[float], timeout: float) -> Reply:
         """Join the ``stream_path`` pieces; the final chunk's ``stream_final_path`` text, when the
         protocol has one, is the whole reply (MindIE leaves the last token's piece empty)."""
         cfg = self._config
@@ -143,7 +153,7 @@ class HTTPBackend(Backend):
         first: float | None = None
         final: Any = MISSING
         for event in iter_events(response.iter_lines()):
-            if time.perf_counter() - started > self.settings.timeout_s:
+            if time.perf_counter() - started > timeout:
                 raise _Deadline()
             if event.data.strip() == "[DONE]":
                 break
@@ -202,6 +212,7 @@ class HTTPBackend(Backend):
         cfg = self._config
         extra: dict[str, Any] = {}
         finish = _last(chunks, cfg.finish_reason_path)
+        refuse_finish(finish)
         if isinstance(finish, str):
             extra["finish_reason"] = finish
         if first_chunk_s is not None:
@@ -229,7 +240,7 @@ class HTTPBackend(Backend):
         if isinstance(exc, (_Malformed, hx.DecodingError)):
             return self._error(f"malformed reply for model {model!r}: {exc}", transient=True)
         if isinstance(exc, (hx.TimeoutException, _Deadline)):
-            return self._error(f"no reply within {self.settings.timeout_s:g} s for model {model!r}", transient=True)
+            return self._error(f"no reply within {self.attempt_timeout():g} s for model {model!r}", transient=True)
         if isinstance(exc, hx.TransportError):  # refused, reset, dropped, a body cut short
             return self._error(f"connection failed for model {model!r}: {type(exc).__name__}: {exc}", transient=True)
         return self._error(f"{type(exc).__name__} for model {model!r}: {exc}")

@@ -12,28 +12,32 @@
 
 One ``Llama`` per (model file, n_ctx) per process, shared by every backend built on it (tests and
 the plugin alike) and guarded by one lock, since a ``Llama`` is not thread-safe. llama_cpp is
-imported on first use, never when this module is imported.
+imported on first use, never when this module is imported, and only after a child process has
+loaded the same file with the same build and decoded with it (``llamacpp_probe``): a build that
+crashes on this CPU then fails this model's samples with one line instead of killing pytest.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, ConfigError
+from ..errors import BackendError, ConfigError, NativeCrashError
 from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from .llamacpp_probe import INSTALL_LLAMACPP
 
 __all__ = ["DEFAULT_N_CTX", "LlamaCppBackend", "LoadedModel", "default_threads", "encode_pairs", "load_model"]
 
 DEFAULT_N_CTX = 2048
-_INSTALL = "backend llamacpp needs llama-cpp-python: pip install 'pytest-llmeval[llamacpp]'"
+_INSTALL = "backend llamacpp needs llama-cpp-python: " + INSTALL_LLAMACPP
 
 
 @dataclass(frozen=True)
@@ -59,18 +63,40 @@ def default_threads() -> int:
     return max(1, usable // 2)
 
 
-def load_model(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> LoadedModel:
-    """The process's one ``Llama`` for this file and context size, loaded on first request
-    (``n_threads`` applies to that first load only)."""
+def load_model(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None, *,
+               probe_timeout_s: float | None = None) -> LoadedModel:
+    """The process's one ``Llama`` for this file and context size, loaded on first request once a
+    child process has shown that this build runs it here (``n_threads`` and ``probe_timeout_s``
+    apply to that first load only). NativeCrashError when it does not."""
+    from .llamacpp_probe import PROBE_TIMEOUT_S, check_build
+
     file = Path(path).expanduser().resolve()
     with _MODELS_LOCK:
         key = (str(file), n_ctx)
         if key not in _MODELS:
-            _MODELS[key] = LoadedModel(_new_llama(file, n_ctx, n_threads or default_threads()), threading.Lock())
+            threads = n_threads or default_threads()
+            _check_loadable(file)
+            verdict = check_build(file, n_ctx, threads, timeout_s=probe_timeout_s or PROBE_TIMEOUT_S)
+            if verdict.fails_the_model:
+                raise NativeCrashError(verdict.message)
+            llm = _new_llama(file, n_ctx, threads, extra_bufts=verdict.extra_bufts)
+            _MODELS[key] = LoadedModel(llm, threading.Lock())
         return _MODELS[key]
 
 
-def _new_llama(file: Path, n_ctx: int, n_threads: int) -> Any:
+def _check_loadable(file: Path) -> None:
+    """What can be said before any native code runs: llama_cpp is installed, the file is there."""
+    try:
+        installed = importlib.util.find_spec("llama_cpp") is not None
+    except (ImportError, ValueError):
+        installed = False
+    if not installed:
+        raise ConfigError(_INSTALL)
+    if not file.is_file():
+        raise ConfigError(f"GGUF file not found: {file}", key="model_path")
+
+
+def _new_llama(file: Path, n_ctx: int, n_threads: int, *, extra_bufts: bool = True) -> Any:
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -78,10 +104,39 @@ def _new_llama(file: Path, n_ctx: int, n_threads: int) -> Any:
     if not file.is_file():
         raise ConfigError(f"GGUF file not found: {file}", key="model_path")
     try:  # logits_all: loglikelihood reads the logits of every continuation position
-        return Llama(model_path=str(file), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                     seed=0, logits_all=True, verbose=False)
+        with _model_params({} if extra_bufts else {"use_extra_bufts": False}):
+            return Llama(model_path=str(file), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                         seed=0, logits_all=True, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"llama.cpp cannot load {file}: {_one_line(exc)}", key="model_path") from None
+
+
+@contextlib.contextmanager
+def _model_params(overrides: dict[str, Any]) -> Iterator[None]:
+    """Model parameters that ``Llama`` does not take as arguments (``use_extra_bufts``): it builds
+    them from ``llama_model_default_params()``, so that function answers with ``overrides`` for
+    the duration of one load (loads are serialised by ``_MODELS_LOCK``; the probe's child has one
+    thread). Fields this llama-cpp-python does not have are left alone: the probe is the guarantee."""
+    if not overrides:
+        yield
+        return
+    import llama_cpp.llama_cpp as low
+
+    original = low.llama_model_default_params
+    known = {name for name, *_ in type(original())._fields_}
+
+    def patched() -> Any:
+        params = original()
+        for name, value in overrides.items():
+            if name in known:
+                setattr(params, name, value)
+        return params
+
+    low.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
 
 
 @atexit.register
@@ -96,7 +151,8 @@ def _free_models() -> None:
 
 class LlamaCppBackend(Backend):
     """``settings.model_path`` (default: the bundled SmolLM2 GGUF); ``extra``: ``n_ctx`` (default
-    2048) and ``n_threads`` (default: half the usable cores)."""
+    2048), ``n_threads`` (default: half the usable cores) and ``probe_timeout`` (seconds the child
+    process that tries the build first may take to load and answer; default 300)."""
 
     local = True  # one model in this process: the engine calls it from one thread
 
@@ -108,8 +164,11 @@ class LlamaCppBackend(Backend):
             from .bundled import bundled_model_path
 
             path = bundled_model_path()
+        from .llamacpp_probe import PROBE_TIMEOUT_S
+
         n_ctx = _positive_int(settings.extra, "n_ctx", DEFAULT_N_CTX)
-        self._model = load_model(path, n_ctx, _positive_int(settings.extra, "n_threads", default_threads()))
+        self._model = load_model(path, n_ctx, _positive_int(settings.extra, "n_threads", default_threads()),
+                                 probe_timeout_s=_positive_int(settings.extra, "probe_timeout", PROBE_TIMEOUT_S))
 
     def generate(self, request: GenerateRequest) -> Reply:
         started = time.perf_counter()

@@ -6,14 +6,21 @@ The SDK's exceptions are mapped into ours in one place, ``_map_error``:
 
     openai.OpenAIError
     ├── APIStatusError 401, 403       -> FatalBackendError  (the key is rejected: stop the run)
-    ├── APIStatusError 404            -> FatalBackendError  (unknown model: stop the run)
+    ├── APIStatusError 404            -> FatalBackendError  (unknown model, or no such endpoint:
+    │                                    the line names the URL, and a base_url that answers)
     ├── APIStatusError 429, 5xx       -> TransientBackendError (with the Retry-After header)
     ├── APIStatusError other 4xx      -> BackendError       (this request was refused)
     ├── APITimeoutError               -> TransientBackendError
     ├── APIConnectionError            -> TransientBackendError (refused, reset, dropped)
     └── anything else                 -> BackendError
+    httpx2 timeouts and transport errors while a stream is read -> TransientBackendError
     ValueError (a body that is not JSON)  -> TransientBackendError
     a 200 without choices[0].message      -> TransientBackendError (``_reply``; null content is "")
+    a stream without finish_reason or [DONE] -> TransientBackendError (it was cut short)
+    finish_reason "content_filter"        -> SampleRejected (a refusal: a miss, with the reason)
+
+Each attempt is bounded in all by ``attempt_timeout()`` (``BoundedTransport``): a server that
+trickles bytes, or a chunked body that never ends, times out like one that never answers.
 
 Every message is one line and never contains the API key, even when the server echoes it.
 The SDK is imported when a backend is built, never when this module is imported.
@@ -23,7 +30,9 @@ and which servers can do it, is in ``openai_logprobs``; this module only sends i
 
 With ``settings.stream`` (``--llm-stream``) chat replies are streamed and timed by a
 ``ChunkClock`` from the moment the request's headers go out (a trace hook on the SDK's transport),
-for the serving-performance metrics (``results.latency``).
+for the serving-performance metrics (``results.latency``). The stream is read as server-sent
+events (``http_sse``, shared with the http backend) rather than through the SDK's iterator,
+which hides whether ``[DONE]`` came.
 
 ``model: auto`` (the built-in local-server profiles) sends the one model the server lists at
 ``GET /models``, asked once, on the first request: a local server serves its model under a name
@@ -37,10 +46,13 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, ConfigError, FatalBackendError, TransientBackendError
 from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from .http_sse import iter_events, json_chunks
+from .openai_dict import refuse_finish
 from .openai_logprobs import EchoScorer, EndpointRefused
 from .stream_clock import ChunkClock
 
@@ -98,9 +110,8 @@ class OpenAIChatBackend(Backend):
         self._extra_body = _extra_body(settings)
         self._openai = _import_openai()
         self._client: openai.OpenAI = self._openai.OpenAI(
-            base_url=settings.base_url, api_key=self._key,
-            timeout=settings.timeout_s, max_retries=0,
-            **({"http_client": _traced_http_client(self._openai)} if settings.stream else {}))
+            base_url=settings.base_url, api_key=self._key, timeout=settings.timeout_s, max_retries=0,
+            http_client=_http_client(self._openai))
         self._where = str(self._client.base_url).rstrip("/")
         self._model: str | None = None if settings.model == AUTO_MODEL else settings.model
         self._model_lock = threading.Lock()
@@ -113,7 +124,7 @@ class OpenAIChatBackend(Backend):
         started = time.perf_counter()
         params = self._params(request)
         try:
-            completion = self._client.chat.completions.create(**params)
+            completion = self._client.chat.completions.create(**params, timeout=self.attempt_timeout())
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours, in _map_error
             raise self._map_error(exc) from None
         return self._reply(completion, time.perf_counter() - started)
@@ -129,8 +140,9 @@ class OpenAIChatBackend(Backend):
         clock = ChunkClock()
         _SENT.at = None
         try:
-            stream = self._client.chat.completions.create(**params)
-            reply = self._read_stream(stream, clock)
+            create = self._client.chat.completions.with_streaming_response.create
+            with create(**params, timeout=self.attempt_timeout()) as response:
+                reply = self._read_stream(response.iter_lines(), clock, response.headers.get("content-type"))
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours, in _map_error
             status = getattr(exc, "status_code", None)
             if self._stream_usage and isinstance(exc, self._openai.APIStatusError) and status in (400, 422):
@@ -141,23 +153,55 @@ class OpenAIChatBackend(Backend):
         reply.latency_s = time.perf_counter() - sent
         return clock.stamp(reply, sent)
 
-    def _read_stream(self, stream: Any, clock: ChunkClock) -> Reply:
+    def _read_stream(self, lines: Iterable[str], clock: ChunkClock, content_type: str | None) -> Reply:
+        """The streamed chunks, read as the protocol defines them. The reply is complete only when
+        the server says so: a choice with a ``finish_reason``, or ``data: [DONE]``. A stream that
+        ends without either was cut short, however cleanly its connection closed, and is retried."""
         pieces: list[str] = []
-        finish: Any = None
-        usage: Any = None
-        for chunk in stream:
-            usage = getattr(chunk, "usage", None) or usage
-            choices = getattr(chunk, "choices", None) or []
-            if not choices:
-                continue
-            piece = getattr(getattr(choices[0], "delta", None), "content", None)
-            clock.content(piece)
-            if isinstance(piece, str):
-                pieces.append(piece)
-            finish = getattr(choices[0], "finish_reason", None) or finish
-        return Reply(text="".join(pieces), prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
-                     completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
-                     extra={"finish_reason": finish} if isinstance(finish, str) else {})
+        finish: str | None = None
+        usage: dict[str, Any] = {}
+        done = seen = False
+        for event in iter_events(lines):
+            if event.data.strip() == "[DONE]":
+                done = True
+                break
+            for chunk in self._chunks(event.data):
+                seen = True
+                found = chunk.get("usage")
+                usage = found if isinstance(found, dict) else usage
+                choice = _first_choice(chunk)
+                delta = choice.get("delta")
+                piece = delta.get("content") if isinstance(delta, dict) else None
+                clock.content(piece)
+                if isinstance(piece, str):
+                    pieces.append(piece)
+                finish = choice.get("finish_reason") if isinstance(choice.get("finish_reason"), str) else finish
+        if not seen:
+            raise self._error(f"expected server-sent events with data chunks, got none ({content_type or 'no content-type'})",
+                              transient=True)
+        if not done and finish is None:
+            raise self._error("the stream ended before the reply was complete (no finish_reason and no [DONE])",
+                              transient=True)
+        refuse_finish(finish)
+        return Reply(text="".join(pieces), prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+                     completion_tokens=_int_or_none(usage.get("completion_tokens")),
+                     extra={"finish_reason": finish} if finish else {})
+
+    def _chunks(self, data: str) -> list[dict[str, Any]]:
+        """The JSON chunks of one event; an error object in the stream (vLLM sends one when the
+        engine fails mid-reply) or a chunk that is not JSON is a transient failure."""
+        try:
+            chunks = json_chunks(data)
+        except ValueError:
+            raise self._error(f"malformed stream: expected JSON in every event, got {data[:80]!r}", transient=True) from None
+        for chunk in chunks:
+            if not isinstance(chunk, dict):
+                raise self._error(f"malformed stream: expected JSON objects, got {data[:80]!r}", transient=True)
+            if chunk.get("error") is not None and not chunk.get("choices"):
+                error = chunk["error"]
+                message = error.get("message") if isinstance(error, dict) else error
+                raise self._error(f"error in the stream: {message}", transient=True)
+        return chunks
 
     def loglikelihood(self, request: LoglikelihoodRequest) -> Reply:
         """Summed log-probabilities of each continuation, from ``/completions`` with echo."""
@@ -214,6 +258,9 @@ class OpenAIChatBackend(Backend):
 
     def _reply(self, completion: Any, latency_s: float) -> Reply:
         model = self._model or self.settings.model
+        if isinstance(completion, str):  # the SDK hands back a body that is not JSON as text (an HTML page)
+            raise self._error(f"malformed reply for model {model!r}: expected a JSON chat completion, got "
+                              f"{completion[:80]!r}", transient=True)
         choices = getattr(completion, "choices", None)
         if not isinstance(choices, list) or not choices:
             raise self._error(f"malformed reply for model {model!r}: no choices", transient=True)
@@ -223,33 +270,59 @@ class OpenAIChatBackend(Backend):
             raise self._error(f"malformed reply for model {model!r}: no choices[0].message", transient=True)
         usage = getattr(completion, "usage", None)
         finish = getattr(choices[0], "finish_reason", None)
+        refuse_finish(finish)
         return Reply(text=content or "", latency_s=latency_s,
                      prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
                      completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
                      extra={"finish_reason": finish} if isinstance(finish, str) else {})
 
     def _map_error(self, exc: Exception) -> BackendError:
-        """The one place where the SDK's exceptions become ours."""
+        """The one place where the SDK's (and, while a stream is read, httpx's) exceptions become ours."""
+        import httpx2
+
         oa, model = self._openai, self._model or self.settings.model
+        if isinstance(exc, BackendError):  # ours already: a refusal, or a stream cut short
+            return exc
         if isinstance(exc, oa.APIStatusError):
             status = exc.status_code
             if status in (401, 403):
                 return self._error(f"the endpoint rejected the API key (HTTP {status}) for model {model!r}", fatal=True)
             if status == 404:
-                return self._error(f"model {model!r} not found (HTTP 404)", fatal=True)
+                return self._error(self._not_found(exc, model), fatal=True)
             detail = _server_message(exc)
             if status == 429 or status >= 500:
                 return self._error(f"HTTP {status} for model {model!r}: {detail}", transient=True,
                                    retry_after_s=retry_after_from_headers(exc.response.headers))
             return self._error(f"HTTP {status} for model {model!r}: {detail}")
-        if isinstance(exc, oa.APITimeoutError):
-            return self._error(f"no reply within {self.settings.timeout_s:g} s for model {model!r}", transient=True)
-        if isinstance(exc, oa.APIConnectionError):
+        if isinstance(exc, (oa.APITimeoutError, httpx2.TimeoutException)):
+            return self._error(f"no reply within {self.attempt_timeout():g} s for model {model!r}",
+                               transient=True)
+        if isinstance(exc, (oa.APIConnectionError, httpx2.TransportError, httpx2.DecodingError)):
             cause = exc.__cause__ or exc
             return self._error(f"connection failed: {type(cause).__name__}: {cause}", transient=True)
         if isinstance(exc, ValueError):  # a body that is not JSON
             return self._error(f"malformed reply for model {model!r}: {type(exc).__name__}: {exc}", transient=True)
         return self._error(f"{type(exc).__name__} for model {model!r}: {exc}")
+
+    def _not_found(self, exc: Any, model: str) -> str:
+        """A 404 names the URL asked. A server that does not know the model says so in its body;
+        any other 404 is a wrong path, and when the server answers under a likelier base_url (the
+        ``/v1`` left out, or the whole endpoint pasted in) the line says which."""
+        request = getattr(getattr(exc, "response", None), "request", None)
+        url = f"{request.method} {request.url}" if request is not None else self._where
+        detail = _server_message(exc)
+        if "model" in detail.lower():
+            return f"model {model!r} not found (HTTP 404 for {url}): {detail}"
+        return f"HTTP 404 for {url}: no such endpoint{self._better_base_url()}"
+
+    def _better_base_url(self) -> str:
+        base = self._where
+        candidates = [base.removesuffix(suffix) for suffix in ("/chat/completions", "/completions") if base.endswith(suffix)]
+        candidates += [] if base.endswith("/v1") else [f"{base}/v1"]
+        for candidate in candidates:
+            if _answers(f"{candidate}/models", self._key, min(5.0, self.settings.timeout_s)):
+                return f"; {candidate}/models answers: set base_url to {candidate}"
+        return "; check base_url (it should end where /chat/completions begins, often /v1)"
 
     def _error(self, message: str, *, fatal: bool = False, transient: bool = False,
                retry_after_s: float | None = None) -> BackendError:
@@ -268,19 +341,33 @@ def _trace(name: str, info: dict[str, Any]) -> None:
         _SENT.at = time.perf_counter()
 
 
-def _traced_http_client(openai_module: Any) -> Any:
-    """The SDK's default client over a transport that notes when each request is sent (an
-    httpcore trace hook), so a streamed reply's times leave out connecting and pool waits, as
-    the http backend's do. The sync client sends from the calling thread: a thread-local works."""
-    import httpx2
+def _http_client(openai_module: Any) -> Any:
+    """The SDK's default client over ``BoundedTransport``: each whole reply is bounded by the
+    request's timeout, and a trace hook notes when each request is sent, so a streamed reply's
+    times leave out connecting and pool waits, as the http backend's do. The sync client sends
+    from the calling thread: a thread-local works."""
     from openai._constants import DEFAULT_CONNECTION_LIMITS
 
-    class TracedTransport(httpx2.HTTPTransport):
-        def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-            request.extensions = {**request.extensions, "trace": _trace}
-            return super().handle_request(request)
+    from .transport import BoundedTransport
 
-    return openai_module.DefaultHttpxClient(transport=TracedTransport(limits=DEFAULT_CONNECTION_LIMITS))
+    return openai_module.DefaultHttpxClient(transport=BoundedTransport(limits=DEFAULT_CONNECTION_LIMITS, trace=_trace))
+
+
+def _answers(url: str, key: str, timeout_s: float) -> bool:
+    """Whether ``url`` exists on the server: any answer but a 404 (a 401 exists too), or False."""
+    import httpx2
+
+    try:
+        response = httpx2.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s)
+    except httpx2.HTTPError:
+        return False
+    return response.status_code in (200, 401, 403)
+
+
+def _first_choice(chunk: dict[str, Any]) -> dict[str, Any]:
+    choices = chunk.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    return first if isinstance(first, dict) else {}
 
 
 def retry_after_from_headers(headers: Any) -> float | None:

@@ -30,9 +30,18 @@ from typing import Any, ClassVar
 from ..errors import BackendError, SampleRejected, TransientBackendError
 from .base import Backend, GenerateRequest, Reply
 
-__all__ = ["OpenAIResponseBackend", "reply_from_response"]
+__all__ = ["REJECTED_FINISH_REASONS", "OpenAIResponseBackend", "refuse_finish", "reply_from_response"]
 
 _MAX_LINE = 300
+#: The OpenAI protocol's finish reason for a reply its content filter stopped: a refusal, a miss.
+REJECTED_FINISH_REASONS = frozenset({"content_filter"})
+
+
+def refuse_finish(finish: object, reasons: frozenset[str] = REJECTED_FINISH_REASONS) -> None:
+    """A reply the endpoint's filter stopped is a refusal (the README's ``SampleRejected``): every
+    built-in backend and this base class decide it here."""
+    if isinstance(finish, str) and finish in reasons:
+        raise SampleRejected(f"refused by the endpoint (finish_reason: {finish})")
 Response = Mapping[str, Any] | Any  # a mapping, or an object with model_dump()
 
 
@@ -40,7 +49,7 @@ class OpenAIResponseBackend(Backend):
     """Subclass, and write ``create_chat_completion`` (sync or ``async def``); ``generate`` is done."""
 
     #: ``finish_reason`` values that mean the endpoint refused to answer this prompt.
-    rejected_finish_reasons: ClassVar[frozenset[str]] = frozenset({"content_filter"})
+    rejected_finish_reasons: ClassVar[frozenset[str]] = REJECTED_FINISH_REASONS
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -83,7 +92,7 @@ class OpenAIResponseBackend(Backend):
 
 
 def reply_from_response(response: Response, latency_s: float = 0.0, *, where: str = "backend",
-                        rejected_finish_reasons: frozenset[str] = frozenset({"content_filter"})) -> Reply:
+                        rejected_finish_reasons: frozenset[str] = REJECTED_FINISH_REASONS) -> Reply:
     """Read an OpenAI-format chat completion response into a ``Reply``."""
     data = _as_mapping(response)
     if data is None:
@@ -97,8 +106,7 @@ def reply_from_response(response: Response, latency_s: float = 0.0, *, where: st
         raise _malformed(where, "no choices[0]")
     choice = choices[0]
     finish = choice.get("finish_reason")
-    if isinstance(finish, str) and finish in rejected_finish_reasons:
-        raise SampleRejected(f"refused by the endpoint (finish_reason: {finish})")
+    refuse_finish(finish, rejected_finish_reasons)
     message = choice.get("message")
     content = message.get("content") if isinstance(message, Mapping) else None
     if not isinstance(message, Mapping) or not isinstance(content, (str, type(None))):

@@ -11,6 +11,7 @@ row, except for JSON Lines, where each object may carry its own keys.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
@@ -34,8 +35,11 @@ def group_by_subject(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
 
 
 def _text(value: Any) -> str | None:
-    """A cell as the Sample wants it: None and "" both mean "no value"."""
-    return None if value is None or value == "" else str(value)
+    """A cell as the Sample wants it: None, "" and a float that is not a number (JSON's NaN, a
+    parquet float column's gap) all mean "no value", so nothing is ever asked or scored as "nan"."""
+    if value is None or value == "" or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return str(value)
 
 
 def _listing(columns: Collection[str]) -> str:
@@ -106,7 +110,7 @@ class FieldMap:
         if len(options) > len(CHOICE_LABELS):
             raise DataError(f"{len(options)} options, at most {len(CHOICE_LABELS)} are supported",
                             where=where, key="fields.choices")
-        choices = tuple("" if c is None else str(c) for c in options)
+        choices = tuple(_text(c) or "" for c in options)  # an option with no value is caught by the suite's checks
         target = self._pick_text(row, "target", "answer")
         fields = dict(row)
         fields.update({name: row[column] for name, column in self._single.items() if name not in _CANONICAL})
@@ -118,5 +122,5 @@ class FieldMap:
         return Sample(
             id=self._pick_text(row, "id") or str(index),
             subject=self._pick_text(row, "subject") or self._spec.subject or file_subject,
-            fields=fields, target=target, choices=choices,
+            fields=fields, target=target, choices=choices, origin=where,
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..samples import Sample
 from .fields import FieldMap, group_by_subject
 from .paths import generic_files
-from .readers import Table, read_csv_table, read_jsonl, read_parquet
+from .readers import Table, no_rows, read_csv_table, read_jsonl, read_parquet
 from .spec import DataSpec
 
 __all__ = ["load_generic"]
@@ -25,5 +25,8 @@ def load_generic(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
     mapping = FieldMap(spec)
     samples: list[Sample] = []
     for file, file_subject in generic_files(spec, split, ext):
-        samples.extend(mapping.samples(read(file), file_subject))
+        found = list(mapping.samples(read(file), file_subject))
+        if not found:
+            raise no_rows(file)
+        samples.extend(found)
     return group_by_subject(samples)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import DataError
 from ..samples import Sample
-from .readers import Table, read_jsonl
+from .readers import Table, no_rows, read_jsonl
 from .spec import DEFAULT_SPLITS, DataSpec
 
 __all__ = ["gsm8k_target", "load_gsm8k"]
@@ -30,7 +30,8 @@ def _sample(table: Table, index: int, subject: str) -> Sample:
     target = gsm8k_target(answer)
     if target is None:
         raise DataError("answer has no final '#### <number>' line", where=table.where(index))
-    return Sample(id=str(index), subject=subject, fields={**row, "target": target}, target=target)
+    return Sample(id=str(index), subject=subject, fields={**row, "target": target}, target=target,
+                  origin=table.where(index))
 
 
 def load_gsm8k(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
@@ -40,5 +41,7 @@ def load_gsm8k(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
     if not file.is_file():
         raise DataError(f"no {name}.jsonl in {spec.path}", where=spec.where or None, key="data.split")
     table = read_jsonl(file)
+    if not table.rows:
+        raise no_rows(file)
     subject = spec.subject or "gsm8k"
     return {subject: [_sample(table, i, subject) for i in range(len(table.rows))]}

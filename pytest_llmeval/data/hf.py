@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import ConfigError, DataError
 from ..samples import Sample
 from .fields import FieldMap, group_by_subject
-from .readers import Table
+from .readers import Table, no_rows
 from .spec import DataSpec
 
 __all__ = ["load_hf"]
@@ -62,4 +62,7 @@ def load_hf(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
     datasets = _datasets(spec)
     dataset = _choose_split(datasets, _open(datasets, spec, split), spec, split)
     table = Table(spec.path, tuple(dataset.column_names), dataset.to_list())
-    return group_by_subject(FieldMap(spec).samples(table, spec.path.name))
+    samples = list(FieldMap(spec).samples(table, spec.path.name))
+    if not samples:
+        raise no_rows(spec.path, "the dataset has no rows")
+    return group_by_subject(samples)

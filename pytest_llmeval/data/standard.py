@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import DataError
 from ..samples import Sample
 from .paths import layout_files
-from .readers import read_csv
+from .readers import Table, no_rows, read_csv
 from .spec import DEFAULT_SPLITS, DataSpec
 
 __all__ = ["load_ceval", "load_cmmlu", "load_mmlu"]
@@ -59,23 +59,25 @@ def _columns(layout: _Layout, frame: Any, file: Path) -> list[str]:
     return found
 
 
-def _sample(layout: _Layout, subject: str, index: int, row: dict[str, Any]) -> Sample:
+def _sample(layout: _Layout, subject: str, index: int, row: dict[str, Any], origin: str) -> Sample:
     answer = row.get(layout.answer) or None
     fields = {**row, "question": row[layout.question], "target": answer}
     if answer is not None:
         fields["answer"] = answer
     ident = row[layout.id] if layout.id else str(index)
     return Sample(id=ident or str(index), subject=subject, fields=fields, target=answer,
-                  choices=tuple(row[o] for o in _OPTIONS))
+                  choices=tuple(row[o] for o in _OPTIONS), origin=origin)
 
 
 def _load(layout: _Layout, spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
     out: dict[str, list[Sample]] = {}
     for file, subject in layout_files(spec, split, DEFAULT_SPLITS[layout.format], suffixed=layout.suffixed):
-        frame = read_csv(file, header=not layout.positional)
+        frame, lines = read_csv(file, header=not layout.positional)
         columns = _columns(layout, frame, file)
-        out[subject] = [_sample(layout, subject, i, dict(zip(columns, values)))
-                        for i, values in enumerate(frame.to_numpy().tolist())]
+        if frame.empty:
+            raise no_rows(file)
+        table = Table(file, tuple(columns), [dict(zip(columns, values)) for values in frame.to_numpy().tolist()], lines)
+        out[subject] = [_sample(layout, subject, i, row, table.where(i)) for i, row in enumerate(table.rows)]
     return out
 
 

@@ -8,6 +8,14 @@ them, ``concurrency`` at a time, so a run of N samples takes about N x latency /
   unknown model then costs one request per process, not ``concurrency`` of them.
 - A reply (or a policy refusal) is written to the store as soon as it arrives, then handed over.
 - Every request sent passes the shared rate limit first, and requests sent = samples + retries.
+- Every outcome is scrubbed of the run's secrets (``scrub``) before it is stored or handed over.
+- A reply longer than ``max_reply_chars`` (the server ignored ``max_tokens``) is an error.
+- With a deadline, each attempt is bounded by the time left (``attempt_timeout``), and when the
+  deadline passes every sample not yet answered, queued or in flight, ends at once as an error:
+  a request in flight never holds the run past its deadline, whatever the backend.
+- A backend that cannot be built (a native library that crashes on this machine) fails every
+  request of its model with the same line, and is not tried again; neither is a model whose
+  backend took an xdist worker down earlier in the run (``blocked``).
 
 Threads are daemons and queued work is dropped on ``stop()``: Ctrl-C, ``-x`` or a fatal error end
 the run at once, and whatever was answered is already in the store for the rerun.
@@ -25,15 +33,26 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..backends.base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from ..backends.base import (
+    Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply, attempt_timeout, set_attempt_deadline,
+)
 from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected
+from ..scrub import Scrubber
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
 from .store import ResponseStore, request_key
 
-__all__ = ["Dispatcher", "EngineStats", "Outcome", "Request"]
+__all__ = ["Dispatcher", "EngineStats", "Outcome", "Request", "max_reply_chars"]
 
 Request = GenerateRequest | LoglikelihoodRequest
+_IN_FLIGHT_AT_DEADLINE = "the run's deadline (--llm-deadline) passed while this request was in flight"
+_QUEUED_AT_DEADLINE = "the run's deadline (--llm-deadline) passed before this sample was sent"
+
+
+def max_reply_chars(request: GenerateRequest) -> int:
+    """The longest reply accepted for ``request``: 64 characters per ``max_tokens`` (no tokenizer
+    spends more), and never less than 64 KiB. A longer one means the server ignored max_tokens."""
+    return max(65536, 64 * request.max_tokens)
 
 
 @dataclass(slots=True)
@@ -78,11 +97,13 @@ class Dispatcher:
     def __init__(
         self, name: str, settings: BackendSettings, make_backend: Callable[[], Backend], *,
         store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
-        concurrency: int, batch_size: int, on_fatal: Callable[[str], None],
+        concurrency: int, batch_size: int, on_fatal: Callable[[str], None], scrubber: Scrubber = Scrubber(),
+        blocked: Callable[[], str | None] = lambda: None,
     ) -> None:
-        self.name, self.settings = name, settings
+        self.name, self.settings, self._scrubber = name, settings, scrubber
         self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
         self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
+        self._blocked = blocked
         self.stats = EngineStats()
         self._queue: deque[_Job] = deque()
         self._pending: dict[str, Future[Outcome]] = {}
@@ -90,11 +111,14 @@ class Dispatcher:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._backend: Backend | None = None
+        self._unbuilt: BackendError | None = None  # why the backend could not be built
         self._fatal: FatalBackendError | None = None
         self._probe_taken = self._gate_open = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._local: bool | None = None
         self._key_settings: BackendSettings | None = None
+        self._timer: threading.Timer | None = None
+        self._stopped = "the run stopped before this sample was sent"  # why, for samples asked later
 
     # -- the items' side ---------------------------------------------------------------------
 
@@ -121,12 +145,29 @@ class Dispatcher:
         job = _Job(key, request, future, _estimate_tokens(request))
         with self._cv:
             if self._fatal is not None or self._stop.is_set():
-                self._resolve(future, Outcome(error=self._fatal or Cancelled("the run stopped")))
+                self._resolve(future, Outcome(error=self._fatal or Cancelled(self._stopped)))
                 return future
             self._queue.append(job)
             self._start_threads()
             self._cv.notify()
         return future
+
+    def _watch_deadline(self) -> None:
+        """Arm (once) the timer that ends every unanswered sample when the run's deadline passes."""
+        if self._policy.deadline is None or self._timer is not None:
+            return
+        self._timer = threading.Timer(max(0.0, self._policy.deadline - time.time()), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        """The deadline passed: drop the queue, and end every sample still waiting for its answer.
+        A request still in flight may yet finish; its reply is then journaled for the next run."""
+        self.stop(_QUEUED_AT_DEADLINE)
+        with self._cv:
+            waiting = [f for f in self._pending.values() if not f.done()]
+        for future in waiting:
+            self._resolve(future, Outcome(error=Cancelled(_IN_FLIGHT_AT_DEADLINE)))
 
     def _keyed_settings(self) -> BackendSettings:
         """The settings the cache key is made of. ``model: auto`` (whatever the server serves) is
@@ -146,6 +187,7 @@ class Dispatcher:
 
     def stop(self, reason: str = "the run stopped before this sample was sent") -> None:
         """Drop queued work and let in-flight requests finish (their replies are still stored)."""
+        self._stopped = reason
         self._stop.set()
         with self._cv:
             dropped = list(self._queue)
@@ -156,6 +198,11 @@ class Dispatcher:
 
     def close(self) -> None:
         self.stop()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._local:  # a model in this process must not be freed under the batch it is still running
+            for thread in self._threads:
+                thread.join()
         if self._backend is not None:
             self._backend.close()
         if self._loop is not None:
@@ -164,6 +211,7 @@ class Dispatcher:
     # -- the workers' side -------------------------------------------------------------------
 
     def _start_threads(self) -> None:
+        self._watch_deadline()
         wanted = min(1 if self._is_local() else self._concurrency, self.stats.submitted)
         while len(self._threads) < wanted:
             thread = threading.Thread(target=self._work, name=f"llmeval-{self.name}-{len(self._threads)}", daemon=True)
@@ -199,6 +247,7 @@ class Dispatcher:
                 self._cv.wait()
 
     def _work(self) -> None:
+        set_attempt_deadline(self._policy.deadline)  # backends bound each attempt by the time left
         while (taken := self._take()) is not None:
             jobs, probe = taken
             try:
@@ -214,13 +263,21 @@ class Dispatcher:
                     self._cv.notify_all()
 
     def _backend_or_fatal(self) -> Backend:
+        blocked = self._blocked()
+        if blocked is not None:
+            raise BackendError(blocked)
         if self._backend is None:
             with self._cv:
+                if self._unbuilt is not None:
+                    raise self._unbuilt
                 if self._backend is None:
                     try:
                         self._backend = self._make_backend()
                     except ConfigError as exc:  # a missing key variable: no request can succeed
                         raise FatalBackendError(str(exc)) from None
+                    except BackendError as exc:  # this model cannot run here; the others can
+                        self._unbuilt = exc
+                        raise
         return self._backend
 
     def _answer(self, job: _Job) -> Outcome:
@@ -242,6 +299,7 @@ class Dispatcher:
             sent = time.perf_counter()
             reply = self._call(backend, job.request)
             latency.append(time.perf_counter() - sent)
+            _check_length(reply, job.request, self.settings.backend)
             return reply
 
         def on_retry() -> None:
@@ -305,10 +363,11 @@ class Dispatcher:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
                 threading.Thread(target=self._loop.run_forever, name=f"llmeval-{self.name}-loop", daemon=True).start()
-        coroutine: Coroutine[Any, Any, Reply] = _await(awaitable, self.settings.timeout_s)
+        coroutine: Coroutine[Any, Any, Reply] = _await(awaitable, attempt_timeout(self.settings.timeout_s))
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     def _finish(self, job: _Job, outcome: Outcome) -> None:
+        outcome = self._clean(outcome)
         if isinstance(outcome.error, FatalBackendError):
             self._go_fatal(outcome.error)
         if self._store is not None and (outcome.reply is not None or outcome.rejected is not None):
@@ -332,13 +391,28 @@ class Dispatcher:
             self._resolve(job.future, Outcome(error=error))
 
     def _resolve(self, future: Future[Outcome], outcome: Outcome, *, cached: bool = False) -> None:
+        outcome = self._clean(outcome)
         outcome.cached = cached
         with self._cv:
+            if future.done():  # ended at the deadline; the late reply was still journaled
+                return
             self.stats.done += 1
             self.stats.cached += cached
             self.stats.errors += outcome.error is not None
-        if not future.done():
             future.set_result(outcome)
+
+    def _clean(self, outcome: Outcome) -> Outcome:
+        """The outcome without the run's secrets (see ``scrub``): what is stored and scored."""
+        if not self._scrubber:
+            return outcome
+        if outcome.reply is not None:
+            reply = outcome.reply
+            reply.text, reply.extra = self._scrubber.text(reply.text), self._scrubber.value(reply.extra)
+        if outcome.error is not None:
+            self._scrubber.error(outcome.error)
+        if outcome.rejected is not None:
+            outcome.rejected = self._scrubber.text(outcome.rejected)
+        return outcome
 
 
 async def _await(awaitable: Any, timeout_s: float) -> Reply:
@@ -348,6 +422,12 @@ async def _await(awaitable: Any, timeout_s: float) -> Reply:
         from ..errors import TransientBackendError
 
         raise TransientBackendError(f"no reply within {timeout_s:g} s") from None
+
+
+def _check_length(reply: Reply, request: Request, backend: str) -> None:
+    if isinstance(request, GenerateRequest) and len(reply.text) > max_reply_chars(request):
+        raise BackendError(f"backend {backend!r} returned a reply of {len(reply.text):,} characters for "
+                           f"max_tokens={request.max_tokens}; the server ignored max_tokens")
 
 
 def _from_store(reply: Reply) -> Outcome:

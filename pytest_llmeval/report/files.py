@@ -18,11 +18,12 @@ from ..atomic import write_atomic as _write_atomic
 from ..results.aggregate import Row, Summary
 from ..results.payload import SampleResult
 
-__all__ = ["CSV_COLUMNS", "SamplesWriter", "results_document", "write_results_csv", "write_results_json"]
+__all__ = ["CSV_COLUMNS", "FolderBusy", "SamplesWriter", "results_document", "write_results_csv", "write_results_json"]
 
 CSV_COLUMNS = [
     "kind", "model", "suite", "name", "version", "n", "correct", "score", "ci_low", "ci_high",
-    "threshold", "passed", "metric", "mode", "task", "errors", "aggregate", "score_weighted", "score_naive", "members",
+    "threshold", "passed", "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed",
+    "unparsed_passed", "aggregate", "score_weighted", "score_naive", "members",
 ]
 _TOP_LEVEL = ("run", "subjects", "groups")
 
@@ -66,20 +67,47 @@ def _csv_record(row: Row) -> dict[str, Any]:
     return {"kind": row.kind, **record}
 
 
+def _lock(handle: IO[str]) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: no lock
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+class FolderBusy(OSError):
+    """Another process is writing this report folder."""
+
+
 class SamplesWriter:
     """samples.jsonl: each ``write`` appends one JSON line and flushes it at once.
 
-    Opening truncates the file: one run, one samples.jsonl. A repeated sample (a retried item)
-    gets a line each time it is reported; the last line for an id is the one that counted.
+    The first ``write`` truncates the file: one run, one samples.jsonl; a run that reports no
+    sample (a bad suite, ``-k`` matching nothing) leaves the previous run's folder as it was. A
+    repeated sample (a retried item) gets a line each time it is reported; the last line for an
+    id is the one that counted.
+
+    The file stays locked (``flock``) while open, so a second run writing the same folder stops
+    at once with ``FolderBusy`` instead of interleaving its samples with this run's.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._file: IO[str] | None = self.path.open("w", encoding="utf-8", newline="\n")
+        handle = self.path.open("a", encoding="utf-8", newline="\n")
+        try:
+            _lock(handle)
+        except BlockingIOError:
+            handle.close()
+            raise FolderBusy(f"another run is writing {self.path.parent}") from None
+        self._file: IO[str] | None = handle
+        self._fresh = False
 
     def write(self, result: SampleResult) -> None:
         if self._file is None:
             raise ValueError(f"{self.path}: samples writer is closed")
+        if not self._fresh:
+            self._file.truncate(0)
+            self._fresh = True
         self._file.write(json.dumps(result.sample_record(), ensure_ascii=False) + "\n")
         self._file.flush()
 

@@ -1,8 +1,10 @@
 """The baseline part of the terminal summary: what was compared, and the samples that flipped.
 
 Pure computation into lines, like ``report.terminal``. The terminal shows the first few flips of
-each direction (those in regressed rows first, since that is where an engineer starts reading);
-results.json and report.html have them all.
+each kind (those in regressed rows first, since that is where an engineer starts reading);
+results.json and report.html have them all. Right -> wrong flips come in two kinds, by what the
+reply is now: a wrong answer (the model forgot a fact) or unparsed (it stopped following the
+answer format).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from .terminal import Line
 
-__all__ = ["baseline_lines"]
+__all__ = ["baseline_lines", "flip_now"]
 
 _CLIP = 160
 
@@ -24,9 +26,10 @@ def baseline_lines(baseline: dict[str, Any] | None, comparisons: Sequence[dict[s
         lines.append((_headline(baseline, comparisons), {"bold": True}))
     lines.extend((note, {"yellow": True}) for note in notes)
     regressed = {(c["model"], c["suite"], c["name"]) for c in comparisons if c["regressed"] and c["kind"] == "subject"}
-    for direction, title, markup in (("right_to_wrong", "right -> wrong", {"red": True}),
-                                     ("wrong_to_right", "wrong -> right", {"green": True})):
-        chosen = [f for f in flips if f["direction"] == direction]
+    for now, title, markup in (("wrong answer", "right -> wrong answer", {"red": True}),
+                               ("unparsed", "right -> unparsed (no readable answer now)", {"red": True}),
+                               ("right", "wrong -> right", {"green": True})):
+        chosen = [f for f in flips if flip_now(f) == now]
         if not chosen or shown <= 0:
             continue
         chosen.sort(key=lambda f: (f["model"], f["suite"], f["subject"]) not in regressed)  # stable: keeps order
@@ -35,6 +38,12 @@ def baseline_lines(baseline: dict[str, Any] | None, comparisons: Sequence[dict[s
         for flip in chosen[:shown]:
             lines.extend(_flip_lines(flip))
     return lines
+
+
+def flip_now(flip: dict[str, Any]) -> str:
+    """What the flipped sample's reply is now: "wrong answer", "unparsed" or "right" (documents
+    written before the split carry only the direction)."""
+    return str(flip.get("now") or ("right" if flip["direction"] == "wrong_to_right" else "wrong answer"))
 
 
 def _headline(baseline: dict[str, Any], comparisons: Sequence[dict[str, Any]]) -> str:

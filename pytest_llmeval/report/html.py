@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_atomic
+from .flips import flip_now
 
 if TYPE_CHECKING:
     import jinja2
@@ -35,8 +36,8 @@ __all__ = ["PAGE_SIZE", "SAMPLE_TEXT_LIMIT", "render_html", "write_html"]
 SAMPLE_TEXT_LIMIT = 4000  # characters of a prompt or reply kept in the page; bounds the file size
 PAGE_SIZE = 200  # sample rows rendered at once, so 15,000 samples stay responsive
 # ``prompt`` holds only what follows ``prefix``, an index into the shared prefixes (see _share_prefixes).
-SAMPLE_COLUMNS = ["model", "suite", "subject", "id", "status", "target", "extracted", "prefix", "prompt", "reply",
-                  "error", "latency_s", "truncated"]
+SAMPLE_COLUMNS = ["model", "suite", "subject", "id", "status", "target", "extracted", "rule", "unparsed", "prefix",
+                  "prompt", "reply", "error", "latency_s", "truncated"]
 _COL = {name: i for i, name in enumerate(SAMPLE_COLUMNS)}
 _TRUNCATED = "\n… [truncated: {cut} of {n} characters cut here] …\n"
 _ANSWER_LIMIT = 400  # characters of an extracted answer or a target: the reply beside it has more
@@ -146,6 +147,8 @@ def _context(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "model_labels": [_model_label(m) for m in run.get("models") or []] or models,
         "verdict": document.get("verdict"), "baseline": _baseline_path(document, run),
         "charts": _suite_charts(rows, baselines, regressed, len(models) > 1),
+        "unparsed_rows": [r for r in rows if r.get("unparsed") is not None],
+        "rules": sorted({str(s.get("rule")) for s in records if s.get("rule")}),
         "compare_rows": _compare_rows(rows, models) if len(models) > 1 else [],
         "compare_charts": _compare_charts(rows, models) if len(models) > 1 else [],
         "comparisons": comparisons, "regressions": list(document.get("regressions") or []),
@@ -251,9 +254,14 @@ def _bar(row: dict[str, Any], index: int, baselines: dict[Key, float], regressed
         kind=row["kind"], name=row["name"], model=str(row.get("model")),
         y=_TOP + index * _ROW_H + (_ROW_H - _BAR_H) / 2,
         width=_width(row.get("score")), ci=_interval(row), threshold=_maybe_x(row.get("threshold")),
-        baseline=_maybe_x(baselines.get(key)), failing=row.get("passed") is False, regressed=key in regressed,
+        baseline=_maybe_x(baselines.get(key)), failing=_failing(row), regressed=key in regressed,
         value=_value_text(row), tooltip=_tooltip(row, baselines.get(key)),
     )
+
+
+def _failing(row: dict[str, Any]) -> bool:
+    """Below its threshold, or more unparsed replies than its limit allows."""
+    return row.get("passed") is False or row.get("unparsed_passed") is False
 
 
 def _width(score: Any) -> float | None:
@@ -278,6 +286,10 @@ def _tooltip(row: dict[str, Any], baseline: float | None) -> str:
              f"{row.get('correct')}/{row.get('n')} correct, {row.get('errors') or 0} errors"]
     if row.get("threshold") is not None:
         parts.append(f"threshold {_num(row['threshold'])}: {'passed' if row.get('passed') else 'FAILED'}")
+    if row.get("unparsed") is not None:
+        limit = "" if row.get("max_unparsed") is None else (
+            f", limit {_num(row['max_unparsed'])}: {'kept' if row.get('unparsed_passed', True) else 'EXCEEDED'}")
+        parts.append(f"unparsed {_num(row.get('unparsed_share'))} ({row['unparsed']} without a readable answer{limit})")
     if baseline is not None:
         parts.append(f"baseline {_num(baseline)}")
     return "\n".join(parts)
@@ -307,7 +319,7 @@ def _compare_bar(row: dict[str, Any], series: int, top: float) -> Bar:
     return Bar(
         label=f"{label} · {row.get('model')}", kind=row["kind"], name=row["name"], model=str(row.get("model")),
         y=top + (_ROW_H - _BAR_H) / 2, width=_width(row.get("score")), ci=_interval(row), threshold=None,
-        baseline=None, failing=row.get("passed") is False, regressed=False, value=_value_text(row),
+        baseline=None, failing=_failing(row), regressed=False, value=_value_text(row),
         tooltip=_tooltip(row, None), series=series,
     )
 
@@ -332,7 +344,7 @@ def _cell(row: dict[str, Any] | None, best: Any) -> Cell | None:
         return None
     interval = "" if row.get("ci_low") is None else f"[{_num(row['ci_low'])}, {_num(row.get('ci_high'))}]"
     return Cell(score=_num(row.get("score")), interval=interval,
-                best=best is not None and row.get("score") == best, failing=row.get("passed") is False)
+                best=best is not None and row.get("score") == best, failing=_failing(row))
 
 
 # -- latency, flips, samples -------------------------------------------------------------------------
@@ -367,7 +379,7 @@ def _truncate(text: Any, limit: int = SAMPLE_TEXT_LIMIT) -> tuple[Any, bool]:
 
 
 def _short_flip(flip: dict[str, Any]) -> dict[str, Any]:
-    short = dict(flip)
+    short = dict(flip) | {"now": flip_now(flip)}
     for key in ("prompt", "reply", "baseline_reply"):
         short[key] = _truncate(flip.get(key))[0]
     return short
@@ -385,6 +397,7 @@ def _sample_row(sample: dict[str, Any]) -> list[Any]:
            **{key: _truncate(sample.get(key), _ANSWER_LIMIT) for key in ("extracted", "target")}}
     latency = sample.get("latency_s")
     values = {**sample, **{key: text for key, (text, _) in cut.items()}, "status": _status(sample),
+              "unparsed": bool(sample.get("unparsed")) and not sample.get("error"),
               "truncated": any(was_cut for _, was_cut in cut.values()),
               "latency_s": latency if isinstance(latency, (int, float)) and math.isfinite(latency) else None}
     return [values.get(column) for column in SAMPLE_COLUMNS]

@@ -5,17 +5,18 @@ tabs. The layout, one ``<testsuite>`` per (model, suite)::
 
     <testsuites name="llmeval" tests= failures= errors=>
       <testsuite name="{model}: {suite}">
-        <properties/>                 score:/ci:/threshold:/n:/version: per subject and group:
-                                      row; delta:/p: with a baseline; model, suite, version
+        <properties/>                 score:/ci:/threshold:/n:/unparsed:/version: per subject
+                                      and group row; delta:/p: with a baseline; model, suite, version
         <testcase classname="{suite}.{subject}" name="{id}"/>        one per sample
         <testcase classname="{suite}.{subject}" name="score"/>       one per subject row
         <testcase classname="{suite}.group.{name}" name="score"/>    one per group row
 
 A wrong answer is a *passed* testcase with ``outcome=miss`` (a miss is not a failure in this
-product: the threshold decides), carrying the prompt and reply in ``<system-out>``. An error is
-an ``<error>``. A row below its threshold, or one that regressed against the baseline, is a
-``<failure>`` on its ``score`` testcase: that is what turns a CI test tab red, as the exit status
-does.
+product: the threshold decides), carrying the prompt and reply in ``<system-out>``; its ``rule``
+and ``unparsed`` properties tell a reply with no readable answer from a wrong one. An error is an
+``<error>``. A row below its threshold, over its limit of unparsed replies, or one that regressed
+against the baseline, is a ``<failure>`` on its ``score`` testcase: that is what turns a CI test
+tab red, as the exit status does.
 
 Built with ``xml.etree`` so escaping is never hand-rolled; characters XML 1.0 forbids (control
 characters, lone surrogates) are stripped first, because one of them makes the whole file
@@ -80,6 +81,7 @@ def write_junit(path: str | os.PathLike[str], document: Mapping[str, Any],
 def sample_properties(record: Mapping[str, Any]) -> list[tuple[str, str]]:
     """A sample's (name, value) pairs, for its testcase here and for pytest's own ``--junitxml``."""
     pairs = [(name, record.get(name)) for name in ("model", "suite", "subject", "id", "version", "target", "extracted")]
+    pairs += [("rule", record.get("rule")), ("unparsed", bool(record.get("unparsed")))]
     pairs += [("correct", record.get("correct")), ("latency_s", record.get("latency_s")), ("tokens", _tokens(record))]
     pairs.append(("outcome", _outcome(record)))
     if record.get("rejected"):
@@ -88,8 +90,8 @@ def sample_properties(record: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def suite_properties(document: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The run's verdict and each row's score, interval, threshold and n (with a baseline also its
-    delta and p), named ``score:{model}:{suite}.{subject}`` and ``score:{model}:{suite}.group.{name}``:
+    """The run's verdict and each row's score, interval, threshold, n and unparsed share (with a
+    baseline also its delta and p), named ``score:{model}:{suite}.{subject}`` and ``score:{model}:{suite}.group.{name}``:
     pytest's junit has one global ``<properties>``, so each name says which row it is."""
     pairs: list[tuple[str, object]] = []
     verdict = _verdict(document)
@@ -141,6 +143,10 @@ def _row_properties(row: Mapping[str, Any], label: str,
         (f"score:{label}", row.get("score")), (f"ci:{label}", _interval(row)),
         (f"threshold:{label}", row.get("threshold")), (f"n:{label}", row.get("n")),
     ]
+    if row.get("unparsed") is not None:
+        pairs.append((f"unparsed:{label}", row.get("unparsed_share")))
+    if row.get("max_unparsed") is not None:
+        pairs.append((f"max_unparsed:{label}", row.get("max_unparsed")))
     if comparison is not None and comparison.get("status") == "compared":
         pairs += [(f"delta:{label}", comparison.get("delta")), (f"p:{label}", comparison.get("p_value"))]
     return pairs
@@ -167,7 +173,8 @@ def _sample_case(record: Mapping[str, Any]) -> ET.Element:
 def _score_case(document: Mapping[str, Any], row: Mapping[str, Any]) -> ET.Element:
     model, suite, kind, name = _row_key(row)
     case = _testcase(_classname(suite, kind, name), "score")
-    names = ("score", "ci_low", "ci_high", "threshold", "passed", "n", "correct", "errors", "version")
+    names = ("score", "ci_low", "ci_high", "threshold", "passed", "n", "correct", "errors", "unparsed",
+             "unparsed_share", "max_unparsed", "version")
     case.append(_properties([("model", model), *((name, row.get(name)) for name in names)]))
     reasons = _failure_reasons(document, row)
     if reasons:
@@ -176,8 +183,11 @@ def _score_case(document: Mapping[str, Any], row: Mapping[str, Any]) -> ET.Eleme
 
 
 def _failure_reasons(document: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
-    """Why a row fails, one short clause each: below its threshold, regressed, or both."""
+    """Why a row fails, one short clause each: below its threshold, too many unparsed replies, regressed."""
     reasons = [] if row.get("passed", True) else [_threshold_reason(row, _gate(document))]
+    if row.get("unparsed_passed") is False:
+        reasons.append(f"unparsed {_number(row.get('unparsed_share'))} > limit {_number(row.get('max_unparsed'))} "
+                       f"({row.get('unparsed')} of {row.get('n')} replies had no readable answer)")
     regression = _comparisons(document, "regressions").get(_row_key(row))
     if regression is not None:
         reasons.append(_regression_reason(regression))

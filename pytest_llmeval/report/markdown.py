@@ -1,9 +1,11 @@
 """The GitHub step summary: Markdown rendered from the results document.
 
 What a reviewer sees on the workflow run page: a heading with the verdict, one table row per
-subject and group with a column group per model (and, with a baseline, the change and its p
-value, regressions in bold), the lines that failed the run, the regressions, and the first
-right-to-wrong flips with their prompts and replies folded in a ``<details>`` block.
+subject and group with a column group per model (the share of unparsed replies among them, once
+any reply was read by an extraction rule; with a baseline, the change and its p value,
+regressions in bold), the lines that failed the run, the regressions, and the first
+right-to-wrong flips (each saying whether the reply is now a wrong answer or unparsed) with their
+prompts and replies folded in a ``<details>`` block.
 
 GitHub shares one ``GITHUB_STEP_SUMMARY`` file between a job's steps and refuses a step's summary
 over 1 MiB, so the summary is appended (never truncating) and capped: long tables, lists and flip
@@ -114,33 +116,40 @@ def _table(document: Mapping[str, Any]) -> str:
         return "No llmeval results."
     comparisons, regressions = _comparisons(document, "comparisons"), _comparisons(document, "regressions")
     with_baseline = bool(document.get("baseline") or comparisons)
+    with_unparsed = any(row.get("unparsed") is not None for row in rows.values())
     failing = {key for key in keys if any(_row_fails(rows.get((m, *key)), regressions.get((m, *key))) for m in models)}
     shown = _pick(keys, failing, MAX_ROWS)
-    lines = _table_head(models, with_baseline)
+    lines = _table_head(models, with_baseline, with_unparsed)
     for key in shown:
         cells = [_label(key)]
         for model in models:
             cells += _model_cells(rows.get((model, *key)), comparisons.get((model, *key)),
-                                  regressions.get((model, *key)), with_baseline)
+                                  regressions.get((model, *key)), with_baseline, with_unparsed)
         lines.append(_table_line(cells))
     return "\n".join(lines) + _left_out(len(keys) - len(shown), "rows")
 
 
-def _table_head(models: Sequence[str], with_baseline: bool) -> list[str]:
-    titles = ["score", "95% CI", "threshold", "verdict"] + (["Δ", "p"] if with_baseline else [])
+_ALIGN = {"score": "---:", "95% CI": ":---:", "unparsed": "---:", "threshold": "---:", "verdict": ":---:", "Δ": "---:",
+          "p": "---:"}
+
+
+def _table_head(models: Sequence[str], with_baseline: bool, with_unparsed: bool) -> list[str]:
+    titles = ["score", "95% CI", *["unparsed"] * with_unparsed, "threshold", "verdict", *(["Δ", "p"] * with_baseline)]
     head = ["suite / subject"]
     for model in models:
         head += [f"{escape_cell(model)} {title}" if len(models) > 1 else title for title in titles]
-    aligns = [":---"] + ["---:", ":---:", "---:", ":---:", "---:", "---:"][: len(titles)] * len(models)
+    aligns = [":---"] + [_ALIGN[title] for title in titles] * len(models)
     return [_table_line(head), _table_line(aligns)]
 
 
 def _model_cells(row: Mapping[str, Any] | None, comparison: Mapping[str, Any] | None,
-                 regression: Mapping[str, Any] | None, with_baseline: bool) -> list[str]:
+                 regression: Mapping[str, Any] | None, with_baseline: bool, with_unparsed: bool) -> list[str]:
     if row is None:
-        return [_MISSING] * (6 if with_baseline else 4)
-    verdict = "❌" if _row_fails(row, regression) else ("✅" if row.get("threshold") is not None else _MISSING)
-    cells = [_number(row.get("score")), _interval(row), _number(row.get("threshold")), verdict]
+        return [_MISSING] * (4 + 2 * with_baseline + with_unparsed)
+    gated = row.get("threshold") is not None or row.get("max_unparsed") is not None
+    verdict = "❌" if _row_fails(row, regression) else ("✅" if gated else _MISSING)
+    unparsed = [_number(row.get("unparsed_share"))] * with_unparsed
+    cells = [_number(row.get("score")), _interval(row), *unparsed, _number(row.get("threshold")), verdict]
     return cells + (_delta_cells(comparison, regression is not None) if with_baseline else [])
 
 
@@ -173,7 +182,13 @@ def _regression_line(c: Mapping[str, Any]) -> str:
     return (f"**{escape_inline(where)}**: {_number(c.get('score'))} vs {_number(c.get('baseline_score'))} "
             f"for {escape_inline(str(c.get('baseline_model')))} over {c.get('n_paired')} paired samples, "
             f"Δ {_signed(c.get('delta'))}, p {_p(c.get('p_value'))} "
-            f"({c.get('right_to_wrong')} right → wrong, {c.get('wrong_to_right')} wrong → right)")
+            f"({c.get('right_to_wrong')} right → wrong{_unparsed_part(c)}, {c.get('wrong_to_right')} wrong → right)")
+
+
+def _unparsed_part(c: Mapping[str, Any]) -> str:
+    """", 2 of them now unparsed": the flips that lost the answer format rather than a fact."""
+    unparsed = c.get("right_to_unparsed") or 0
+    return f", {unparsed} of them now unparsed" if unparsed else ""
 
 
 def _flips(document: Mapping[str, Any]) -> str:
@@ -191,8 +206,9 @@ def _flips(document: Mapping[str, Any]) -> str:
 def _flip(flip: Mapping[str, Any]) -> str:
     where = f"{flip.get('model')} {flip.get('suite')}/{flip.get('subject')} {flip.get('id')}"
     was, now = flip.get("baseline_extracted"), flip.get("extracted")
+    kind = " (unparsed: no readable answer)" if flip.get("now") == "unparsed" else ""
     title = (f"#### {escape_inline(where)}: target {escape_inline(str(flip.get('target')))}, "
-             f"was {escape_inline(str(was))}, now {escape_inline(str(now))}")
+             f"was {escape_inline(str(was))}, now {escape_inline(str(now))}{kind}")
     texts = (("Prompt", "prompt"), ("Reply", "reply"), ("Baseline reply", "baseline_reply"))
     body = [f"{name}:\n\n{code_block(_cut(str(flip.get(key) or ''), OUTPUT_CHARS))}" for name, key in texts]
     return "\n\n".join([title, *body]) + "\n"
@@ -265,11 +281,12 @@ def _passed(document: Mapping[str, Any]) -> bool:
     verdict = document.get("verdict")
     if verdict:
         return bool(verdict.get("passed"))
-    return all(row.get("passed", True) for row in _rows(document)) and not document.get("regressions")
+    return not any(_row_fails(row, None) for row in _rows(document)) and not document.get("regressions")
 
 
 def _row_fails(row: Mapping[str, Any] | None, regression: Mapping[str, Any] | None) -> bool:
-    return row is not None and (not row.get("passed", True) or regression is not None)
+    return row is not None and (not row.get("passed", True) or row.get("unparsed_passed") is False
+                                or regression is not None)
 
 
 # -- text ------------------------------------------------------------------------------------

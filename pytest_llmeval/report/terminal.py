@@ -1,9 +1,11 @@
 """The terminal summary as lines: pure computation, no terminal, no decisions.
 
 One row per suite-subject, then that suite's groups (marked ``[group]``); one column block per
-model when several are compared (OpenCompass style). Widths count display cells, so CJK subject
-names align. The failure lines come from ``results.verdict``, the same lines that set the exit
-status, so what is printed and what is decided cannot drift apart.
+model when several are compared (OpenCompass style). ``unparsed`` is the share of replies with no
+readable answer (shown once any reply was read by an extraction rule), ``max unparsed`` its limit
+(shown once a limit is set). Widths count display cells, so CJK subject names align. The failure
+lines come from ``results.verdict``, the same lines that set the exit status, so what is printed
+and what is decided cannot drift apart.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class _Column:
 _SHARED = [_Column("suite/subject"), _Column("version"), _Column("metric"), _Column("mode"), _Column("threshold", True)]
 _PER_MODEL = [_Column("n", True), _Column("score", True), _Column("95% CI"), _Column("verdict")]
 _ERRORS = _Column("errors", True)
+_UNPARSED = _Column("unparsed", True)
+_MAX_UNPARSED = _Column("max unparsed", True)
 _BASELINE = [_Column("change", True), _Column("p", True)]
 
 
@@ -46,24 +50,41 @@ def summary_lines(summary: Summary, verdict: Sequence[str] | None = None,
     return lines + [(text, {"red": True, "bold": True}) for text in (failures(summary) if verdict is None else verdict)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """The optional columns this summary needs."""
+
+    errors: bool
+    unparsed: bool
+    limit: bool
+
+    @classmethod
+    def of(cls, summary: Summary) -> _Shown:
+        return cls(errors=bool(summary.errors), unparsed=any(r.unparsed is not None for r in summary.rows),
+                   limit=any(r.max_unparsed is not None for r in summary.rows))
+
+
 def _table(summary: Summary, comparisons: Sequence[dict[str, Any]] | None = None) -> list[Line]:
-    per_model = [_PER_MODEL[0], _ERRORS, *_PER_MODEL[1:]] if summary.errors else list(_PER_MODEL)
+    shown = _Shown.of(summary)
+    shared = _SHARED + [_MAX_UNPARSED] * shown.limit
+    per_model = [_PER_MODEL[0], *[_ERRORS] * shown.errors, *_PER_MODEL[1:3], *[_UNPARSED] * shown.unparsed,
+                 _PER_MODEL[3]]
     compared = {(c["suite"], c["kind"], c["name"], c["model"]): c for c in comparisons} if comparisons is not None else None
     if compared is not None:
         per_model += _BASELINE
-    columns = _SHARED + per_model * len(summary.models)
+    columns = shared + per_model * len(summary.models)
     index = {(r.suite, r.kind, r.name, r.model): r for r in summary.rows}
     keys = _row_keys(summary)
     table = [[c.title for c in columns]]
     for key in keys:
-        cells = _shared_cells(key, [index.get((*key, m)) for m in summary.models])
+        cells = _shared_cells(key, [index.get((*key, m)) for m in summary.models], shown)
         for model in summary.models:
-            cells += _model_cells(index.get((*key, model)), bool(summary.errors))
+            cells += _model_cells(index.get((*key, model)), shown)
             if compared is not None:
                 cells += _change_cells(compared.get((*key, model)))
         table.append(cells)
     widths = [max(_width(text) for text in column) for column in zip(*table)]
-    blocks = _blocks(len(_SHARED), len(per_model), len(summary.models))
+    blocks = _blocks(len(shared), len(per_model), len(summary.models))
     widths = _fit_names(summary.models, widths, blocks)
     header: list[Line] = [(_span_line(summary.models, widths, blocks), {"bold": True})] if blocks else []
     header.append((_join(table[0], columns, widths, blocks), {"bold": True}))
@@ -78,7 +99,7 @@ def _row_keys(summary: Summary) -> list[_RowKey]:
     return sorted(keys, key=lambda k: (k[0], k[1] != "subject", k[2]))
 
 
-def _shared_cells(key: _RowKey, rows: Sequence[Row | None]) -> list[str]:
+def _shared_cells(key: _RowKey, rows: Sequence[Row | None], shown: _Shown) -> list[str]:
     suite, kind, name = key
     present = [r for r in rows if r is not None]
     label = f"{suite}/{name}" + (" [group]" if kind == "group" else "")
@@ -87,6 +108,8 @@ def _shared_cells(key: _RowKey, rows: Sequence[Row | None]) -> list[str]:
         _distinct(r.version for r in present), _distinct(r.metric for r in present),
         _distinct(r.mode for r in present), _distinct(_number(r.threshold) for r in present),
     ]
+    if shown.limit:
+        shared.append(_distinct(_number(r.max_unparsed) for r in present))
     return shared
 
 
@@ -101,19 +124,21 @@ def _change_cells(comparison: dict[str, Any] | None) -> list[str]:
     return [f"{comparison['delta']:+.3f}", f"{comparison['p_value']:.3g}{mark}"]
 
 
-def _model_cells(row: Row | None, with_errors: bool) -> list[str]:
+def _model_cells(row: Row | None, shown: _Shown) -> list[str]:
     if row is None:
-        return [_MISSING] * (5 if with_errors else 4)
+        return [_MISSING] * (4 + shown.errors + shown.unparsed)
     interval = _MISSING if row.ci_low is None or row.ci_high is None else f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
-    verdict = _MISSING if row.threshold is None else ("PASS" if row.passed else "FAIL")
-    errors = [str(row.errors)] if with_errors else []
-    return [str(row.n), *errors, _number(row.score), interval, verdict]
+    gated = row.threshold is not None or row.max_unparsed is not None
+    verdict = _MISSING if not gated else ("PASS" if row.passed and row.unparsed_passed else "FAIL")
+    errors = [str(row.errors)] if shown.errors else []
+    unparsed = [_number(row.unparsed_share)] if shown.unparsed else []
+    return [str(row.n), *errors, _number(row.score), interval, *unparsed, verdict]
 
 
 def _markup(key: _RowKey, index: dict[tuple[str, str, str, str], Row], models: list[str],
             regressed: set[tuple[str, str, str, str]] | None = None) -> dict[str, bool]:
     rows = [r for r in (index.get((*key, m)) for m in models) if r is not None]
-    if any(not r.passed for r in rows) or any((*key, m) in (regressed or set()) for m in models):
+    if any(not r.passed or not r.unparsed_passed for r in rows) or any((*key, m) in (regressed or set()) for m in models):
         return {"red": True}
     if any(r.errors for r in rows):
         return {"yellow": True}

@@ -27,7 +27,13 @@ _Samples = list[SampleResult]
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One summary row. ``score``, ``ci_low`` and ``ci_high`` are None when nothing was scored."""
+    """One summary row. ``score``, ``ci_low`` and ``ci_high`` are None when nothing was scored.
+
+    ``unparsed`` counts the scored replies from which no answer could be read, and
+    ``unparsed_share`` is that count over ``n``; both are None where no answer is read from a
+    reply (Python tests). ``max_unparsed`` is the limit on the share (subjects only; None: none)
+    and ``unparsed_passed`` whether the share is within it.
+    """
 
     kind: str  # "subject" | "group"
     model: str
@@ -45,6 +51,10 @@ class Row:
     ci_high: float | None
     threshold: float | None
     passed: bool
+    unparsed: int | None = None
+    unparsed_share: float | None = None
+    max_unparsed: float | None = None
+    unparsed_passed: bool = True
     # Groups only: how ``score`` was formed, both scores, and the member subjects seen.
     aggregate: str | None = None
     score_weighted: float | None = None
@@ -56,12 +66,14 @@ class Row:
         return f"{self.suite}/{self.name}"
 
     def to_record(self) -> dict[str, Any]:
-        """The results.json row (PRODUCT.md's fields, then metric, mode, task and errors)."""
+        """The results.json row (PRODUCT.md's fields, then metric, mode, task, errors and unparsed)."""
         return {
             "model": self.model, "suite": self.suite, self.kind: self.name, "version": self.version,
             "n": self.n, "correct": self.correct, "score": self.score,
             "ci_low": self.ci_low, "ci_high": self.ci_high, "threshold": self.threshold, "passed": self.passed,
             "metric": self.metric, "mode": self.mode, "task": self.task, "errors": self.errors,
+            "unparsed": self.unparsed, "unparsed_share": self.unparsed_share, "max_unparsed": self.max_unparsed,
+            "unparsed_passed": self.unparsed_passed,
         } | ({} if self.kind == "subject" else {
             "aggregate": self.aggregate, "score_weighted": self.score_weighted, "score_naive": self.score_naive,
             "members": list(self.members),
@@ -87,13 +99,16 @@ class Summary:
 
 
 def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = None,
-              latency_gates: Mapping[str, float] | None = None, gate: str = "score") -> Summary:
+              latency_gates: Mapping[str, float] | None = None, gate: str = "score",
+              max_unparsed: float | None = None) -> Summary:
     """Summarise payloads. A repeated (model, suite, subject, id) keeps the last one (a retried item).
 
     Models are ordered as in ``models`` (the run's ``--llm-model`` order); any others follow, sorted.
     ``latency_gates`` are the run's own (``--llm-latency``); suites' gates ride in the payloads.
     ``gate`` is what a threshold is checked against: the ``score`` or ``ci_low``, the lower bound
     of its 95% interval (passes only when the score is above the threshold with confidence).
+    ``max_unparsed`` is the run's limit on every subject's unparsed share (``--llm-max-unparsed``);
+    a suite's own ``max_unparsed`` rides in the payloads, and the stricter of the two applies.
     """
     latest = {(r.model, r.suite, r.subject, r.id): r for r in results}
     order = _model_order(models or [], {r.model for r in latest.values()})
@@ -103,7 +118,8 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
     errors = [r for r in unique if r.error is not None or r.fatal]
     fatal = next((r.error or "fatal backend error" for r in errors if r.fatal), None)
     return Summary(
-        subjects=[_gated(row, gate) for row in _rows("subject", subjects, rank, _subject_version, _subject_threshold)],
+        subjects=[_unparsed_gated(_gated(row, gate), subjects[(row.model, row.suite, row.name)], max_unparsed)
+                  for row in _rows("subject", subjects, rank, _subject_version, _subject_threshold)],
         groups=[_gated(_grouped(row, groups[(row.model, row.suite, row.name)]), gate)
                 for row in _rows("group", groups, rank, _group_version, _group_threshold)],
         models=order, errors=errors, fatal=fatal, latency=latency_rows(unique, order),
@@ -143,13 +159,31 @@ def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float
     correct = sum(r.correct is True for r in samples)
     score = correct / n if n else None
     low, high = wilson_interval(correct, n)
+    unparsed = _unparsed(samples)
     return Row(
         kind=kind, model=model, suite=suite, name=name, version=version,
         metric=_joined(r.metric for r in samples), task=_joined(r.task for r in samples),
         mode=_joined(r.mode for r in samples),
         n=n, correct=correct, errors=sum(r.error is not None for r in samples), score=score,
         ci_low=_finite(low), ci_high=_finite(high), threshold=threshold, passed=True,
+        unparsed=unparsed, unparsed_share=unparsed / n if unparsed is not None and n else None,
     )
+
+
+def _unparsed(samples: _Samples) -> int | None:
+    """How many scored replies had no readable answer; None when no sample was read by a rule
+    at all (Python tests decide right and wrong themselves), so no share is claimed for them."""
+    if not any(r.rule is not None for r in samples):
+        return None
+    return sum(r.unparsed and r.correct is not None for r in samples)
+
+
+def _unparsed_gated(row: Row, samples: _Samples, run_limit: float | None) -> Row:
+    """The subject's limit on its unparsed share (the stricter of the suite's and the run's) and
+    whether the share keeps to it. A row with no share (nothing read by a rule) is not gated."""
+    limit = _lowest([*(r.max_unparsed for r in samples), run_limit])
+    within = limit is None or row.unparsed_share is None or row.unparsed_share <= limit + _TOLERANCE
+    return replace(row, max_unparsed=limit, unparsed_passed=within)
 
 
 def _grouped(row: Row, samples: _Samples) -> Row:
@@ -202,6 +236,12 @@ def _subject_threshold(name: str, samples: _Samples) -> float | None:
 
 def _group_threshold(name: str, samples: _Samples) -> float | None:
     return _strictest(r.group_thresholds.get(name) for r in samples)
+
+
+def _lowest(values: Iterable[float | None]) -> float | None:
+    """The strictest of several limits (the suite's, the run's; shards that disagree); None: no limit."""
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
 
 
 def _strictest(values: Iterable[float | None]) -> float | None:

@@ -101,10 +101,16 @@ def load_baseline(path: Path) -> Baseline:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BaselineError(f"baseline {path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"baseline {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    from ..yamlfile import DuplicateKeyError, loads_json_unique
+
     try:
-        data = json.loads(text)
+        data = loads_json_unique(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"baseline {path}: line {exc.lineno} column {exc.colno}: not JSON ({exc.msg})") from None
+    except DuplicateKeyError as exc:
+        raise BaselineError(f"baseline {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("llmeval_baseline") != BASELINE_FORMAT:
         found = data.get("llmeval_baseline") if isinstance(data, dict) else None
         raise BaselineError(f"baseline {path}: llmeval_baseline: expected format {BASELINE_FORMAT}, got {found!r} "

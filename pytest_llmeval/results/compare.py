@@ -7,6 +7,11 @@ that flipped carry evidence, and an unpaired test (as lm-evaluation-harness uses
 
 Rows whose version differs from the baseline's (prompt, few-shot, task, mode or data changed)
 are "not comparable" and never compared: their scores measure different things.
+
+Right -> wrong flips are split by what the reply is now: a wrong answer, or no readable answer at
+all (unparsed). A model that stopped following the answer format regresses as surely as one that
+forgot facts, but the fix is elsewhere (the prompt, the template, the stop strings), so the two
+are counted apart and each flip says which it is (``now``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from .stats import mcnemar_exact
 __all__ = ["Comparison", "compare", "regression_line"]
 
 _TOLERANCE = 1e-12
-_Pairs = list[tuple[str, bool, bool]]  # (subject, was right, is right)
+_Pairs = list[tuple[str, bool, bool, bool]]  # (subject, was right, is right, is unparsed)
 
 
 @dataclass(slots=True)
@@ -88,7 +93,7 @@ def _paired(row: Row, base_model: str, entries: dict[str, BaselineSubject | None
             was = entry.samples.get(r.id)
             if was is None:
                 continue
-            pairs.append((member, was.correct, bool(r.correct)))
+            pairs.append((member, was.correct, bool(r.correct), r.unparsed))
             if was.correct != r.correct and row.kind == "subject":
                 flips.append(_flip(r, base_model, was.correct, was.extracted, was.reply))
     return pairs, flips
@@ -99,7 +104,8 @@ def _record(row: Row, base_model: str | None) -> dict[str, Any]:
         "kind": row.kind, "model": row.model, "baseline_model": base_model, "suite": row.suite, "name": row.name,
         "status": "compared", "reason": None, "version": row.version, "baseline_version": None,
         "n_paired": None, "baseline_score": None, "score": None, "delta": None,
-        "right_to_wrong": None, "wrong_to_right": None, "p_value": None,
+        "right_to_wrong": None, "right_to_wrong_answer": None, "right_to_unparsed": None,
+        "wrong_to_right": None, "p_value": None,
         "significant": False, "regressed": False, "improved": False,
     }
 
@@ -123,16 +129,18 @@ def _not_comparable(row: Row, entries: dict[str, BaselineSubject | None],
 
 
 def _paired_numbers(pairs: _Pairs, naive: bool, tolerance: float, significance: float) -> dict[str, Any]:
-    was = _score([(s, w) for s, w, _ in pairs], naive)
-    now = _score([(s, n) for s, _, n in pairs], naive)
-    worse = sum(w and not n for _, w, n in pairs)
-    better = sum(n and not w for _, w, n in pairs)
+    was = _score([(s, w) for s, w, _, _ in pairs], naive)
+    now = _score([(s, n) for s, _, n, _ in pairs], naive)
+    worse = sum(w and not n for _, w, n, _ in pairs)
+    unparsed = sum(w and not n and u for _, w, n, u in pairs)
+    better = sum(n and not w for _, w, n, _ in pairs)
     p = mcnemar_exact(worse, better)
     delta = now - was
     significant = p < significance
     return {
         "n_paired": len(pairs), "baseline_score": was, "score": now, "delta": delta,
-        "right_to_wrong": worse, "wrong_to_right": better, "p_value": p, "significant": significant,
+        "right_to_wrong": worse, "right_to_wrong_answer": worse - unparsed, "right_to_unparsed": unparsed,
+        "wrong_to_right": better, "p_value": p, "significant": significant,
         "regressed": significant and delta < -tolerance - _TOLERANCE,
         "improved": significant and delta > tolerance + _TOLERANCE,
     }
@@ -150,8 +158,9 @@ def _score(outcomes: Sequence[tuple[str, bool]], naive: bool) -> float:
 
 def _flip(r: SampleResult, base_model: str, was_right: bool, was_extracted: str | None,
           was_reply: str | None) -> dict[str, Any]:
+    now = "right" if not was_right else "unparsed" if r.unparsed else "wrong answer"
     return {
-        "direction": "right_to_wrong" if was_right else "wrong_to_right", "model": r.model,
+        "direction": "right_to_wrong" if was_right else "wrong_to_right", "now": now, "model": r.model,
         "baseline_model": base_model, "suite": r.suite, "subject": r.subject, "id": r.id,
         "prompt": r.prompt, "target": r.target, "reply": r.reply, "extracted": r.extracted,
         "baseline_reply": was_reply, "baseline_extracted": was_extracted,
@@ -166,5 +175,11 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
 def regression_line(c: dict[str, Any]) -> str:
     where = f"{c['model']} {c['suite']}/{c['name']}" + (" [group]" if c["kind"] == "group" else "")
     return (f"regression: {where} {c['baseline_score']:.3f} -> {c['score']:.3f} (delta {c['delta']:+.3f}, "
-            f"McNemar p={c['p_value']:.3g}, right->wrong {c['right_to_wrong']}, wrong->right {c['wrong_to_right']}, "
-            f"n={c['n_paired']})")
+            f"McNemar p={c['p_value']:.3g}, right->wrong {c['right_to_wrong']}{_split(c)}, "
+            f"wrong->right {c['wrong_to_right']}, n={c['n_paired']})")
+
+
+def _split(c: dict[str, Any]) -> str:
+    """" (2 now unparsed)" when some right -> wrong flips lost their answer format rather than a fact."""
+    unparsed = c.get("right_to_unparsed") or 0
+    return f" ({unparsed} now unparsed)" if unparsed else ""

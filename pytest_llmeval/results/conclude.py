@@ -29,6 +29,7 @@ class Settings:
     models: tuple[str, ...] = ()
     latency_gates: Mapping[str, float] = field(default_factory=dict)
     gate: str = "score"
+    max_unparsed: float | None = None  # --llm-max-unparsed: every subject's limit on its unparsed share
     baseline: Path | None = None
     update_baseline: bool = False
     regression_tolerance: float = 0.01
@@ -44,6 +45,7 @@ class Settings:
             models=tuple(options.get("models") or ()),
             latency_gates={str(k): float(v) for k, v in (options.get("latency_gates") or {}).items()},
             gate=options.get("gate") or "score",
+            max_unparsed=float(options["max_unparsed"]) if options.get("max_unparsed") is not None else None,
             baseline=Path(baseline) if baseline else None,
             update_baseline=bool(options.get("update_baseline")),
             regression_tolerance=float(options.get("regression_tolerance", 0.01)),
@@ -74,7 +76,8 @@ def latest(results: Iterable[SampleResult]) -> list[SampleResult]:
 
 def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     samples = latest(results)
-    summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate)
+    summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
+                        max_unparsed=settings.max_unparsed)
     conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary))
     if settings.baseline is not None:
         _against_baseline(conclusion, settings, settings.baseline)

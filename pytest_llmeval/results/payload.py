@@ -26,6 +26,10 @@ class SampleResult:
     ``correct`` is None exactly when ``error`` is set: an error is never counted as a miss.
     ``threshold`` is the subject's effective threshold; ``group_thresholds`` maps each group the
     subject belongs to onto that group's threshold (None: the group is reported, not gated).
+    ``rule`` names the extraction rule that read the answer from the reply, or why none could
+    (``scoring.rules``); ``unparsed`` is true when none could: a format failure, not a wrong
+    answer. Both stay unset where nothing is read from a reply (errors, refusals, Python tests).
+    ``max_unparsed`` is the suite's limit on the subject's unparsed share (None: no limit).
     """
 
     model: str
@@ -39,11 +43,14 @@ class SampleResult:
     metric: str = "accuracy"
     groups: list[str] = field(default_factory=list)
     threshold: float | None = None
+    max_unparsed: float | None = None
     group_thresholds: dict[str, float | None] = field(default_factory=dict)
     group_aggregates: dict[str, str] = field(default_factory=dict)  # group -> "weighted" | "naive"
     prompt: str = ""
     reply: str | None = None
     extracted: str | None = None
+    rule: str | None = None
+    unparsed: bool = False
     target: str | None = None
     correct: bool | None = None
     error: str | None = None

@@ -13,8 +13,10 @@ __all__ = ["failures"]
 
 
 def failures(summary: Summary) -> list[str]:
-    """Unmet thresholds (subjects, then groups), unmet latency gates, the errors, the fatal message."""
+    """Unmet thresholds (subjects, then groups), unparsed shares over their limit, unmet latency
+    gates, the errors, the fatal message."""
     lines = [_threshold_line(row, summary.gate) for row in summary.rows if not row.passed]
+    lines.extend(_unparsed_line(row) for row in summary.subjects if not row.unparsed_passed)
     lines.extend(summary.latency_failures)
     if summary.errors:
         lines.append(_errors_line(summary.errors))
@@ -35,6 +37,13 @@ def _threshold_line(row: Row, gate: str = "score") -> str:
                 f"(score {row.score:.3f}, n={row.n}{how}; --llm-gate=ci-low)")
     score, needed = _distinct(row.score, threshold)
     return f"threshold not met: {where} {score} < {needed} (n={row.n}{how})"
+
+
+def _unparsed_line(row: Row) -> str:
+    """Like a threshold: too many replies without a readable answer fail the run, whatever the score."""
+    share, limit = _distinct(row.unparsed_share or 0.0, row.max_unparsed or 0.0)
+    return (f"unparsed share over its limit: {row.model} {row.label} {share} > {limit} "
+            f"({row.unparsed} of {row.n} replies had no readable answer)")
 
 
 def _distinct(score: float, threshold: float) -> tuple[str, str]:

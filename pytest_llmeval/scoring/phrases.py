@@ -16,16 +16,18 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "EXPLICIT", "LEAD", "LETTER", "LISTED", "LISTING_AFTER", "REJECT_AFTER", "REJECT_BEFORE", "follows_as_word",
+    "CORRECTION", "EXPLICIT", "HEDGE_AFTER", "LEAD", "LETTER", "LETTER_LIST", "LISTING_AFTER", "OPTION_WORD",
+    "REJECT_AFTER", "REJECT_BEFORE", "TRAILING_TEXT", "follows_as_word",
 ]
 
 # A single letter that is not part of a word, a contraction ("I'd", "don't"), an abbreviation
-# ("e.g.", "U.S.A"), a hyphenated word ("X-ray"), or a name like "C++" / "C#". CJK characters may
-# touch it ("选B", "B选项"), because Chinese has no spaces.
+# ("e.g.", "U.S.A"), a hyphenated word ("X-ray"), a name like "C++" / "C#", or the first of a
+# name's initials ("A. J. P. Taylor": three in a row are a name, "A. J. Smith" may be option A).
+# CJK characters may touch it ("选B", "B选项"), because Chinese has no spaces.
 LETTER = (
     r"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_]['’])(?<![A-Za-z]\.)(?<!-)"
     r"(?P<L>[A-Za-z])"
-    r"(?![A-Za-z0-9_+#])(?!['’][A-Za-z])(?!-[A-Za-z])(?!\.[a-z])"
+    r"(?![A-Za-z0-9_+#])(?!['’][A-Za-z])(?!-[A-Za-z])(?!\.[a-z])(?!\.[ \t][A-Z]\.[ \t][A-Z]\.)"
 )
 
 # What may stand between a phrase and its letter: spaces, colons, brackets, quotes, Markdown
@@ -51,10 +53,12 @@ _ENGLISH = [
     rf"\bI(?:'d|’d|\s+would|\s+will|'ll)?\s+(?:think|believe|guess|say|feel|reckon)\s+"
     rf"(?:(?:that\s+)?(?:it\s+is|it's|it’s|it\s+would\s+be|it\s+should\s+be|the\s+answer\s+is)\s+)?{_SEP}{LETTER}",
     # "Option B is correct", "D is the most appropriate", "(C) is the right answer"
-    rf"{LETTER}[\)\]】]?\s*+(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+|best\s+)?"
+    rf"{LETTER}[\)\]】]?[ \t]*+(?:is|seems|appears)\s+(?:to\s+be\s+)?(?:the\s+)?(?:most\s+|only\s+|best\s+)?"
     r"(?:correct|right|best|accurate|appropriate|suitable|answer)\b",
-    # "Therefore, B.", "So (C)" — a connective followed by a letter that ends the sentence
-    rf"\b(?:so|therefore|thus|hence|finally)\b[\s,:]*+{_SEP}{LETTER}(?=[ \t)\]】*]*+(?:[.!;。！\n]|$))",
+    # "Therefore, B.", "So (C)", "So D. <D's text>", "Result: D", "Final: D" — a connective or a
+    # conclusion's heading followed by a letter that ends the sentence (or the option's text follows)
+    rf"\b(?:so|therefore|thus|hence|finally|in\s+conclusion|result|final|conclusion)\b[\s,:]*+{_SEP}{LETTER}"
+    r"(?=[ \t)\]】*]*+(?:[.!;。！\n]|$))",
     # LaTeX: "\boxed{C}", "\boxed{\text{C}}"
     rf"\\boxed\{{\s*+(?:\\text(?:bf)?\{{\s*+)?{LETTER}",
 ]
@@ -68,12 +72,18 @@ _CHINESE = [
     r"(?:正确|错误|不正确|符合题意|不符合题意)的?(?:选项|答案|一项|项|说法)?"
     rf"(?:是|为|:)[\s:=]*+{_SEP}{LETTER}",
     # "选项B正确", "C项正确", "B是正确的", "A对"
-    rf"{LETTER}\s*+(?:选项|項|项)?\s*+(?:是|为)?\s*+"
+    rf"{LETTER}[ \t]*+(?:选项|項|项)?[ \t]*+(?:是|为)?[ \t]*+"
     r"(?:正确|对(?!于)|符合题意|最佳|最合适|当选|为答案|是答案)",
     # "B选项。" — the option named as the whole conclusion
-    rf"{LETTER}\s*+(?:选项|項|项)(?=\s*+(?:[。.!！]|$))",
+    rf"{LETTER}[ \t]*+(?:选项|項|项)(?=\s*+(?:[。.!！]|$))",
+    # Conclusion markers: "所以D. …", "所以选出选项：D", "因此，C", "结果：D", "最后：D", "综上所述，B",
+    # "选出选项：A. …" (what a conclusion opens with, then the letter)
+    r"(?:所以|因此|因而|故而|综上所述|综上|总之|最后|最终|结果|结论|选出)[\s,，:]*+"
+    rf"(?:(?:选出|选择|选)?(?:的)?(?:正确)?(?:选项|答案)?(?:是|为|应为|应该是)?)[\s:=]*+{_SEP}{LETTER}",
 ]
 
+# A phrase that starts with its letter ("C项正确", "B is correct") stays on the letter's line: across
+# a line break, "K\n正确答案是A" is a K and then an answer, not "K is correct".
 EXPLICIT: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.IGNORECASE) for p in _ENGLISH + _CHINESE)
 
 # A letter the text itself rules out: "A is wrong", "B) incorrect", "C项错误", "D不对".
@@ -101,8 +111,18 @@ LEAD = re.compile(
 LISTING_AFTER = re.compile(
     r"[)\]】]*+[ \t]*+(?:,[ \t]*+(?:[A-Za-z](?![A-Za-z])|and\b|or\b)|and\b|or\b|&|/|和|或|与|及|、)", re.IGNORECASE
 )
-# Lines that start with an option label ("A. Paris\nB. London"): a reply that restates the options.
-LISTED = re.compile(r"^[ \t>*\-]*+[\(\[]?([A-Z])[.):]", re.MULTILINE)
+# The word a lettered line may put before its letter and still restate an option: "Option D. Oslo", "选项D. …".
+OPTION_WORD = re.compile(r"(?:option|choice|选项|選項)", re.IGNORECASE)
+# A text that lists letters rather than naming an option: "A.B.C.D.E", "A, B, C".
+LETTER_LIST = re.compile(r"[A-Z](?:[ \t]*[.,、/][ \t]*[A-Z](?![A-Za-z])){2,}")
+# A commitment the reply itself hedges: "the answer is C?".
+HEDGE_AFTER = re.compile(r"[ \t)\]】]*+[?？]")
+# A correction: what the reply commits to after it replaces what came before ("Actually, D").
+CORRECTION = re.compile(
+    r"\b(?:actually|correction|on\s+second\s+thought|I\s+mean|wait(?=[,.!:]))\b|实际上|更正|等等", re.IGNORECASE
+)
+# The option text that may follow a letter on its line: "D. 43", "C) Paris", "A: ...".
+TRAILING_TEXT = re.compile(r"[)\]】]?[ \t]*+[.:：、．,，)]?[ \t]*+(?P<text>[^\n]*)")
 
 # Words that can follow the letter A but never the article "a" ("A is wrong", "A because ..."), and
 # words that can follow the letter I but never the pronoun ("I and J", "I is correct").
@@ -112,15 +132,15 @@ _AFTER_A = frozenset(
     "there instead again not isn't wasn't doesn't remains matches fits describes states says gives".split()
 )
 _AFTER_I = frozenset("and or nor is was seems looks appears vs versus because since".split())
-_NEXT_WORD = re.compile(r"[ \t]+([A-Za-z][A-Za-z'’]*)")
+_NEXT_WORD = re.compile(r"[ \t]+([A-Za-z0-9][A-Za-z0-9'’]*)")  # "A 15-year-old": the article too
 
 
 def follows_as_word(text: str, letter: str, end: int) -> bool:
     """True when ``letter`` (just before ``end``) is the English article "A"/"a" or pronoun "I".
 
-    "A cat is an animal" and "I think" are words; "A", "A.", "A)", "A:", "A\\n", "A and C",
-    "A is wrong" and "A because ..." are letters: an article is never followed by punctuation, a
-    line break, a conjunction or a verb.
+    "A cat is an animal", "A 15-year-old ..." and "I think" are words; "A", "A.", "A)", "A:",
+    "A\\n", "A and C", "A is wrong" and "A because ..." are letters: an article is never followed
+    by punctuation, a line break, a conjunction or a verb.
     """
     if letter.upper() not in "AI":
         return False

@@ -18,9 +18,11 @@ from ..errors import ConfigError, LLMEvalError
 from ..engine.dispatch import Outcome
 from ..evaluate import apply_outcome, new_result, sample_request
 from ..outcome import RESULT, raise_for_result
+from ..results.payload import SampleResult
 from ..runtime import RUNTIME
 from ..samples import Sample
 from ..yamlfile import load_validated
+from .checks import node_name
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -46,10 +48,6 @@ def queue_upcoming(item: pytest.Item) -> None:
             pass  # e.g. an unknown model: reported by that item itself when it runs
 
 
-def _node_name(text: str) -> str:
-    return text.replace("::", "_").replace("/", "_") or "_"
-
-
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         runtime = self.config.stash[RUNTIME]
@@ -62,7 +60,7 @@ class SuiteFile(pytest.File):
             raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
         for subject in plan.subjects:
-            yield SubjectNode.from_parent(self, name=_node_name(subject.subject), plan=plan, subject_plan=subject)
+            yield SubjectNode.from_parent(self, name=node_name(subject.subject), plan=plan, subject_plan=subject)
 
 
 def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: str) -> None:
@@ -95,7 +93,7 @@ class SubjectNode(pytest.Collector):
         for sample in self.subject_plan.samples:
             for model in models:
                 yield SampleItem.from_parent(
-                    self, name=f"{_node_name(sample.id)}[{model}]", plan=self.plan,
+                    self, name=f"{node_name(sample.id)}[{model}]", plan=self.plan,
                     subject_plan=self.subject_plan, sample=sample, model=model,
                 )
 
@@ -115,13 +113,17 @@ class SampleItem(pytest.Item):
         prompt, request = sample_request(spec, self.plan, self.subject_plan, self.sample)
         self.stash[_QUEUED] = (prompt, runtime.dispatcher(self.model).submit(request))
 
+    def skeleton(self) -> SampleResult:
+        """This sample's result before it is answered: everything but the answer."""
+        spec = self.config.stash[RUNTIME].model(self.model)
+        return new_result(spec, self.plan, self.subject_plan, self.sample, self.nodeid)
+
     def runtest(self) -> None:
         runtime = self.config.stash[RUNTIME]
-        spec = runtime.model(self.model)
         queue_upcoming(self)
         self.queue_request()
         prompt, future = self.stash[_QUEUED]
-        result = new_result(spec, self.plan, self.subject_plan, self.sample, self.nodeid)
+        result = self.skeleton()
         result.prompt = prompt
         self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result())
         raise_for_result(result, self.session, runtime.options.strict)

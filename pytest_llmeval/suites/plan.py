@@ -16,7 +16,8 @@ from ..data import DataSpec, load
 from ..errors import ConfigError
 from ..prompts import PromptSpec, validate_template
 from ..samples import Sample
-from ..scoring import extract_number, normalize_choice_target, validate_options
+from ..scoring import validate_options
+from .checks import Problems, check_samples, node_name
 from .schema import SuiteConfig
 
 __all__ = ["SubjectPlan", "SuitePlan", "build_plan", "choose_limited"]
@@ -80,36 +81,50 @@ def _data_spec(config: SuiteConfig, base: Path, where: str, path: str | None = N
     )
 
 
-def _normalise_targets(config: SuiteConfig, subject: str, samples: list[Sample], where: str) -> list[Sample]:
-    """Multiple-choice gold answers become letters once, here, so a bad one fails collection."""
-    out = []
-    for s in samples:
-        gold = s.target
-        if gold is None:
-            split = config.data.split or "the default split"
-            raise ConfigError(
-                f"{subject} sample {s.id} in {split} has no answer to score against "
-                "(C-Eval's test split ships without answers: use split: val)", where=where, key="data.split")
-        if config.task == "multiple_choice":
-            if not s.choices:
-                raise ConfigError(f"{subject} sample {s.id} has no options; map them with fields.choices", where=where, key="data.fields")
-            try:
-                target = normalize_choice_target(gold, s.choices, s.labels)
-            except ValueError as exc:
-                raise ConfigError(f"{subject} sample {s.id}: {exc}", where=where, key="data") from None
-            s = Sample(id=s.id, subject=s.subject, fields=s.fields, target=target, choices=s.choices)
-        elif config.task == "numeric" and extract_number(gold) is None:
-            raise ConfigError(f"{subject} sample {s.id}: answer {gold!r} holds no number", where=where, key="data")
-        out.append(s)
-    return out
-
-
 def _few_shot(config: SuiteConfig, base: Path, where: str) -> dict[str, list[Sample]]:
     fs = config.few_shot
     if fs is None or fs.n == 0:
         return {}
-    loaded = load(_data_spec(config, base, where, fs.path), split=fs.split)
-    return {subject: samples[: fs.n] for subject, samples in loaded.items()}
+    return load(_data_spec(config, base, where, fs.path), split=fs.split)
+
+
+def _examples(config: SuiteConfig, subject: str, loaded: dict[str, list[Sample]], problems: Problems,
+              where: str) -> list[Sample]:
+    """The subject's first ``few_shot.n`` examples, checked like samples; fewer than asked for
+    is a problem (a 5-shot run that quietly became 2-shot would not be the run asked for)."""
+    fs = config.few_shot
+    if fs is None or fs.n == 0:
+        return []
+    if subject not in loaded:
+        raise ConfigError(f"no few-shot examples for subject {subject!r} in split {fs.split!r}", where=where,
+                          key="few_shot.split")
+    examples = loaded[subject][: fs.n]
+    if len(examples) < fs.n:
+        origin = examples[0].origin.rpartition(":")[0] if examples else ""
+        problems.add(where, f"{fs.n} examples asked for, but split {fs.split!r} has {len(examples)} for subject "
+                            f"{subject!r}{f' ({origin})' if origin else ''}", "few_shot.n")
+    return check_samples(config, subject, examples, problems, suite=where, role="few-shot example")
+
+
+def _check_templates(prompt: PromptSpec, sample: Sample, where: str) -> None:
+    """An unknown template field fails before any data problem: it is the suite that is wrong."""
+    for key, template in (("prompt", prompt.prompt), ("system", prompt.system), ("preamble", prompt.preamble),
+                          ("few_shot.answer", prompt.answer)):
+        if template:
+            try:
+                validate_template(template, key, sample)
+            except ConfigError as exc:
+                raise ConfigError(exc.detail, where=where, key=key) from None
+
+
+def _unique_subjects(subjects: list[str], where: str) -> None:
+    """Two subjects must not share a node id (``a/b`` and ``a_b``): their items would collide."""
+    seen: dict[str, str] = {}
+    for subject in subjects:
+        other = seen.setdefault(node_name(subject), subject)
+        if other != subject:
+            raise ConfigError(f"subjects {other!r} and {subject!r} both become node id {node_name(subject)!r}; "
+                              "rename one", where=where, key="data")
 
 
 def _check_names(config: SuiteConfig, subjects: set[str], where: str) -> None:
@@ -138,21 +153,18 @@ def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | N
     groups = config.group_configs()
     wanted = set(config.data.subjects) if config.data.subjects else None
     name = config.name or suite_file.name.removesuffix(".llmeval.yaml")
+    selected = [subject for subject in sorted(loaded) if wanted is None or subject in wanted]
+    _unique_subjects(selected, where)
+    problems = Problems()
+    checked: dict[str, tuple[list[Sample], list[Sample]]] = {}
+    for subject in selected:
+        _check_templates(prompt, loaded[subject][0], where)
+        checked[subject] = (check_samples(config, subject, loaded[subject], problems, suite=where),
+                            _examples(config, subject, examples_by_subject, problems, where))
+    problems.raise_first()
     plans = []
-    for subject in sorted(loaded):
-        if wanted is not None and subject not in wanted:
-            continue
-        samples = _normalise_targets(config, subject, loaded[subject], where)
-        if fs and fs.n and subject not in examples_by_subject:
-            raise ConfigError(f"no few-shot examples for subject {subject!r} in split {fs.split!r}", where=where, key="few_shot.split")
-        examples = _normalise_targets(config, subject, examples_by_subject.get(subject, []), where)
-        if samples:
-            for key, template in (("prompt", prompt.prompt), ("system", prompt.system), ("preamble", prompt.preamble), ("few_shot.answer", prompt.answer)):
-                if template:
-                    try:
-                        validate_template(template, key, samples[0])
-                    except ConfigError as exc:
-                        raise ConfigError(exc.detail, where=where, key=key) from None
+    for subject in selected:
+        samples, examples = checked[subject]
         member_of = [g for g, gc in groups.items() if subject in gc.subjects]
         plans.append(SubjectPlan(
             subject=subject,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..ranges import ranged
 
 __all__ = ["DataConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
 
@@ -34,8 +36,8 @@ class FewShotConfig(_Strict):
 
 
 class GenerationConfig(_Strict):
-    max_tokens: int | None = Field(default=None, gt=0)
-    temperature: float | None = Field(default=None, ge=0)
+    max_tokens: Annotated[int | None, ranged("max_tokens")] = None
+    temperature: Annotated[float | None, ranged("temperature")] = None
     stop: list[str] | None = None
 
 
@@ -62,9 +64,19 @@ class SuiteConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     threshold: float | None = Field(default=None, ge=0, le=1)
     thresholds: dict[str, float] = Field(default_factory=dict)
+    # the most of a subject's replies that may have no readable answer (a format failure), e.g. 0.05
+    max_unparsed: Annotated[float | None, ranged("max_unparsed")] = None
     groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
-    limit: int | None = Field(default=None, gt=0)
+    limit: Annotated[int | None, ranged("limit")] = None
     latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.gates
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_has_text(cls, value: str) -> str:
+        """An empty template would send every sample as an empty message and score the replies."""
+        if not value.strip():
+            raise ValueError("expected a template with text, e.g. '{question}', got an empty one")
+        return value
 
     @field_validator("groups", mode="before")
     @classmethod

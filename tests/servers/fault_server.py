@@ -3,11 +3,24 @@ engine's tests: retries, Retry-After, timeouts, resets, rate limits, concurrency
 
 ``faults`` maps a prompt (the last user message) to what its successive attempts get; attempts
 past the list are answered. Each fault is one of:
-- ``"429"`` (with ``Retry-After: retry_after_s``), ``"500"``, ``"503"``, ``"400"``, ``"401"``;
-- ``"hang"``: wait ``hang_s`` before answering, past the client's timeout;
+- ``"429"`` (with ``Retry-After: retry_after_s``; ``"429:99999"`` names the header's value),
+  ``"500"``, ``"503"``, ``"400"``, ``"401"``, ``"404"``;
+- ``"hang"``: wait ``hang_s`` before answering, past the client's timeout (``"hang:600"``: that
+  many seconds, released at once when the server stops);
 - ``"truncated"``: a 200 whose JSON body stops half way (the connection then closes);
-- ``"reset"``: the connection is closed with a TCP reset, no response at all.
+- ``"reset"``: the connection is closed with a TCP reset, no response at all;
+- ``"html"``: a 200 whose body is an HTML page (a proxy's login or error page);
+- ``"no-choices"``: a 200 with ``choices: []``;
+- ``"filtered"``: a reply stopped by the content filter (``finish_reason: content_filter``);
+- ``"cut"``: a stream that ends cleanly after some words, with no finish reason and no ``[DONE]``;
+- ``"endless"``: a chunked 200 body that never ends (a chunk every 50 ms until the client leaves);
+- ``"huge"``: a 200 whose reply is ``huge_chars`` characters long;
+- ``"echo"``: a 200 whose reply repeats the request's Authorization header;
+- ``"500-echo"``: a 500 whose error message repeats the Authorization header;
+- ``"stream-error"``: a stream that sends an error object instead of its chunks.
 The answer to a prompt is ``replies[prompt]``, else ``default_reply``, after ``delay_s``.
+Only paths under ``/v1/`` exist (``GET /v1/models``, ``POST /v1/chat/completions``); any other
+answers 404, as a real server does when its base URL is given without ``/v1``.
 
 A request with ``"stream": true`` is answered with server-sent events, as OpenAI's API does: a
 role-only chunk at once, then the reply's words (each with its leading space) one chunk each, the
@@ -57,12 +70,13 @@ class FaultServer(LoopbackServer):
                  default_reply: str = "ok", delay_s: float = 0.0, hang_s: float = 3.0,
                  retry_after_s: float = 0.2, port: int = 0, first_token_s: float = 0.0, token_gap_s: float = 0.0,
                  stream_delays: Mapping[str, tuple[float, float]] | None = None, stream_usage: bool = True,
-                 reject_stream_options: bool = False) -> None:
+                 reject_stream_options: bool = False, huge_chars: int = 2_000_000) -> None:
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.replies, self.default_reply = dict(replies or {}), default_reply
         self.delay_s, self.hang_s, self.retry_after_s = delay_s, hang_s, retry_after_s
         self.first_token_s, self.token_gap_s, self.stream_delays = first_token_s, token_gap_s, dict(stream_delays or {})
         self.stream_usage, self.reject_stream_options = stream_usage, reject_stream_options
+        self.huge_chars = huge_chars
         self._log: list[Logged] = []
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -110,11 +124,17 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/log"):
                 self._json(200, [asdict(e) for e in server.log])
-            else:
+            elif self.path.startswith("/v1/"):
                 self._json(200, {"object": "list", "data": [{"id": "fault-model", "object": "model"}]})
+            else:
+                self._json(404, {"detail": "Not Found"})
 
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+            raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+            if not self.path.startswith("/v1/"):
+                self._json(404, {"detail": "Not Found"})
+                return
+            body = json.loads(raw or b"{}")
             users = [m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"]
             prompt = users[-1] if users else ""
             entry = server._begin(prompt, self.headers.get("authorization", ""))
@@ -124,29 +144,40 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 server._end(entry)
 
         def _answer(self, entry: Logged, body: dict[str, Any]) -> None:
-            fault = entry.outcome
+            fault, _, arg = entry.outcome.partition(":")
             if server.delay_s:
                 time.sleep(server.delay_s)
             if fault == "hang":
-                time.sleep(server.hang_s)
+                server._stopping.wait(float(arg) if arg else server.hang_s)
             elif fault == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.close_connection = True
                 self.connection.close()
                 return
-            elif fault in ("429", "500", "503", "400", "401"):
-                headers = {"retry-after": f"{server.retry_after_s:g}"} if fault == "429" else {}
-                self._json(int(fault), {"error": {"message": f"injected {fault}", "type": "fault"}}, headers)
+            elif fault in ("429", "500", "503", "400", "401", "404", "500-echo"):
+                headers = {"retry-after": arg or f"{server.retry_after_s:g}"} if fault == "429" else {}
+                said = f"injected {fault}" + (f" for {entry.authorization}" if fault == "500-echo" else "")
+                self._json(int(fault[:3]), {"error": {"message": said, "type": "fault"}}, headers)
+                return
+            elif fault == "html":
+                self._raw(200, b"<html><body><h1>Sign in to continue</h1></body></html>", "text/html")
+                return
+            elif fault == "endless":
+                self._endless()
                 return
             text = server.replies.get(entry.prompt, server.default_reply)
+            text = {"huge": "x" * server.huge_chars, "echo": f"you sent {entry.authorization}"}.get(fault, text)
+            finish = "content_filter" if fault == "filtered" else "stop"
             if body.get("stream"):
-                self._stream(entry, body, text)
+                self._stream(entry, body, text, finish, fault)
                 return
             reply = {
                 "id": "chatcmpl-fault", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
             }
+            if fault == "no-choices":
+                reply["choices"] = []
             if fault == "truncated":
                 raw = json.dumps(reply).encode()
                 self.send_response(200)
@@ -158,7 +189,27 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._json(200, reply)
 
-        def _stream(self, entry: Logged, body: dict[str, Any], text: str) -> None:
+        def _endless(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                while not server._stopping.wait(0.05):
+                    self.wfile.write(b"1\r\n \r\n")
+                    self.wfile.flush()
+            except OSError:  # the client gave up: what a bounded client does
+                pass
+
+        def _raw(self, status: int, raw: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def _stream(self, entry: Logged, body: dict[str, Any], text: str, finish: str = "stop", fault: str = "ok") -> None:
             if server.reject_stream_options and "stream_options" in body:
                 self._json(400, {"error": {"message": "unknown field stream_options", "type": "invalid_request"}})
                 return
@@ -169,11 +220,19 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-type", "text/event-stream")
             self.send_header("transfer-encoding", "chunked")
             self.end_headers()
+            if fault == "stream-error":
+                self._event({"error": {"message": "injected engine failure", "type": "fault"}})
+                self.wfile.write(b"0\r\n\r\n")
+                return
             self._event(_chunk(body, {"role": "assistant", "content": ""}))
             for index, piece in enumerate(pieces):
                 time.sleep(first if index == 0 else gap)
                 self._event(_chunk(body, {"content": piece}))
-            self._event(_chunk(body, {}, "stop"))
+            if fault == "cut":  # the body ends as if complete, but the protocol's end never came
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+            self._event(_chunk(body, {}, finish))
             usage = {"prompt_tokens": 3, "completion_tokens": len(pieces), "total_tokens": 3 + len(pieces)}
             if server.stream_usage and (body.get("stream_options") or {}).get("include_usage"):
                 self._event({"id": "chatcmpl-fault", "object": "chat.completion.chunk", "created": 0,

@@ -1,10 +1,12 @@
 """Session fixtures for real local servers and the one shared SmolLM2 model.
 
-Load with ``pytest_plugins = ["tests.servers.fixtures"]`` (the top-level conftest does) or
+Load with ``pytest_plugins = ["tests.servers.fixtures"]`` (``tests/conftest.py`` imports the fixtures) or
 ``-p tests.servers.fixtures``. Everything heavy is imported inside the fixture that needs it.
 
 - ``fake_openai_factory(**config)``: start a ``FakeOpenAIServer`` (see ``fake_openai``); every
   server started is stopped at session end.
+- ``corpus_server``: one ``FaultServer`` for the session, whose per-prompt scripts the bad-input
+  corpus fills case by case (each case's prompts name the case, so scripts never mix).
 - ``llama_server_url``: one real ``llama_cpp.server`` on the bundled SmolLM2 for the session.
 - ``smollm2_backend``: one ``LlamaCppBackend`` on the bundled SmolLM2 for the session; the
   plugin's own llamacpp backends in this process reuse the same loaded model.
@@ -21,8 +23,9 @@ if TYPE_CHECKING:
     from pytest_llmeval.backends.llamacpp import LlamaCppBackend
 
     from .fake_openai import FakeOpenAIServer
+    from .fault_server import FaultServer
 
-__all__ = ["fake_openai_factory", "llama_server_url", "smollm2_backend"]
+__all__ = ["corpus_server", "fake_openai_factory", "llama_server_url", "smollm2_backend"]
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +42,14 @@ def fake_openai_factory() -> Iterator[Callable[..., FakeOpenAIServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def corpus_server() -> Iterator[FaultServer]:
+    from .fault_server import FaultServer
+
+    with FaultServer(hang_s=30, retry_after_s=0.05) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,11 @@
   var pageSize = parseInt(source.getAttribute("data-page-size"), 10) || 200;
   var col = {};
   data.columns.forEach(function (name, i) { col[name] = i; });
-  var searched = ["model", "suite", "subject", "id", "prompt", "reply", "extracted", "target"];
+  var searched = ["model", "suite", "subject", "id", "prompt", "reply", "extracted", "rule", "target"];
   var haystacks = new Array(data.rows.length);
   var search = document.getElementById("sample-search");
   var status = document.getElementById("sample-status");
+  var rule = document.getElementById("sample-rule");
   var count = document.getElementById("sample-count");
   var prev = document.getElementById("page-prev");
   var next = document.getElementById("page-next");
@@ -51,9 +52,13 @@
     clearTimeout(timer);  // a search still waiting on its debounce is answered by this run
     var terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     var wanted = status.value;
+    var wantedRule = rule.value;
     matches = [];
     for (var i = 0; i < data.rows.length; i++) {
-      if (wanted && data.rows[i][col.status] !== wanted) { continue; }
+      var row = data.rows[i];
+      // "unparsed" is a kind of miss: the reply had no readable answer
+      if (wanted === "unparsed" ? !row[col.unparsed] : wanted && row[col.status] !== wanted) { continue; }
+      if (wantedRule && row[col.rule] !== wantedRule) { continue; }
       if (terms.every(function (t) { return matchesTerm(i, t); })) { matches.push(i); }
     }
     page = 0;
@@ -83,12 +88,13 @@
 
   function sampleRow(row) {
     var tr = document.createElement("tr");
-    tr.className = "sample " + row[col.status];
+    tr.className = "sample " + row[col.status] + (row[col.unparsed] ? " unparsed" : "");
     ["model", "suite", "subject", "id"].forEach(function (name) { cell(tr, row[col[name]]); });
     var outcome = cell(tr, row[col.status]);
     if (row[col.error]) { outcome.title = text(row[col.error]); }
     cell(tr, row[col.target]);
     cell(tr, row[col.extracted]);
+    cell(tr, row[col.rule]);
     longCell(tr, prompt(row));
     longCell(tr, row[col.error] ? row[col.error] : row[col.reply]);
     return tr;
@@ -105,6 +111,7 @@
     // What the rows on show answer, so a reader (or a test) can tell a finished search from a pending one.
     body.parentNode.setAttribute("data-query", search.value);
     body.parentNode.setAttribute("data-status", status.value);
+    body.parentNode.setAttribute("data-rule", rule.value);
     count.textContent = matches.length === 0 ? "no matching samples of " + data.rows.length
       : "showing " + (start + 1) + "–" + (start + shown.length) + " of " + matches.length +
         (matches.length === data.rows.length ? "" : " matching (" + data.rows.length + " in all)");
@@ -117,6 +124,7 @@
     timer = setTimeout(filter, 120);
   });
   status.addEventListener("change", filter);
+  rule.addEventListener("change", filter);
   prev.addEventListener("click", function () { page -= 1; render(); });
   next.addEventListener("click", function () { page += 1; render(); });
   filter();
