@@ -194,6 +194,7 @@ def _lm_eval_worker(out: Path, args: argparse.Namespace) -> None:
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
+    from lm_eval_timing import time_loglikelihood
 
     sys.path.insert(0, str(REPO))
     from pytest_llmeval.backends.bundled import bundled_model_path
@@ -201,17 +202,7 @@ def _lm_eval_worker(out: Path, args: argparse.Namespace) -> None:
     gguf = bundled_model_path()
     lm = HFLM(pretrained=str(gguf.parent), gguf_file=gguf.name, dtype=args.dtype, device="cpu",
               batch_size=args.lm_eval_batch_size[0])
-    spent = [0.0]
-    scoring = lm.loglikelihood
-
-    def timed(requests: Any, *rest: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return scoring(requests, *rest, **kwargs)
-        finally:
-            spent[0] += time.perf_counter() - started
-
-    lm.loglikelihood = timed  # type: ignore[method-assign]
+    spent = time_loglikelihood(lm)
     manager = TaskManager(include_path=str(Path(args.work) / "lm_eval_tasks"))
     results = simple_evaluate(model=lm, tasks=[TASK], task_manager=manager, log_samples=True, bootstrap_iters=0)
     picks, contexts, logprobs = {}, {}, {}

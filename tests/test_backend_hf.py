@@ -27,6 +27,14 @@ SCORING_CASES = [  # trailing whitespace, an empty context, multi-token, shared-
     LoglikelihoodRequest("中国的首都是", ("北京", "上海")),
 ]
 
+CLOZE_CASES = [  # option texts after the prompt: shared first tokens, non-ASCII, lm-eval's unconditional request
+    LoglikelihoodRequest("Question: Which formula is a tautology?\nAnswer:", (" P ∨ ¬P", " P ∧ ¬P", " P → Q", " P ∨ Q")),
+    LoglikelihoodRequest("Q: What happens if you eat a pomegranate?\nA:",
+                         (" Nothing in particular happens when you eat a pomegranate.",
+                          " You will have to spend winter in the underworld.", " You will die.")),
+    LoglikelihoodRequest("", (" P ∨ ¬P", " P ∧ ¬P", " P → Q", " P ∨ Q")),
+]
+
 
 def _ask(text: str, max_tokens: int = 12, stop: tuple[str, ...] = ()) -> GenerateRequest:
     return GenerateRequest(({"role": "user", "content": text},), max_tokens=max_tokens, temperature=0.0, stop=stop)
@@ -52,8 +60,9 @@ def _reference(backend: HFBackend, request: LoglikelihoodRequest, max_len: int) 
             context_ids = tokenizer.encode(context)
             whole = tokenizer.encode(context + continuation)
             continuation_ids = whole[len(context_ids):]
-        else:
-            context_ids, continuation_ids = [tokenizer.bos_token_id], tokenizer.encode(continuation)
+        else:  # lm-eval's empty context: the prefix token, the continuation without special tokens
+            context_ids, continuation_ids = [tokenizer.bos_token_id], tokenizer.encode(continuation,
+                                                                                        add_special_tokens=False)
         inp = (context_ids + continuation_ids)[-(max_len + 1):][:-1]
         with torch.inference_mode():
             logprobs = torch.log_softmax(model(torch.tensor([inp])).logits[0].float(), dim=-1)
@@ -119,6 +128,38 @@ def test_options_sharing_a_context_are_read_from_few_rows(hf_backend):
     # the context; request 1: "Paris" and "banana" from the row of "the city of light"
     assert len(rows) == 1 + 2
     assert {read.row for read in reads if read.request == 0} == {0}
+
+
+def test_option_texts_are_read_after_one_pass_over_their_context(hf_backend):
+    from pytest_llmeval.backends.hf_score import TokenizerView, plan_reads
+    from pytest_llmeval.backends.llamacpp import encode_pairs
+
+    assert hf_backend.model.packs  # SmolLM2 under sdpa honours the packing mask exactly
+    tokenizer = hf_backend.model.tokenizer
+    rows, reads = plan_reads(tokenizer, CLOZE_CASES, hf_backend.max_seq_len, pack=True)
+    assert len(rows) == len(CLOZE_CASES) and all(row.branches for row in rows)
+    for request, row in zip(CLOZE_CASES, rows):  # the context once, then the options' tokens
+        context, _ = encode_pairs(TokenizerView(tokenizer), request.context, request.continuations)
+        assert list(row.tokens[:row.context]) == context
+    assert sum(len(row.tokens) - row.context for row in rows) < sum(len(read.tokens) - 1 for read in reads)  # shared
+    plain, _ = plan_reads(tokenizer, CLOZE_CASES, hf_backend.max_seq_len)
+    assert len(plain) > len(rows) and sum(len(row.tokens) for row in plain) > sum(len(row.tokens) for row in rows)
+    for request, reply, row in zip(CLOZE_CASES, hf_backend.loglikelihood_batch(CLOZE_CASES), rows):
+        assert reply.logprobs == pytest.approx(_reference(hf_backend, request, hf_backend.max_seq_len), abs=2e-4)
+        assert reply.prompt_tokens == len(row.tokens)
+
+
+def test_packing_is_not_trusted_to_models_whose_attention_would_ignore_the_mask(hf_backend):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from pytest_llmeval.backends.hf_score import packing_is_exact
+
+    for config in ({"_attn_implementation": "flash_attention_2"},
+                   {"_attn_implementation": "sdpa", "sliding_window": 4096},
+                   {"_attn_implementation": "sdpa", "layer_types": ["full_attention", "sliding_attention"]}):
+        model = SimpleNamespace(config=SimpleNamespace(**config), dtype=hf_backend.model.model.dtype)
+        assert not packing_is_exact(replace(hf_backend.model, model=model))
 
 
 def test_the_sensible_continuation_is_likelier_and_greedy(hf_backend):

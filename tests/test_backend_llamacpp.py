@@ -83,6 +83,38 @@ def test_log_probabilities_follow_the_chain_rule(smollm2_backend):
     assert whole.logprobs[0] == pytest.approx(first.logprobs[0] + rest.logprobs[0], abs=1e-5)
 
 
+def test_option_texts_cost_one_pass_over_their_context(smollm2_backend):
+    """Counted by llama.cpp itself: the tokens it evaluated in batches (every continuation here is
+    two or more tokens, so none is a single-token decode, which it counts apart)."""
+    import llama_cpp
+
+    llm = smollm2_backend._model.llm
+    request = LoglikelihoodRequest("Q: What happens if you eat a pomegranate?\nA:",
+                                   (" Nothing in particular happens.", " You will have to spend winter in the underworld.",
+                                    " You will die."))
+    context, continuations = encode_pairs(llm, request.context, request.continuations)
+    evaluated = []
+    for share in (True, False):
+        llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
+        evaluated.append(smollm2_backend.loglikelihood(request, share_context=share))
+        evaluated[-1].extra["evaluated"] = llama_cpp.llama_perf_context(llm._ctx.ctx).n_p_eval
+    shared, scratch = evaluated
+    assert min(len(c) for c in continuations) >= 2
+    assert shared.extra["evaluated"] == shared.prompt_tokens == len(context) + sum(len(c) for c in continuations)
+    assert scratch.extra["evaluated"] == shared.extra["evaluated"] + 2 * len(context)
+    assert shared.logprobs == pytest.approx(scratch.logprobs, abs=1e-5, rel=0)
+
+
+def test_an_empty_context_is_the_bos_token_as_lm_eval_conditions_on_it(smollm2_backend):
+    """lm-eval's unconditional requests (acc_mutual_info): the prefix token alone as the context;
+    a continuation that itself opens with that token's text does not count it twice."""
+    llm = smollm2_backend._model.llm
+    assert encode_pairs(llm, "", [" Paris", "<|im_start|> Paris"]) == ([llm.token_bos()], [[7042], [7042]])
+    empty = smollm2_backend.loglikelihood(LoglikelihoodRequest("", (" P ∨ ¬P", " Paris", "<|im_start|> Paris")))
+    after_bos = smollm2_backend.loglikelihood(LoglikelihoodRequest("<|im_start|>", (" P ∨ ¬P", " Paris")))
+    assert empty.logprobs == pytest.approx([*after_bos.logprobs, after_bos.logprobs[1]], abs=1e-5)
+
+
 def test_an_empty_continuation_or_an_overlong_context_is_an_error(smollm2_backend):
     with pytest.raises(BackendError, match="has no tokens"):
         smollm2_backend.loglikelihood(LoglikelihoodRequest("Hello", ("",)))

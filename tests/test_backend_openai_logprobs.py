@@ -50,6 +50,9 @@ def _example_items(ids: tuple[str, ...]) -> list[LoglikelihoodRequest]:
 SHORT_CASES = [  # trailing whitespace moved into the continuation, several tokens, non-ASCII
     LoglikelihoodRequest(f"{BOS}The capital of France is ", ("Paris", "the city of light")),
     LoglikelihoodRequest(f"{BOS}中国的首都是", ("北京", "上海")),
+    # cloze multiple choice: option texts of several tokens after the prompt, with the leading space
+    LoglikelihoodRequest(f"{BOS}Q: What happens if you eat a pomegranate?\nA:",
+                         (" Nothing in particular happens.", " You will die.", " You will digest it.")),
 ]
 
 
@@ -61,7 +64,7 @@ def served(llama_server_url: str) -> OpenAIChatBackend:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("request_", [*_example_items(("geo-00",)), *SHORT_CASES],
-                         ids=["example-geo-00", "trailing-space", "chinese"])
+                         ids=["example-geo-00", "trailing-space", "chinese", "cloze-options"])
 def test_served_scores_and_picks_equal_the_local_backend(served, smollm2_backend, request_):
     served_reply = served.loglikelihood(request_)
     local = smollm2_backend.loglikelihood(request_)

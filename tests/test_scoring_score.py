@@ -111,8 +111,9 @@ def test_scored_is_a_frozen_value():
 def test_exports_are_sorted_and_complete():
     assert scoring.__all__ == sorted(scoring.__all__)
     assert set(scoring.__all__) == {
-        "Choice", "SCORING_OPTIONS", "Scored", "TASKS", "check_program", "code_from_reply", "extract_choice",
-        "extract_number", "mean_pass_at_k", "normalize_choice_target", "numbers_equal", "pass_at_k",
-        "pick_by_loglikelihood", "read_choice", "read_number", "rules", "score_reply", "validate_options",
+        "Choice", "ClozePicks", "SCORING_OPTIONS", "Scored", "TASKS", "check_program", "cloze_continuations",
+        "cloze_picks", "code_from_reply", "extract_choice", "extract_number", "mean_pass_at_k",
+        "normalize_choice_target", "numbers_equal", "pass_at_k", "pick_by_loglikelihood", "read_choice",
+        "read_number", "rules", "score_reply", "truthfulqa_mc1", "truthfulqa_mc2", "validate_options",
     }
     assert all(hasattr(scoring, name) for name in scoring.__all__)

@@ -92,7 +92,8 @@ class HFBackend(Backend):
 
         started = time.perf_counter()
         with self.model.lock:
-            rows, reads = _guarded(lambda: plan_reads(self.model.tokenizer, requests, self.max_seq_len))
+            rows, reads = _guarded(lambda: plan_reads(self.model.tokenizer, requests, self.max_seq_len,
+                                                      pack=self.model.packs))
             scored = _guarded(lambda: score_reads(self.model, rows, reads, self.options.batch_size))
         elapsed = (time.perf_counter() - started) / len(requests)  # each reply's share of the batch
         options: list[list[tuple[int, float, bool, int]]] = [[] for _ in requests]
@@ -100,7 +101,7 @@ class HFBackend(Backend):
         for read, (logprob, greedy) in zip(reads, scored):
             options[read.request].append((read.option, logprob, greedy, len(read.tokens)))
         for row in sorted({(read.request, read.row) for read in reads}):
-            tokens_read[row[0]] += len(rows[row[1]])
+            tokens_read[row[0]] += len(rows[row[1]].tokens)
         return [_ll_reply(sorted(found), elapsed, n) for found, n in zip(options, tokens_read)]
 
 

@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ class LoadedHF:
     device: Any  # torch.device
     lock: threading.Lock
     head_is_linear: bool  # logits == lm_head(last hidden state): positions can be picked before the head
+    packs: bool = False  # options are scored packed behind one pass over their context (see hf_score)
 
 
 _MODELS: dict[tuple[str, str, str], LoadedHF] = {}
@@ -81,7 +82,10 @@ def _load(source: Path, dtype: str, device: str) -> LoadedHF:
         model = model.to(device).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ConfigError(f"transformers cannot load {source}: {_one_line(exc)}", key="model_path") from None
-    return LoadedHF(model, tokenizer, torch.device(device), threading.Lock(), _head_is_linear(model, tokenizer))
+    from .hf_score import packing_is_exact
+
+    loaded = LoadedHF(model, tokenizer, torch.device(device), threading.Lock(), _head_is_linear(model, tokenizer))
+    return replace(loaded, packs=packing_is_exact(loaded))
 
 
 def _from_folder(folder: Path, dtype: Any) -> tuple[Any, Any]:

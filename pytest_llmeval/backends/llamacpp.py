@@ -234,20 +234,25 @@ def _score(llm: Any, context: list[int], continuations: list[list[int]],
 
 
 def encode_pairs(llm: Any, context: str, continuations: Sequence[str]) -> tuple[list[int], list[list[int]]]:
-    """Context tokens and each continuation's tokens, split as lm-evaluation-harness splits them."""
+    """Context tokens and each continuation's tokens, split as lm-evaluation-harness splits them.
+
+    An empty context (lm-eval's unconditional requests for ``acc_mutual_info``) is the prefix
+    token alone, BOS or else EOS, and each continuation is encoded without special tokens, minus
+    that token where the text itself begins with it (lm-eval's ``TemplateLM.loglikelihood``)."""
     stripped = context.rstrip()
     moved = context[len(stripped):]
     context_tokens = _tokenize(llm, stripped)
-    if not context_tokens:  # an empty context: condition on BOS (or EOS), as the harness does
+    if not context_tokens:
         bos = int(llm.token_bos())
-        context_tokens = [bos if bos >= 0 else int(llm.token_eos())]
-        return context_tokens, [_tokenize(llm, moved + c) for c in continuations]
+        prefix = bos if bos >= 0 else int(llm.token_eos())
+        encoded = [_tokenize(llm, moved + c, add_bos=False) for c in continuations]
+        return [prefix], [tokens[1:] if tokens[:1] == [prefix] else tokens for tokens in encoded]
     n = len(context_tokens)
     return context_tokens, [_tokenize(llm, context + c)[n:] for c in continuations]
 
 
-def _tokenize(llm: Any, text: str) -> list[int]:
-    return [int(t) for t in llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)]
+def _tokenize(llm: Any, text: str, add_bos: bool = True) -> list[int]:
+    return [int(t) for t in llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)]
 
 
 def continuation_logprob(scores: Any, start: int, tokens: Sequence[int]) -> tuple[float, bool]:

@@ -8,6 +8,7 @@ One module per job, re-exported here:
     choice.py    read_choice: the option letter a reply commits to, and the rule (precedence documented there)
     numbers.py   read_number / numbers_equal: GSM8K-style final numbers, fractions included
     labels.py    gold answers and log-likelihoods as option labels
+    cloze.py     option texts as continuations: acc, acc_norm, acc_bytes, acc_mutual_info; TruthfulQA MC1/MC2
     options.py   the suite's ``scoring:`` block: keys, defaults, validation at collection
     score.py     score_reply: one reply against one gold answer, for every task
     text_metrics.py  ROUGE, BLEU and chrF per sample and per corpus (rouge-score, sacrebleu; lazy)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from . import rules
 from .choice import Choice, extract_choice, read_choice
+from .cloze import ClozePicks, cloze_continuations, cloze_picks, truthfulqa_mc1, truthfulqa_mc2
 from .code import check_program, code_from_reply
 from .labels import normalize_choice_target, pick_by_loglikelihood
 from .numbers import extract_number, numbers_equal, read_number
@@ -29,10 +31,13 @@ from .score import Scored, score_reply
 
 __all__ = [
     "Choice",
+    "ClozePicks",
     "SCORING_OPTIONS",
     "Scored",
     "TASKS",
     "check_program",
+    "cloze_continuations",
+    "cloze_picks",
     "code_from_reply",
     "extract_choice",
     "extract_number",
@@ -45,5 +50,7 @@ __all__ = [
     "read_number",
     "rules",
     "score_reply",
+    "truthfulqa_mc1",
+    "truthfulqa_mc2",
     "validate_options",
 ]
