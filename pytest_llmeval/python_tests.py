@@ -17,6 +17,7 @@ import pytest
 
 from .backends.base import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .data import DataSpec, load
+from .data.formats import format_for_suffix
 from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected
 from .evaluate import timing_fields
 from .profiles import ModelSpec
@@ -30,7 +31,6 @@ __all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_t
 DATASET_MARK = "llm_dataset"
 THRESHOLD_MARK = "llm_threshold"
 LATENCY_MARK = "llm_latency"
-_EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
 def dataset(
@@ -103,7 +103,7 @@ def _load_samples(metafunc: pytest.Metafunc, mark: pytest.Mark, limit: int | Non
     if not isinstance(path_arg, str):
         raise ConfigError("llmeval.dataset needs a data path", where=where)
     path = (test_file.parent / path_arg).resolve()
-    fmt = mark.kwargs.get("format") or _EXTENSIONS.get(path.suffix)
+    fmt = mark.kwargs.get("format") or format_for_suffix(path)
     if fmt is None:
         raise ConfigError(f"cannot tell the format of {path_arg!r}; pass format=", where=where)
     spec = DataSpec(format=fmt, path=path, split=mark.kwargs.get("split"), fields=mark.kwargs.get("fields") or {},
