@@ -18,6 +18,6 @@ import openai  # noqa: F401
 import pandas  # noqa: F401
 import scipy.stats  # noqa: F401
 
-from tests.servers.fixtures import fake_openai_factory, llama_server_url, smollm2_backend  # noqa: F401
+from tests.servers.fixtures import corpus_server, fake_openai_factory, llama_server_url, smollm2_backend  # noqa: F401
 from tests.servers.hf_fixtures import hf_backend  # noqa: F401
 from tests.servers.native_fixtures import native_server_factory  # noqa: F401
