@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends.base import GenerateRequest, LoglikelihoodRequest, Reply
+from .messages import GenerateRequest, LoglikelihoodRequest, Reply
 from .engine.dispatch import Outcome
 from .errors import FatalBackendError
 from .profiles import ModelSpec

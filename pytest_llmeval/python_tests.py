@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .backends.base import GenerateRequest, LoglikelihoodRequest, Message, Reply
+from .messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .data import DataSpec, load
 from .data.formats import format_for_suffix
 from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected

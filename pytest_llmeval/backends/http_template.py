@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from ..prompts import render_messages_text
-from .base import Message
+from ..messages import Message, render_messages_text
 
 __all__ = ["MISSING", "PLACEHOLDERS", "BodyTemplate", "PromptFormat", "check_path", "dotted_get", "fill", "merge"]
 
