@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pytest_llmeval.errors import ConfigError
@@ -9,6 +11,7 @@ from pytest_llmeval.scoring import rules, score_reply, validate_options
 from pytest_llmeval.scoring.scored import Gold
 from pytest_llmeval.scoring.json_match import EMBEDDED, FENCED_BLOCK, NO_JSON, same_json
 from pytest_llmeval.scoring.tasks import REGISTRY
+from tests.e2e import read_samples, sample_outcomes
 
 GOLD = '{"city": "Paris", "pop": 2.1, "tags": ["capital", "fr"], "big": true}'
 
@@ -72,3 +75,36 @@ def test_registered_without_options() -> None:
     validate_options("json_match", {})
     with pytest.raises(ConfigError, match="^scoring.strip: does not apply to task json_match"):
         validate_options("json_match", {"strip": True})
+
+
+ROWS = [{"id": "paris", "question": "Paris as JSON?", "answer": {"city": "Paris", "country": "FR"}},
+        {"id": "rome", "question": "Rome as JSON?", "answer": {"city": "Rome", "country": "IT"}},
+        {"id": "oslo", "question": "Oslo as JSON?", "answer": {"city": "Oslo", "country": "NO"}}]
+REPLIES = {"Paris as JSON?": '```json\n{"country": "FR", "city": "Paris"}\n```',
+           "Rome as JSON?": 'Sure: {"city": "Rome", "country": "IT"}', "Oslo as JSON?": "Oslo, Norway"}
+
+
+def _suite(pytester: pytest.Pytester, rows: list[dict[str, object]]) -> None:
+    pytester.path.joinpath("cities.json").write_text(json.dumps(rows), encoding="utf-8")
+    pytester.makefile(".llmeval.yaml", cities="task: json_match\ndata: {format: json, path: cities.json}\n"
+                                              "prompt: '{question}'\nthreshold: 0.5\n")
+    models = {"models": {"scripted": {"backend": "pytest_llmeval.testing:ScriptedBackend",
+                                      "options": {"replies": REPLIES}}}}
+    pytester.makefile(".yaml", llm_models=json.dumps(models))
+
+
+def test_a_json_match_suite_on_json_data_end_to_end(pytester: pytest.Pytester) -> None:
+    _suite(pytester, ROWS)
+    result = pytester.runpytest("--llm-model=scripted", "--llm-report-dir=out", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK and sample_outcomes(result) == {"passed": 2, "missed": 1}
+    samples = {s["id"]: s for s in read_samples(pytester.path / "out")}
+    assert samples["paris"]["extracted"] == '{"city":"Paris","country":"FR"}'
+    assert [samples[i]["rule"] for i in ("paris", "rome", "oslo")] == [FENCED_BLOCK, EMBEDDED, NO_JSON]
+    assert samples["oslo"]["unparsed"] is True and {s["task"] for s in samples.values()} == {"json_match"}
+
+
+def test_a_gold_answer_that_is_not_json_fails_collection_naming_the_row(pytester: pytest.Pytester) -> None:
+    _suite(pytester, [*ROWS[:2], {"id": "oslo", "question": "Oslo as JSON?", "answer": "Oslo"}])
+    result = pytester.runpytest("--llm-model=scripted", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*cities.json: row 3: sample 'oslo': answer 'Oslo' is not JSON*"])
