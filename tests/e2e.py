@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+# The one xdist parametrisation (syrupy's plugin_args): an end-to-end test runs without xdist,
+# with xdist loaded but no workers (-n0: the hooks take the worker-less path with the plugin
+# present), and with two workers (results cross processes). Parametrise over it with
+# @pytest.mark.parametrize("xdist", XDIST_MODES) and pass *xdist to the run.
 XDIST_MODES = [pytest.param([], id="no-xdist"), pytest.param(["-n", "0"], id="n0"), pytest.param(["-n", "2"], id="n2")]
 
 MC_ROWS = [

@@ -51,7 +51,7 @@ def test_a_weighted_group_pools_its_samples(pytester: pytest.Pytester, server: A
     assert (group["aggregate"], group["score"], group["n"]) == ("weighted", 0.8, 5)
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_gating_on_the_lower_bound(pytester: pytest.Pytester, server: Any, xdist: list[str]) -> None:
     write_suite(pytester, "weighted", threshold=0.6)
     assert run(pytester, server, *xdist).ret == 0  # score 0.8 >= 0.6
