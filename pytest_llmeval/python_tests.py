@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from .messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .data import DataSpec, load
 from .data.formats import format_for_suffix
 from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected
-from .evaluate import timing_fields
+from .messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .profiles import ModelSpec
 from .prompts import render_messages_text
 from .results.payload import SampleResult
 from .runtime import RUNTIME, Runtime
+from .suites.evaluate import timing_fields
 from .suites.plan import choose_limited
 
 __all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_test", "sample_skeleton"]

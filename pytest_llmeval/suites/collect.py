@@ -16,13 +16,13 @@ import pytest
 
 from ..errors import ConfigError, LLMEvalError
 from ..engine.dispatch import Outcome
-from ..evaluate import apply_outcome, new_result, sample_request
 from ..outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
 from ..runtime import RUNTIME
 from ..samples import Sample
 from ..yamlfile import load_validated
 from .checks import node_name
+from .evaluate import apply_outcome, new_result, sample_request
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
