@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
 from .options import parse_shard
 from .results.conclude import Conclusion, Settings, accept_baseline, conclude
 from .results.payload import SampleResult
@@ -25,7 +26,7 @@ _SHARED = ("models", "gate", "regression_tolerance", "regression_significance", 
            "update_baseline", "limit", "strict", "max_unparsed")
 
 
-class MergeError(ValueError):
+class MergeError(ConfigError, ValueError):
     """Folders that cannot be merged; one line naming the file and what was expected."""
 
 

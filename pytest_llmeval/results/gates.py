@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
+from ..errors import ConfigError
 from .latency import STREAM_METRICS, measured, metric_values, percentile
 from .payload import SampleResult
 
@@ -28,12 +29,11 @@ __all__ = ["GateError", "check_gates", "gate_failures", "parse_gate_key", "strea
 _KEY = re.compile(r"(ttft|tpot|itl|e2e)_p(\d+(?:\.\d+)?)_ms")
 
 
-class GateError(ValueError):
-    """A bad gate; ``key`` names it, the message says what was expected."""
+class GateError(ConfigError, ValueError):
+    """A bad gate; ``key`` names it, the message (``detail``) says what was expected."""
 
     def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
-        self.key, self.detail = key, message
+        super().__init__(message, key=key)
 
 
 def parse_gate_key(key: str) -> tuple[str, float]:
