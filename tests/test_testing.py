@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from pytest_llmeval import TransientBackendError
 from pytest_llmeval.errors import ConfigError
 from pytest_llmeval.messages import LoglikelihoodRequest
 from pytest_llmeval.testing import Delayed, Failed, Fatal, Rejected, ScriptedBackend, Transient
-from tests.e2e import MC_ROWS, XDIST_MODES, mc_replies, mc_user_message, read_samples, sample_outcomes, write_mc_suite
+from tests.e2e import (MC_ROWS, XDIST_MODES, mc_replies, mc_user_message, read_samples, sample_outcomes, write_jsonl,
+                       write_mc_suite)
 
 BACKEND = "pytest_llmeval.testing:ScriptedBackend"
 
@@ -150,3 +152,44 @@ def test_a_subclass_in_the_users_module(pytester: pytest.Pytester) -> None:
     write_mc_suite(pytester)
     result = pytester.runpytest("--llm-backend=my_models:AlwaysB", "--llm-model=b", "-p", "no:cacheprovider")
     assert sample_outcomes(result) == {"passed": 2, "missed": 4}, result.stdout.str()
+
+
+def _readme_block(language: str) -> str:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your suites without a model")[1].split("\n## ")[0]
+    return section.split(f"```{language}\n")[1].split("```")[0]
+
+
+QUESTIONS = [{"id": i, "question": q, "answer": a} for i, q, a in [
+    ("fr", "Capital of France?", "Paris"), ("pe", "Capital of Peru?", "Lima"), ("secret", "Tell me a secret", "x"),
+    ("long", "Too long", "x"), ("slow", "Slow?", "yes"), ("td", "Capital of Chad?", "N'Djamena")]]
+
+
+def _contains_suite(pytester: pytest.Pytester) -> None:
+    write_jsonl(pytester.path / "qa.jsonl", QUESTIONS)
+    pytester.makefile(".llmeval.yaml", qa="task: contains\ndata: {format: jsonl, path: qa.jsonl}\nprompt: '{question}'\n")
+
+
+def test_the_readme_profile_runs_as_it_says(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", llm_models=_readme_block("yaml"))
+    _contains_suite(pytester)
+    result = pytester.runpytest("--llm-model=scripted", "--llm-report-dir=out", "-p", "no:cacheprovider")
+    assert sample_outcomes(result) == {"passed": 3, "missed": 2, "errors": 1}, result.stdout.str()
+    samples = {s["id"]: s for s in read_samples(pytester.path / "out")}
+    assert samples["pe"]["retries"] == 2 and samples["secret"]["rejected"] == "content filter"
+    assert samples["long"]["error"] == "400 prompt too long" and samples["slow"]["correct"] is True
+    assert samples["td"]["reply"] == "I do not know"
+
+
+def test_the_readme_class_runs_as_it_says(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(readme_models=_readme_block("python"))
+    pytester.syspathinsert()
+    write_jsonl(pytester.path / "qa.jsonl", [{"id": "fr", "question": "Capital of France?", "answer": "B"},
+                                             {"id": "pe", "question": "Capital of Peru?", "answer": "C"},
+                                             {"id": "td", "question": "Capital of Chad?", "answer": "A"}])
+    pytester.makefile(".llmeval.yaml", qa="task: exact_match\ndata: {format: jsonl, path: qa.jsonl}\nprompt: '{question}'\n")
+    result = pytester.runpytest("--llm-backend=readme_models:Quiz", "--llm-model=q", "--llm-report-dir=out",
+                                "-p", "no:cacheprovider")
+    assert sample_outcomes(result) == {"passed": 2, "missed": 1}, result.stdout.str()
+    retries = {s["id"]: s["retries"] for s in read_samples(pytester.path / "out")}
+    assert retries == {"fr": 0, "pe": 1, "td": 0}
