@@ -170,11 +170,11 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        from .engine.scheduler import SUITE_MARK
+        from .identity import is_suite_nodeid
 
         if not self._collected:
             self._collected = list(ids)
-        if self.progress.totals or not (self.options.models or any(SUITE_MARK in i for i in ids)):
+        if self.progress.totals or not (self.options.models or any(map(is_suite_nodeid, ids))):
             return  # every worker collects the same items: count them once
         self.progress.count_items(ids, [m.name for m in self.runtime.models])
         self._check_journal(node.config)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from . import options
+from .identity import SUITE_SUFFIX, identify_test
 
-SUITE_SUFFIX = ".llmeval.yaml"
 MARKERS = (
     "llmeval: an LLM evaluation sample (added to every suite item)",
     "llm_dataset(path, subject=None, format=None, fields=None, split=None, limit=None): parametrise `sample` over a data file",
@@ -51,6 +51,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     from .suites.collect import SuiteFile
 
     return SuiteFile.from_parent(parent, path=file_path)
+
+
+@pytest.hookimpl
+def pytest_itemcollected(item: pytest.Item) -> None:
+    identify_test(item)
 
 
 @pytest.hookimpl
@@ -104,7 +109,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     if not config.stash[RUNTIME].shared.own_scheduler:
         return None
-    from .engine.scheduler import make_scheduler
+    from .suites.scheduler import make_scheduler
 
     return make_scheduler(config, log)
 

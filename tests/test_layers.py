@@ -24,8 +24,8 @@ PACKAGE = Path(pytest_llmeval.__file__).parent
 # independent, its parts may not import one another (a backend knows nothing of scoring).
 LAYERS: list[tuple[str, bool, frozenset[str]]] = [
     ("values and tools", False, frozenset({
-        "errors", "messages", "samples", "ranges", "atomic", "machine", "profile_files", "yamlfile", "scrub",
-        "sandbox", "sandbox_launcher", "moved"})),
+        "errors", "messages", "samples", "identity", "ranges", "atomic", "machine", "profile_files", "yamlfile",
+        "scrub", "sandbox", "sandbox_launcher", "moved"})),
     ("domain", True, frozenset({"data", "prompts", "scoring", "backends"})),
     ("machinery", True, frozenset({"engine", "results"})),
     ("settings and reports", False, frozenset({"options", "profiles", "report"})),

@@ -7,7 +7,11 @@ import importlib
 import pytest
 
 # old module, a name read from it, the module it moved to
-MOVED = [("pytest_llmeval.evaluate", "new_result", "pytest_llmeval.suites.evaluate")]
+MOVED = [
+    ("pytest_llmeval.evaluate", "new_result", "pytest_llmeval.suites.evaluate"),
+    ("pytest_llmeval.engine.prefetch", "items_to_queue", "pytest_llmeval.suites.prefetch"),
+    ("pytest_llmeval.engine.scheduler", "subject_scope", "pytest_llmeval.suites.scheduler"),
+]
 
 
 @pytest.mark.parametrize(("old", "name", "new"), MOVED)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import ConfigError, LLMEvalError
+from ..identity import SAMPLE, SampleIdentity
 from ..engine.dispatch import Outcome
 from ..outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
@@ -36,7 +37,7 @@ _QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
 
 def queue_upcoming(item: pytest.Item) -> None:
     """Queue the requests of the items this process will run next, before they run (``prefetch``)."""
-    from ..engine.prefetch import items_to_queue
+    from .prefetch import items_to_queue
 
     runtime = item.config.stash[RUNTIME]
     shared = runtime.shared
@@ -102,6 +103,7 @@ class SampleItem(pytest.Item):
     def __init__(self, *, plan: SuitePlan, subject_plan: SubjectPlan, sample: Sample, model: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plan, self.subject_plan, self.sample, self.model = plan, subject_plan, sample, model
+        self.stash[SAMPLE] = SampleIdentity(plan.name, subject_plan.subject, str(sample.id), "suite")
         self.add_marker(pytest.mark.llmeval)
 
     def queue_request(self) -> None:
