@@ -95,7 +95,7 @@ class Controller:
         if result is None:
             return
         self._journal_failed(getattr(report, JOURNAL_ATTR, None))
-        self.results[(result.model, result.suite, result.subject, result.id)] = result
+        self.results[result.key] = result
         self._write_sample(result)
         self._show_progress(result, report)
 

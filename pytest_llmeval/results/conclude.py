@@ -16,10 +16,10 @@ from typing import Any
 from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
 from .compare import Comparison, compare, regression_line
-from .payload import SampleResult
+from .payload import SampleResult, last_per_sample
 from .verdict import failures
 
-__all__ = ["Conclusion", "Settings", "accept_baseline", "conclude", "latest"]
+__all__ = ["Conclusion", "Settings", "accept_baseline", "conclude"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +69,8 @@ class Conclusion:
         return not self.failures
 
 
-def latest(results: Iterable[SampleResult]) -> list[SampleResult]:
-    """One result per sample, the last reported (a rerun item replaces its first report)."""
-    return list({(r.model, r.suite, r.subject, r.id): r for r in results}.values())
-
-
 def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
-    samples = latest(results)
+    samples = last_per_sample(results)
     summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
                         max_unparsed=settings.max_unparsed)
     conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary))
