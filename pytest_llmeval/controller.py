@@ -280,17 +280,13 @@ class Controller:
     def terminal(self, reporter: Any) -> None:
         if self.conclusion is None:
             return
-        from .report.document import summary_block
-        from .report.latency import latency_lines
+        from .report.document import terminal_summary
         from .report.progress import request_lines
 
         reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.runtime.models)}")
-        for text, markup in summary_block(self.conclusion, self.document, self.options.flips_shown):
+        requests = request_lines(self.results.values(), time.perf_counter() - self._t0)
+        for text, markup in terminal_summary(self.conclusion, self.document, self.options.flips_shown, requests):
             reporter.write_line(text, **markup)
-        for text in request_lines(self.results.values(), time.perf_counter() - self._t0):
-            reporter.write_line(text)
-        for text in latency_lines(self.conclusion.summary.latency):
-            reporter.write_line(text)
 
     def close(self) -> None:
         if self._writer is not None:

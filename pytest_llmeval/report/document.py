@@ -7,6 +7,7 @@ and ``write_report_dir``, which is what keeps a merge's reports identical to one
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from .files import results_document, write_results_csv, write_results_json
 from .flips import baseline_lines
 from .terminal import Line, summary_lines
 
-__all__ = ["build_document", "ordered_samples", "sample_records", "summary_block", "write_report_dir", "write_step_summary"]
+__all__ = ["build_document", "ordered_samples", "sample_records", "summary_block", "terminal_summary", "write_report_dir",
+           "write_step_summary"]
 
 
 def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any]:
@@ -75,3 +77,14 @@ def summary_block(conclusion: Conclusion, document: dict[str, Any], flips_shown:
     lines += baseline_lines(document.get("baseline"), document.get("comparisons") or [],
                             document.get("flips") or [], conclusion.notes, flips_shown)
     return lines + [(text, {"red": True, "bold": True}) for text in conclusion.failures]
+
+
+def terminal_summary(conclusion: Conclusion, document: dict[str, Any], flips_shown: int,
+                     requests: Sequence[str] = ()) -> list[Line]:
+    """Everything the terminal shows after a run, for the plugin and ``pytest-llmeval merge`` alike:
+    the summary block, the run's request counts (``requests``: only a live run has them), and
+    the serving latency of each model."""
+    from .latency import latency_lines
+
+    lines = summary_block(conclusion, document, flips_shown)
+    return lines + [(text, {}) for text in [*requests, *latency_lines(conclusion.summary.latency)]]
