@@ -242,13 +242,7 @@ class Controller:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def settings(self) -> Settings:
-        from .results.conclude import Settings
-
-        o = self.options
-        return Settings(models=tuple(m.name for m in self.runtime.models), latency_gates=dict(o.latency_gates),
-                        gate=o.gate, max_unparsed=o.max_unparsed, baseline=o.baseline, update_baseline=o.update_baseline,
-                        regression_tolerance=o.regression_tolerance,
-                        regression_significance=o.regression_significance, sharded=o.shard is not None)
+        return self.options.settings([m.name for m in self.runtime.models])
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Per-subject scores as global properties of pytest's own ``--junitxml`` report."""

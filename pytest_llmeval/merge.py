@@ -21,9 +21,6 @@ from .results.payload import SampleResult
 
 __all__ = ["MergeError", "Shard", "merge", "read_shard"]
 
-# Settings every shard must share: they decide the verdict, so shards that differ are not one run.
-_SHARED = ("models", "gate", "regression_tolerance", "regression_significance", "latency_gates", "baseline",
-           "update_baseline", "limit", "strict", "max_unparsed")
 
 
 class MergeError(ConfigError, ValueError):
@@ -71,7 +68,7 @@ def check_shards(shards: Sequence[Shard], allow_partial: bool) -> None:
     """One run's shards: the same settings, each shard once, and (unless partial) all of them."""
     first = shards[0]
     for shard in shards[1:]:
-        for key in _SHARED:
+        for key in Settings.RECORDED:  # they decide the verdict: shards that differ are not one run
             if shard.options.get(key) != first.options.get(key):
                 raise MergeError(f"{shard.folder / 'results.json'}: run.options.{key} is "
                                  f"{shard.options.get(key)!r}, but {first.options.get(key)!r} in {first.folder}")
