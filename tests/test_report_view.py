@@ -29,3 +29,16 @@ def test_the_last_report_of_a_sample_counts_in_first_report_order() -> None:
     assert last_per_sample([first, other, rerun]) == [rerun, other]
     records = [r.sample_record() for r in (first, other, rerun)]
     assert view.latest_samples(records) == [records[2], records[1]]
+
+
+def test_a_report_dir_holds_one_file_per_registered_writer(tmp_path) -> None:
+    from pytest_llmeval.report.document import WRITERS, build_document, sample_records, write_report_dir
+    from pytest_llmeval.results.conclude import Settings, conclude
+
+    results = [SampleResult(model="m", suite="s", subject="x", id=str(i), version="v", nodeid=f"n{i}", correct=i % 2 == 0,
+                            threshold=0.4) for i in range(4)]
+    conclusion = conclude(results, Settings(models=("m",)))
+    document = build_document({"models": [{"name": "m"}], "options": {}}, conclusion)
+    write_report_dir(tmp_path / "out", document, conclusion, sample_records(conclusion))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(WRITERS)
+    assert list(WRITERS) == ["results.json", "results.csv", "report.html", "junit.xml"]

@@ -7,8 +7,9 @@ and ``write_report_dir``, which is what keeps a merge's reports identical to one
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..results.conclude import Conclusion
@@ -17,8 +18,8 @@ from .files import results_document, write_results_csv, write_results_json
 from .flips import baseline_lines
 from .terminal import Line, summary_lines
 
-__all__ = ["build_document", "ordered_samples", "sample_records", "summary_block", "terminal_summary", "write_report_dir",
-           "write_step_summary"]
+__all__ = ["WRITERS", "build_document", "ordered_samples", "sample_records", "summary_block", "terminal_summary",
+           "write_report_dir", "write_step_summary"]
 
 
 def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any]:
@@ -44,17 +45,45 @@ def sample_records(conclusion: Conclusion) -> list[dict[str, Any]]:
     return [r.sample_record() for r in ordered_samples(conclusion)]
 
 
-def write_report_dir(folder: Path, document: dict[str, Any], conclusion: Conclusion,
-                     samples: list[dict[str, Any]]) -> None:
-    """results.json, results.csv, report.html and junit.xml (samples.jsonl is written as samples arrive)."""
-    from .html import write_html
+Writer = Callable[[Path, dict[str, Any], Conclusion, list[dict[str, Any]]], None]
+
+
+def _json(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
+    write_results_json(path, document)
+
+
+def _csv(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
+    write_results_csv(path, conclusion.summary)
+
+
+def _html(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
+    from .html import write_html  # jinja2, only when a report is written
+
+    write_html(path, document, samples)
+
+
+def _junit(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
     from .junit import write_junit
 
+    write_junit(path, document, samples)
+
+
+# The report writers: file name -> writer of (path, document, conclusion, sample records). A new
+# report is one module plus one line here; a run and a merge both write every one.
+WRITERS: Mapping[str, Writer] = MappingProxyType({
+    "results.json": _json,
+    "results.csv": _csv,
+    "report.html": _html,
+    "junit.xml": _junit,
+})
+
+
+def write_report_dir(folder: Path, document: dict[str, Any], conclusion: Conclusion,
+                     samples: list[dict[str, Any]]) -> None:
+    """Every file of ``WRITERS`` (samples.jsonl is written as samples arrive)."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_results_json(folder / "results.json", document)
-    write_results_csv(folder / "results.csv", conclusion.summary)
-    write_html(folder / "report.html", document, samples)
-    write_junit(folder / "junit.xml", document, samples)
+    for name, write in WRITERS.items():
+        write(folder / name, document, conclusion, samples)
 
 
 def write_step_summary(document: dict[str, Any], samples: list[dict[str, Any]]) -> None:
