@@ -29,9 +29,9 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
         "verdict": {"passed": conclusion.passed, "failures": list(conclusion.failures), "notes": list(conclusion.notes)},
         "latency": [row.to_record() for row in conclusion.summary.latency],
         "baseline": conclusion.baseline.describe() if conclusion.baseline is not None else None,
-        "comparisons": comparison.comparisons if comparison is not None else [],
-        "regressions": comparison.regressions if comparison is not None else [],
-        "flips": comparison.flips if comparison is not None else [],
+        "comparisons": [c.to_record() for c in comparison.comparisons] if comparison is not None else [],
+        "regressions": [c.to_record() for c in comparison.regressions] if comparison is not None else [],
+        "flips": [f.to_record() for f in comparison.flips] if comparison is not None else [],
     })
 
 

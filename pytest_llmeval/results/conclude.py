@@ -136,12 +136,12 @@ def obtained_path(path: Path) -> Path:
 
 
 def _differs(comparison: Comparison) -> bool:
-    return bool(comparison.regressions) or any(c["status"] == "not_comparable" for c in comparison.comparisons)
+    return bool(comparison.regressions) or any(c.status == "not_comparable" for c in comparison.comparisons)
 
 
 def _not_compared(comparison: Comparison) -> list[str]:
-    return [f"not comparable: {c['model']} {c['suite']}/{c['name']}" + (" [group]" if c["kind"] == "group" else "")
-            + f": {c['reason']}" for c in comparison.comparisons if c["status"] == "not_comparable"]
+    return [f"not comparable: {c.model} {c.suite}/{c.name}" + (" [group]" if c.kind == "group" else "")
+            + f": {c.reason}" for c in comparison.comparisons if c.status == "not_comparable"]
 
 
 def _plan_write(conclusion: Conclusion, path: Path, missing: bool) -> None:
