@@ -19,7 +19,7 @@ PACKAGE = Path(pytest_llmeval.__file__).parent
 # tree's (or, for WrongAnswer, is pytest's own failure of a missed sample under --llm-strict).
 INTERNAL = {
     "outcome.WrongAnswer", "report.files.FolderBusy", "yamlfile.DuplicateKeyError",
-    "backends.openai_logprobs.EndpointRefused",
+    "backends.openai.logprobs.EndpointRefused",
 }
 
 

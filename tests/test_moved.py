@@ -11,6 +11,13 @@ MOVED = [
     ("pytest_llmeval.evaluate", "new_result", "pytest_llmeval.suites.evaluate"),
     ("pytest_llmeval.engine.prefetch", "items_to_queue", "pytest_llmeval.suites.prefetch"),
     ("pytest_llmeval.engine.scheduler", "subject_scope", "pytest_llmeval.suites.scheduler"),
+    ("pytest_llmeval.backends.openai_chat", "OpenAIChatBackend", "pytest_llmeval.backends.openai.chat"),
+    ("pytest_llmeval.backends.openai_dict", "OpenAIResponseBackend", "pytest_llmeval.backends.openai.response"),
+    ("pytest_llmeval.backends.openai_logprobs", "EchoScorer", "pytest_llmeval.backends.openai.logprobs"),
+    ("pytest_llmeval.backends.http_options", "build_config", "pytest_llmeval.backends.http.options"),
+    ("pytest_llmeval.backends.http_presets", "PRESETS", "pytest_llmeval.backends.http.presets"),
+    ("pytest_llmeval.backends.http_sse", "iter_events", "pytest_llmeval.backends.http.sse"),
+    ("pytest_llmeval.backends.http_template", "BodyTemplate", "pytest_llmeval.backends.http.template"),
 ]
 
 
@@ -26,3 +33,23 @@ def test_an_old_path_gives_the_same_object_with_a_deprecation_warning(old: str, 
 def test_a_name_the_new_module_lacks_is_still_an_attribute_error() -> None:
     with pytest.raises(AttributeError):
         importlib.import_module("pytest_llmeval.evaluate").no_such_name  # noqa: B018
+
+
+def test_the_http_family_keeps_its_import_path_without_a_warning() -> None:
+    import warnings
+
+    from pytest_llmeval.backends.http.backend import HTTPBackend
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        from pytest_llmeval.backends.http import HTTPBackend as old
+
+    assert old is HTTPBackend
+
+
+def test_an_old_backend_path_still_names_a_backend() -> None:
+    from pytest_llmeval.backends.openai.chat import OpenAIChatBackend
+    from pytest_llmeval.backends.registry import resolve_backend_class
+
+    with pytest.warns(DeprecationWarning, match="openai_chat.OpenAIChatBackend moved"):
+        assert resolve_backend_class("pytest_llmeval.backends.openai_chat:OpenAIChatBackend") is OpenAIChatBackend

@@ -21,10 +21,10 @@ __all__ = ["ENTRY_POINT_GROUP", "KNOWN_BACKENDS", "create_backend", "resolve_bac
 
 ENTRY_POINT_GROUP = "pytest_llmeval.backends"
 KNOWN_BACKENDS: Mapping[str, str] = MappingProxyType({
-    "openai": "pytest_llmeval.backends.openai_chat:OpenAIChatBackend",
+    "openai": "pytest_llmeval.backends.openai.chat:OpenAIChatBackend",
     "llamacpp": "pytest_llmeval.backends.llamacpp:LlamaCppBackend",
     "hf": "pytest_llmeval.backends.hf:HFBackend",
-    "http": "pytest_llmeval.backends.http:HTTPBackend",
+    "http": "pytest_llmeval.backends.http.backend:HTTPBackend",
 })
 _KEY = "llm-backend"
 
