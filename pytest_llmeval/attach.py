@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .identity import sample_of
-from .outcome import RESULT
+from .item_outcome import RESULT
 from .results.payload import PAYLOAD_ATTR
 
 __all__ = ["ENGINE_ATTR", "JOURNAL_ATTR", "STARTED_ATTR", "attach_result"]

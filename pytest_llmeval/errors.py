@@ -3,7 +3,7 @@
     LLMEvalError
     ├── ConfigError          bad user input: a suite, a data file, an option, a profile.
     │   ├── DataError        a data file that cannot be read as the suite says.
-    │   ├── GateError        a latency gate that is not <metric>_p<N>_ms: <number> (results/gates.py).
+    │   ├── GateError        a latency gate that is not <metric>_p<N>_ms: <number> (results/latency_gates.py).
     │   ├── BaselineError    a baseline file that cannot be used (results/baseline.py).
     │   └── MergeError       report folders that cannot be merged (merge.py).
     ├── SandboxError         the sandbox for model-written code cannot run here (no bubblewrap,

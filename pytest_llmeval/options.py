@@ -317,7 +317,7 @@ def _shard(value: str | None, update_baseline: bool) -> tuple[int, int] | None:
 
 def _latency_gates(values: list[str]) -> tuple[tuple[str, float], ...]:
     """``KEY=MS`` items (each value may hold several, comma-separated) as checked gates."""
-    from .results.gates import GateError, check_gates
+    from .results.latency_gates import GateError, check_gates
 
     gates: dict[str, object] = {}
     for item in (part.strip() for value in values for part in value.split(",")):

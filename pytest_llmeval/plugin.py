@@ -98,7 +98,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl
 def pytest_report_teststatus(report: pytest.TestReport) -> Any:
-    from .outcome import report_status
+    from .item_outcome import report_status
 
     return report_status(report)
 

@@ -142,7 +142,7 @@ def _check_latency_mark(metafunc: pytest.Metafunc, runtime: Runtime) -> None:
     mark = metafunc.definition.get_closest_marker(LATENCY_MARK)
     if mark is None:
         return
-    from .results.gates import GateError, check_gates
+    from .results.latency_gates import GateError, check_gates
     from .suites.collect import check_streamed
 
     where = f"{metafunc.definition.path.name}::{metafunc.definition.name}"
@@ -158,7 +158,7 @@ def _check_latency_mark(metafunc: pytest.Metafunc, runtime: Runtime) -> None:
 
 
 def _latency_gates(item: pytest.Item) -> dict[str, float]:
-    from .results.gates import check_gates
+    from .results.latency_gates import check_gates
 
     mark = item.get_closest_marker(LATENCY_MARK)
     return check_gates(mark.kwargs) if mark is not None else {}

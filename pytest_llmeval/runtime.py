@@ -276,7 +276,7 @@ def build_runtime(config: pytest.Config) -> Runtime:
 
 def _check_run_gates(runtime: Runtime) -> None:
     """``--llm-latency`` on TTFT, TPOT or ITL needs streaming: a usage error with one line."""
-    from .results.gates import parse_gate_key, stream_only
+    from .results.latency_gates import parse_gate_key, stream_only
 
     keys = stream_only(key for key, _ in runtime.options.latency_gates)
     unstreamed = [m.name for m in runtime.models if not m.settings.stream] if keys else []

@@ -18,7 +18,7 @@ PACKAGE = Path(pytest_llmeval.__file__).parent
 # Exceptions that never reach a user: each is caught in the module named and turned into one of the
 # tree's (or, for WrongAnswer, is pytest's own failure of a missed sample under --llm-strict).
 INTERNAL = {
-    "outcome.WrongAnswer", "report.files.FolderBusy", "yamlfile.DuplicateKeyError",
+    "item_outcome.WrongAnswer", "report.files.FolderBusy", "yamlfile.DuplicateKeyError",
     "backends.openai.logprobs.EndpointRefused",
 }
 
@@ -44,10 +44,10 @@ def test_every_exception_a_user_can_see_is_in_the_tree() -> None:
                                                    LLMEvalError):
             outside.append(name)
     assert outside == []
-    assert {"results.gates.GateError", "results.baseline.BaselineError", "merge.MergeError"} <= set(_exception_classes())
+    assert {"results.latency_gates.GateError", "results.baseline.BaselineError", "merge.MergeError"} <= set(_exception_classes())
 
 
-@pytest.mark.parametrize("name", ["results.gates.GateError", "results.baseline.BaselineError", "merge.MergeError"])
+@pytest.mark.parametrize("name", ["results.latency_gates.GateError", "results.baseline.BaselineError", "merge.MergeError"])
 def test_input_errors_are_config_errors_and_still_value_errors(name: str) -> None:
     module, _, cls = name.rpartition(".")
     error = getattr(importlib.import_module(f"pytest_llmeval.{module}"), cls)
@@ -55,7 +55,7 @@ def test_input_errors_are_config_errors_and_still_value_errors(name: str) -> Non
 
 
 def test_gate_error_names_its_key() -> None:
-    from pytest_llmeval.results.gates import GateError, check_gates
+    from pytest_llmeval.results.latency_gates import GateError, check_gates
 
     with pytest.raises(GateError) as info:
         check_gates({"ttft_p95": 5})

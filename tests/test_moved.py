@@ -18,6 +18,9 @@ MOVED = [
     ("pytest_llmeval.backends.http_presets", "PRESETS", "pytest_llmeval.backends.http.presets"),
     ("pytest_llmeval.backends.http_sse", "iter_events", "pytest_llmeval.backends.http.sse"),
     ("pytest_llmeval.backends.http_template", "BodyTemplate", "pytest_llmeval.backends.http.template"),
+    ("pytest_llmeval.results.gates", "check_gates", "pytest_llmeval.results.latency_gates"),
+    ("pytest_llmeval.report.flips", "baseline_lines", "pytest_llmeval.report.baseline"),
+    ("pytest_llmeval.outcome", "raise_for_result", "pytest_llmeval.item_outcome"),
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from ..results.conclude import Conclusion
 from ..results.payload import SampleResult
 from .files import results_document, write_results_csv, write_results_json
-from .flips import baseline_lines
+from .baseline import baseline_lines
 from .terminal import Line, summary_lines
 
 __all__ = ["WRITERS", "build_document", "ordered_samples", "sample_records", "summary_block", "terminal_summary",

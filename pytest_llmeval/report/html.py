@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_atomic
 from . import view
-from .flips import flip_now
+from .baseline import flip_now
 
 if TYPE_CHECKING:
     import jinja2

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .gates import gate_failures
+from .latency_gates import gate_failures
 from .latency import LatencyRow, latency_rows
 from .payload import SampleResult, last_per_sample
 from .stats import naive_interval, wilson_interval

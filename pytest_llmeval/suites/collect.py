@@ -17,7 +17,7 @@ import pytest
 from ..errors import ConfigError, LLMEvalError
 from ..identity import SAMPLE, SampleIdentity
 from ..engine.dispatch import Outcome
-from ..outcome import RESULT, raise_for_result
+from ..item_outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
 from ..runtime import RUNTIME
 from ..samples import Sample
@@ -66,7 +66,7 @@ class SuiteFile(pytest.File):
 
 def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: str) -> None:
     """TTFT, TPOT and ITL gates need every model of the run to stream; ConfigError naming the key."""
-    from ..results.gates import parse_gate_key, stream_only
+    from ..results.latency_gates import parse_gate_key, stream_only
 
     keys = stream_only(gates)
     unstreamed = [m.name for m in models if not m.settings.stream]

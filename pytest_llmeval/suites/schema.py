@@ -84,7 +84,7 @@ class SuiteConfig(_Strict):
     max_unparsed: Annotated[float | None, ranged("max_unparsed")] = None
     groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
     limit: Annotated[int | None, ranged("limit")] = None
-    latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.gates
+    latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.latency_gates
 
     @field_validator("prompt")
     @classmethod
@@ -108,7 +108,7 @@ class SuiteConfig(_Strict):
         if self.mode not in REGISTRY[self.task].modes:
             users = ", ".join(t.name for t in REGISTRY.values() if self.mode in t.modes)
             raise ValueError(f"mode: {self.mode!r} works only with task: {users}")
-        from ..results.gates import GateError, check_gates
+        from ..results.latency_gates import GateError, check_gates
 
         try:
             self.latency = check_gates(self.latency)
