@@ -60,6 +60,14 @@ def server_args(base_url: str, model: str = "test-model") -> list[str]:
     return [f"--llm-model={model}", f"--llm-base-url={base_url}", "--llm-retries=0", "--llm-timeout=10"]
 
 
+def scripted_args(pytester: pytest.Pytester, replies: dict[str, Any], model: str = "test-model") -> list[str]:
+    """``server_args`` for a model scripted in process (``pytest_llmeval.testing``), for tests where
+    an HTTP server adds nothing: writes its profile into llm_models.yaml."""
+    profile = {"backend": "pytest_llmeval.testing:ScriptedBackend", "options": {"replies": replies}}
+    pytester.makefile(".yaml", llm_models=json.dumps({"models": {model: profile}}))
+    return [f"--llm-model={model}", "--llm-retries=0", "--llm-timeout=10"]
+
+
 def read_results(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "results.json").read_text(encoding="utf-8"))
 
