@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -116,3 +117,21 @@ def test_exports_are_sorted_and_complete():
         "pick_by_loglikelihood", "read_choice", "read_number", "rules", "score_reply", "validate_options",
     }
     assert all(hasattr(scoring, name) for name in scoring.__all__)
+
+
+def test_a_registered_task_reads_the_samples_other_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seam a code or judge task uses: its scorer gets the row's columns, not only the answer."""
+    from types import MappingProxyType
+
+    from pytest_llmeval.scoring import options as options_module
+    from pytest_llmeval.scoring import score as score_module
+    from pytest_llmeval.scoring import tasks
+
+    def by_length(reply: str, gold: Any, options: Any) -> Scored:
+        return Scored(reply, len(reply) == gold.fields["length"])
+
+    registry = MappingProxyType({**tasks.REGISTRY, "length": tasks.Task("length", by_length)})
+    for module in (tasks, options_module, score_module):
+        monkeypatch.setattr(module, "REGISTRY", registry)
+    assert score_reply("length", "four", "-", fields={"length": 4}).correct
+    assert not score_reply("length", "five!", "-", fields={"length": 4}).correct

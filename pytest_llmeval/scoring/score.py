@@ -23,12 +23,13 @@ _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 def score_reply(
     task: str, reply: str, target: str, *, labels: str = "ABCD", choices: Sequence[str] = (),
-    options: Mapping[str, Any] = _NO_OPTIONS,
+    options: Mapping[str, Any] = _NO_OPTIONS, fields: Mapping[str, Any] = _NO_OPTIONS,
 ) -> Scored:
-    """Score ``reply`` against ``target`` under ``task`` and the suite's ``scoring:`` ``options``.
+    """Score ``reply`` against ``target`` under ``task`` and the suite's ``scoring:`` ``options``;
+    ``fields`` are the sample's other columns, for tasks that read more than the answer.
 
     Raises ConfigError for options that do not fit the task, and ValueError for a gold answer
     that cannot be read (not a label, no number): scoring it would hide a data bug as a miss.
     """
     validate_options(task, options)
-    return REGISTRY[task].score(reply, Gold(target, labels, choices), options)
+    return REGISTRY[task].score(reply, Gold(target, labels, choices, fields), options)

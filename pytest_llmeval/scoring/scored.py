@@ -5,8 +5,10 @@ A leaf module, so the task modules, the registry and ``score_reply`` can all imp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
 from . import rules
 
@@ -15,11 +17,14 @@ __all__ = ["Gold", "Scored"]
 
 @dataclass(frozen=True, slots=True)
 class Gold:
-    """What a reply is scored against: the sample's answer, and its options where it has some."""
+    """What a reply is scored against: the sample's answer, its options where it has some, and its
+    other fields (the row's columns), for a task that needs more than the answer: a code task reads
+    the tests and the entry point there, a judge the reference and the rubric's inputs."""
 
     target: str
     labels: str = "ABCD"
     choices: Sequence[str] = ()
+    fields: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

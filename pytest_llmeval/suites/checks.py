@@ -158,7 +158,7 @@ def _answer(config: SuiteConfig, s: Sample, where: str, role: str, problems: Pro
     if task.read_gold is None:
         return s
     try:
-        return replace(s, target=task.read_gold(Gold(gold, s.labels, s.choices)))
+        return replace(s, target=task.read_gold(Gold(gold, s.labels, s.choices, s.fields)))
     except ValueError as exc:
         problems.add(where, f"{role} {s.id!r}: {exc}")
     return s

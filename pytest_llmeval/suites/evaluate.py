@@ -111,7 +111,7 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
     result.reply = reply.text
     scored = score_reply(
         plan.config.task, reply.text, sample.target, labels=sample.labels, choices=sample.choices,
-        options=plan.config.scoring,
+        options=plan.config.scoring, fields=sample.fields,
     )
     result.extracted, result.correct = scored.extracted, scored.correct
     result.rule, result.unparsed = scored.rule, scored.unparsed
