@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .backends.base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
-    from .backends.openai_dict import OpenAIResponseBackend
+    from .backends.openai.response import OpenAIResponseBackend
     from .errors import (
         BackendError, ConfigError, DataError, FatalBackendError, LLMEvalError, SampleRejected, TransientBackendError,
     )
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "Backend": "backends.base", "BackendSettings": "backends.base", "GenerateRequest": "backends.base",
-    "LoglikelihoodRequest": "backends.base", "Reply": "backends.base", "OpenAIResponseBackend": "backends.openai_dict",
+    "LoglikelihoodRequest": "backends.base", "Reply": "backends.base", "OpenAIResponseBackend": "backends.openai.response",
     "BackendError": "errors", "ConfigError": "errors", "DataError": "errors", "FatalBackendError": "errors",
     "LLMEvalError": "errors", "SampleRejected": "errors", "TransientBackendError": "errors",
     "DatasetSample": "python_tests", "LLMClient": "python_tests", "dataset": "python_tests",

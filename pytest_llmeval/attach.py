@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .outcome import RESULT
+from .identity import sample_of
+from .item_outcome import RESULT
 from .results.payload import PAYLOAD_ATTR
 
 __all__ = ["ENGINE_ATTR", "JOURNAL_ATTR", "STARTED_ATTR", "attach_result"]
@@ -34,10 +35,12 @@ def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
     if call.when != "call":
         return
     strict = runtime.options.strict
+    identity = sample_of(item)
+    if identity is None:
+        return
     result = item.stash.get(RESULT, None)
     if result is None:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or "sample" not in callspec.params:
+        if identity.kind == "suite":
             return
         from .python_tests import result_for_test
 
@@ -67,13 +70,12 @@ def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
 
 
 def _announce_start(item: pytest.Item, report: pytest.TestReport) -> None:
-    skeleton = getattr(item, "skeleton", None)
-    if callable(skeleton):
-        result = skeleton()
+    identity = sample_of(item)
+    if identity is None:
+        return
+    if identity.kind == "suite":
+        result = item.skeleton()  # type: ignore[attr-defined]
     else:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or "sample" not in callspec.params:
-            return
         from .python_tests import sample_skeleton
 
         result = sample_skeleton(item)

@@ -59,7 +59,7 @@ def _merge(args: argparse.Namespace) -> int:
     from _pytest._io import TerminalWriter
 
     from .merge import MergeError, merge
-    from .report.document import (build_document, ordered_samples, sample_records, summary_block, write_report_dir,
+    from .report.document import (build_document, ordered_samples, sample_records, terminal_summary, write_report_dir,
                                   write_step_summary)
     from .report.files import SamplesWriter
 
@@ -78,7 +78,7 @@ def _merge(args: argparse.Namespace) -> int:
     write_report_dir(args.out, document, conclusion, samples)
     write_step_summary(document, samples)
     writer.sep("=", f"llmeval summary (merged {len(args.folders)} shards): {', '.join(conclusion.summary.models)}")
-    for text, markup in summary_block(conclusion, document, args.flips):
+    for text, markup in terminal_summary(conclusion, document, args.flips):
         writer.line(text, **markup)
     return 0 if conclusion.passed else 1
 

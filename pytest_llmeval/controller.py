@@ -95,7 +95,7 @@ class Controller:
         if result is None:
             return
         self._journal_failed(getattr(report, JOURNAL_ATTR, None))
-        self.results[(result.model, result.suite, result.subject, result.id)] = result
+        self.results[result.key] = result
         self._write_sample(result)
         self._show_progress(result, report)
 
@@ -170,11 +170,11 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        from .engine.scheduler import SUITE_MARK
+        from .identity import is_suite_nodeid
 
         if not self._collected:
             self._collected = list(ids)
-        if self.progress.totals or not (self.options.models or any(SUITE_MARK in i for i in ids)):
+        if self.progress.totals or not (self.options.models or any(map(is_suite_nodeid, ids))):
             return  # every worker collects the same items: count them once
         self.progress.count_items(ids, [m.name for m in self.runtime.models])
         self._check_journal(node.config)
@@ -242,13 +242,7 @@ class Controller:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def settings(self) -> Settings:
-        from .results.conclude import Settings
-
-        o = self.options
-        return Settings(models=tuple(m.name for m in self.runtime.models), latency_gates=dict(o.latency_gates),
-                        gate=o.gate, max_unparsed=o.max_unparsed, baseline=o.baseline, update_baseline=o.update_baseline,
-                        regression_tolerance=o.regression_tolerance,
-                        regression_significance=o.regression_significance, sharded=o.shard is not None)
+        return self.options.settings([m.name for m in self.runtime.models])
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Per-subject scores as global properties of pytest's own ``--junitxml`` report."""
@@ -280,17 +274,13 @@ class Controller:
     def terminal(self, reporter: Any) -> None:
         if self.conclusion is None:
             return
-        from .report.document import summary_block
-        from .report.latency import latency_lines
+        from .report.document import terminal_summary
         from .report.progress import request_lines
 
         reporter.write_sep("=", f"llmeval summary: {', '.join(m.name for m in self.runtime.models)}")
-        for text, markup in summary_block(self.conclusion, self.document, self.options.flips_shown):
+        requests = request_lines(self.results.values(), time.perf_counter() - self._t0)
+        for text, markup in terminal_summary(self.conclusion, self.document, self.options.flips_shown, requests):
             reporter.write_line(text, **markup)
-        for text in request_lines(self.results.values(), time.perf_counter() - self._t0):
-            reporter.write_line(text)
-        for text in latency_lines(self.conclusion.summary.latency):
-            reporter.write_line(text)
 
     def close(self) -> None:
         if self._writer is not None:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import one_line
 from .machine import cpu, user_cache_dir
 
 __all__ = ["Check", "Place", "checks", "main"]
@@ -152,7 +153,7 @@ def _imported(name: str, module: str) -> Check:
     try:
         importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - whatever breaks the import is the diagnosis
-        return Check(FAIL, f"backend {name}", f"import {module} failed: {_brief(exc)}",
+        return Check(FAIL, f"backend {name}", f"import {module} failed: {one_line(exc)}",
                      f"pip install --force-reinstall {module}")
     return Check(OK, f"backend {name}", f"{module} {_version(module) or '?'}")
 
@@ -181,7 +182,7 @@ def _entry_points() -> Iterator[Check]:
         try:
             ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin package: say which
-            yield Check(FAIL, f"backend {ep.name}", f"entry point {ep.value} cannot load: {_brief(exc)}",
+            yield Check(FAIL, f"backend {ep.name}", f"entry point {ep.value} cannot load: {one_line(exc)}",
                         f"reinstall the package that provides {ep.value.split(':')[0]}")
         else:
             yield Check(OK, f"backend {ep.name}", f"entry point {ep.value}")
@@ -417,6 +418,3 @@ def _shown(path: Path, cwd: Path) -> Path:
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
-
-def _brief(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]

@@ -2,7 +2,10 @@
 
     LLMEvalError
     ├── ConfigError          bad user input: a suite, a data file, an option, a profile.
-    │   └── DataError        a data file that cannot be read as the suite says.
+    │   ├── DataError        a data file that cannot be read as the suite says.
+    │   ├── GateError        a latency gate that is not <metric>_p<N>_ms: <number> (results/latency_gates.py).
+    │   ├── BaselineError    a baseline file that cannot be used (results/baseline.py).
+    │   └── MergeError       report folders that cannot be merged (merge.py).
     ├── SandboxError         the sandbox for model-written code cannot run here (no bubblewrap,
     │                        no user namespaces): never a failed sample, since no code ran.
     └── BackendError         the backend could not answer this sample (after its retries):
@@ -14,19 +17,23 @@
         │                    filter, prompt too long): scored as a *miss*, the reason recorded.
         ├── FatalBackendError the endpoint refused the whole run (401/403 key, 404 model):
         │                    the session stops at once with one line.
+        ├── Cancelled        the run stopped (deadline, fatal error, Ctrl-C) before this sample
+        │                    was answered: an error, since it was never measured.
         └── NativeCrashError a local model's native library crashed (or hung) on this machine,
                              in a child process that tried it first: every sample of that model
                              is an error with the one line, and the other models of the run go on.
 
 Every message is a single line that names where the problem is (file, line, key or field) and
-what was expected, because users see it in place of a traceback.
+what was expected, because users see it in place of a traceback. The three ``ConfigError``s
+defined beside the code that raises them are also ``ValueError``s, as they were before they
+joined the tree. ``one_line`` turns any exception, in the tree or not, into the line shown.
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "BackendError", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "NativeCrashError",
-    "SampleRejected", "SandboxError", "TransientBackendError", "reason",
+    "BackendError", "Cancelled", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "NativeCrashError",
+    "SampleRejected", "SandboxError", "TransientBackendError", "one_line", "reason",
 ]
 
 
@@ -66,6 +73,10 @@ class FatalBackendError(BackendError):
     """The endpoint will refuse every request of this run: a rejected key or an unknown model."""
 
 
+class Cancelled(BackendError):
+    """The run stopped (deadline, fatal error, Ctrl-C) while this request waited."""
+
+
 class NativeCrashError(BackendError):
     """The model's native library cannot run here: loading it in a child process crashed, hung or
     was killed. Not retried (it would crash again), and not fatal: the run's other models have
@@ -102,3 +113,16 @@ def reason(exc: BaseException) -> str:
         return exc.strerror
     first = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """The line a user sees for ``exc``: our own errors by their message, an OSError by its reason,
+    anything else by its class and message; whitespace (line breaks too) collapsed, at most
+    ``limit`` characters."""
+    if isinstance(exc, LLMEvalError):
+        text = str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc).strip() else type(exc).__name__
+    return " ".join(text.split())[:limit]

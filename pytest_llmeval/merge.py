@@ -14,18 +14,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
 from .options import parse_shard
 from .results.conclude import Conclusion, Settings, accept_baseline, conclude
 from .results.payload import SampleResult
 
 __all__ = ["MergeError", "Shard", "merge", "read_shard"]
 
-# Settings every shard must share: they decide the verdict, so shards that differ are not one run.
-_SHARED = ("models", "gate", "regression_tolerance", "regression_significance", "latency_gates", "baseline",
-           "update_baseline", "limit", "strict", "max_unparsed")
 
 
-class MergeError(ValueError):
+class MergeError(ConfigError, ValueError):
     """Folders that cannot be merged; one line naming the file and what was expected."""
 
 
@@ -70,7 +68,7 @@ def check_shards(shards: Sequence[Shard], allow_partial: bool) -> None:
     """One run's shards: the same settings, each shard once, and (unless partial) all of them."""
     first = shards[0]
     for shard in shards[1:]:
-        for key in _SHARED:
+        for key in Settings.RECORDED:  # they decide the verdict: shards that differ are not one run
             if shard.options.get(key) != first.options.get(key):
                 raise MergeError(f"{shard.folder / 'results.json'}: run.options.{key} is "
                                  f"{shard.options.get(key)!r}, but {first.options.get(key)!r} in {first.folder}")

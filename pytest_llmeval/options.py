@@ -6,13 +6,17 @@ Only this module knows option names, so renaming one touches one file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .ranges import RANGES, default
+
+if TYPE_CHECKING:
+    from .results.conclude import Settings
 
 __all__ = ["CACHE_MODES", "GATES", "RunOptions", "add_options", "parse_shard", "path_problem", "read_options"]
 
@@ -20,32 +24,33 @@ GROUP = "llmeval"
 CACHE_MODES = ("on", "off", "refresh", "clear")
 
 # (option, ini type, help, argparse kwargs). Defaults are None so "not given" is visible and
-# profiles or suites can fill the gap; the real defaults live in RunOptions.
+# profiles or suites can fill the gap; the real defaults live in the one table, ``ranges.RANGES``,
+# and a help text's ``{default}`` is filled from it (``help_text``).
 _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-model", "linelist", "model to evaluate (profile name or backend model name); repeat to compare", {"action": "append"}),
-    ("--llm-backend", "string", "openai, llamacpp, an entry point of pytest_llmeval.backends, or package.module:Class", {}),
+    ("--llm-backend", "string", "openai, llamacpp, hf, http, an entry point of pytest_llmeval.backends, or package.module:Class", {}),
     ("--llm-base-url", "string", "endpoint of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1", {}),
     ("--llm-api-key-env", "string", "name of the environment variable holding the API key (never the key itself)", {}),
     ("--llm-models-file", "string", "model profiles file (default: llm_models.yaml beside the ini file or the given paths)", {}),
-    ("--llm-retries", "string", "retries per request after the first try (default 2)", {"type": int}),
-    ("--llm-timeout", "string", "per-request timeout in seconds (default 60)", {"type": float}),
-    ("--llm-concurrency", "string", "requests in flight per process and model (default 8; local models: 1, batched)", {"type": int}),
+    ("--llm-retries", "string", "retries per request after the first try (default {default})", {"type": int}),
+    ("--llm-timeout", "string", "per-request timeout in seconds (default {default})", {"type": float}),
+    ("--llm-concurrency", "string", "requests in flight per process and model (default {default}; local models: 1, batched)", {"type": int}),
     ("--llm-rate", "string", "requests per second per endpoint, shared by all xdist workers (default: no limit)", {"type": float}),
     ("--llm-tokens-per-minute", "string", "prompt+completion tokens per minute per endpoint, shared likewise", {"type": int}),
     ("--llm-cache", "string", "response cache and journal: on (default), off, refresh (ask again, record), clear (empty it first), or a file path", {}),
     ("--llm-deadline", "string", "total seconds for the run's requests; samples not sent by then are errors", {"type": float}),
-    ("--llm-progress", "string", "seconds between progress lines (default 10; 0: none)", {"type": float}),
+    ("--llm-progress", "string", "seconds between progress lines (default {default}; 0: none)", {"type": float}),
     ("--llm-limit", "string", "at most N samples per subject, chosen deterministically", {"type": int}),
     ("--llm-max-tokens", "string", "maximum generated tokens (overrides suites and profiles)", {"type": int}),
-    ("--llm-temperature", "string", "sampling temperature (default 0)", {"type": float}),
+    ("--llm-temperature", "string", "sampling temperature (default {default})", {"type": float}),
     ("--llm-report-dir", "string", "write results.json, results.csv, samples.jsonl, report.html and junit.xml into DIR", {}),
     ("--llm-baseline", "string", "accepted baseline file to compare against (written by --llm-update-baseline)", {}),
     ("--llm-update-baseline", "bool", "write this run's results as the accepted baseline (default file: llmeval-baseline.json in the rootdir)", {"action": "store_true", "default": None}),
-    ("--llm-regression-tolerance", "string", "a subject or group regresses only when its score drops by more than this (default 0.01)", {"type": float}),
-    ("--llm-regression-significance", "string", "... and McNemar's exact test on the paired samples gives p below this (default 0.05)", {"type": float}),
+    ("--llm-regression-tolerance", "string", "a subject or group regresses only when its score drops by more than this (default {default})", {"type": float}),
+    ("--llm-regression-significance", "string", "... and McNemar's exact test on the paired samples gives p below this (default {default})", {"type": float}),
     ("--llm-max-unparsed", "string", "fail the run when more than this share of a subject's replies has no readable answer, e.g. 0.05", {"type": float}),
     ("--llm-gate", "string", "what thresholds are checked against: score (default) or ci-low (the 95% interval's lower bound)", {}),
-    ("--llm-flips", "string", "flipped samples shown in the terminal per direction (default 5; all are in the reports)", {"type": int}),
+    ("--llm-flips", "string", "flipped samples shown in the terminal per direction (default {default}; all are in the reports)", {"type": int}),
     ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
     ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
     ("--llm-stream", "bool", "stream replies and report time to first token, inter-token latency and time per output token", {"action": "store_true", "default": None}),
@@ -53,13 +58,21 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
 ]
 
 
+def help_text(flag: str, text: str) -> str:
+    """``text`` with ``{default}`` replaced by the option's default from ``ranges.RANGES``."""
+    if "{default}" not in text:
+        return text
+    return text.format(default=f"{default(flag.removeprefix('--llm-').replace('-', '_')):g}")
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "LLM evaluation (pytest-llmeval)")
-    for flag, ini_type, help_text, kwargs in _OPTIONS:
+    for flag, ini_type, template, kwargs in _OPTIONS:
         dest = flag[2:].replace("-", "_")
+        shown = help_text(flag, template)
         # argparse %-formats option help ("95% interval" would crash pytest --help); ini help is not
-        group.addoption(flag, dest=dest, help=help_text.replace("%", "%%"), **({"default": None} | kwargs))
-        parser.addini(dest, help=help_text, type=ini_type)  # type: ignore[arg-type]
+        group.addoption(flag, dest=dest, help=shown.replace("%", "%%"), **({"default": None} | kwargs))
+        parser.addini(dest, help=shown, type=ini_type)  # type: ignore[arg-type]
 
 
 def _value(config: pytest.Config, dest: str) -> Any:
@@ -107,16 +120,25 @@ class RunOptions:
     flips_shown: int = 5
     shard: tuple[int, int] | None = None  # (index, total), 1-based
 
+    def settings(self, models: Sequence[str]) -> Settings:
+        """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
+        run's resolved models in the controller, the names given in ``public``."""
+        from .results.conclude import Settings
+
+        return Settings(models=tuple(models), latency_gates=dict(self.latency_gates), gate=self.gate,
+                        max_unparsed=self.max_unparsed, baseline=self.baseline, update_baseline=self.update_baseline,
+                        regression_tolerance=self.regression_tolerance,
+                        regression_significance=self.regression_significance, limit=self.limit, strict=self.strict,
+                        sharded=self.shard is not None)
+
     def public(self) -> dict[str, Any]:
         """What results.json records of the options; holds names of key variables, never keys."""
         return {
-            "models": list(self.models),
             "backend": self.backend,
             "base_url": self.base_url,
             "api_key_env": self.api_key_env,
             "retries": self.retries,
             "timeout_s": self.timeout_s,
-            "limit": self.limit,
             "concurrency": self.concurrency,
             "rate": self.rate,
             "tokens_per_minute": self.tokens_per_minute,
@@ -124,15 +146,8 @@ class RunOptions:
             "deadline_s": self.deadline_s,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
-            "strict": self.strict,
             "stream": self.stream,
-            "latency_gates": dict(self.latency_gates),
-            "baseline": str(self.baseline) if self.baseline else None,
-            "update_baseline": self.update_baseline,
-            "regression_tolerance": self.regression_tolerance,
-            "regression_significance": self.regression_significance,
-            "gate": self.gate,
-            "max_unparsed": self.max_unparsed,
+            **self.settings(self.models).to_record(),
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         }
 
@@ -302,7 +317,7 @@ def _shard(value: str | None, update_baseline: bool) -> tuple[int, int] | None:
 
 def _latency_gates(values: list[str]) -> tuple[tuple[str, float], ...]:
     """``KEY=MS`` items (each value may hold several, comma-separated) as checked gates."""
-    from .results.gates import GateError, check_gates
+    from .results.latency_gates import GateError, check_gates
 
     gates: dict[str, object] = {}
     for item in (part.strip() for value in values for part in value.split(",")):

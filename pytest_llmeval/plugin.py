@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from . import options
+from .identity import SUITE_SUFFIX, identify_test
 
-SUITE_SUFFIX = ".llmeval.yaml"
 MARKERS = (
     "llmeval: an LLM evaluation sample (added to every suite item)",
     "llm_dataset(path, subject=None, format=None, fields=None, split=None, limit=None): parametrise `sample` over a data file",
@@ -54,6 +54,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 @pytest.hookimpl
+def pytest_itemcollected(item: pytest.Item) -> None:
+    identify_test(item)
+
+
+@pytest.hookimpl
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "llm" not in metafunc.fixturenames and "sample" not in metafunc.fixturenames:
         return  # checked before importing: runs for every test function
@@ -93,7 +98,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl
 def pytest_report_teststatus(report: pytest.TestReport) -> Any:
-    from .outcome import report_status
+    from .item_outcome import report_status
 
     return report_status(report)
 
@@ -104,7 +109,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     if not config.stash[RUNTIME].shared.own_scheduler:
         return None
-    from .engine.scheduler import make_scheduler
+    from .suites.scheduler import make_scheduler
 
     return make_scheduler(config, log)
 

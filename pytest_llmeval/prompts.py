@@ -9,12 +9,12 @@ answer, so the model sees the exact shape it must continue.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.base import Message
 from .errors import ConfigError
+from .messages import Message, render_messages_text
 from .samples import Sample
 
 __all__ = ["PromptSpec", "render_messages_text", "template_fields", "validate_template"]
@@ -85,7 +85,3 @@ class PromptSpec:
         """What ``ll`` mode scores after the context: the delimiter and each option letter."""
         return tuple(f"{self.target_delimiter}{label}" for label in labels)
 
-
-def render_messages_text(messages: Sequence[Mapping[str, str]]) -> str:
-    """The prompt as recorded in samples.jsonl: the messages' text, system first."""
-    return "\n\n".join(m["content"] for m in messages)

@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 
-from .backends.base import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .data import DataSpec, load
+from .data.formats import format_for_suffix
 from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected
-from .evaluate import timing_fields
+from .messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .profiles import ModelSpec
 from .prompts import render_messages_text
 from .results.payload import SampleResult
 from .runtime import RUNTIME, Runtime
+from .suites.evaluate import timing_fields
 from .suites.plan import choose_limited
 
 __all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_test", "sample_skeleton"]
@@ -30,7 +31,6 @@ __all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_t
 DATASET_MARK = "llm_dataset"
 THRESHOLD_MARK = "llm_threshold"
 LATENCY_MARK = "llm_latency"
-_EXTENSIONS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
 def dataset(
@@ -103,7 +103,7 @@ def _load_samples(metafunc: pytest.Metafunc, mark: pytest.Mark, limit: int | Non
     if not isinstance(path_arg, str):
         raise ConfigError("llmeval.dataset needs a data path", where=where)
     path = (test_file.parent / path_arg).resolve()
-    fmt = mark.kwargs.get("format") or _EXTENSIONS.get(path.suffix)
+    fmt = mark.kwargs.get("format") or format_for_suffix(path)
     if fmt is None:
         raise ConfigError(f"cannot tell the format of {path_arg!r}; pass format=", where=where)
     spec = DataSpec(format=fmt, path=path, split=mark.kwargs.get("split"), fields=mark.kwargs.get("fields") or {},
@@ -142,7 +142,7 @@ def _check_latency_mark(metafunc: pytest.Metafunc, runtime: Runtime) -> None:
     mark = metafunc.definition.get_closest_marker(LATENCY_MARK)
     if mark is None:
         return
-    from .results.gates import GateError, check_gates
+    from .results.latency_gates import GateError, check_gates
     from .suites.collect import check_streamed
 
     where = f"{metafunc.definition.path.name}::{metafunc.definition.name}"
@@ -158,7 +158,7 @@ def _check_latency_mark(metafunc: pytest.Metafunc, runtime: Runtime) -> None:
 
 
 def _latency_gates(item: pytest.Item) -> dict[str, float]:
-    from .results.gates import check_gates
+    from .results.latency_gates import check_gates
 
     mark = item.get_closest_marker(LATENCY_MARK)
     return check_gates(mark.kwargs) if mark is not None else {}

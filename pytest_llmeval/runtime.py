@@ -31,7 +31,7 @@ from .options import RunOptions
 if TYPE_CHECKING:
     from .backends.base import Backend
     from .engine.dispatch import Dispatcher
-    from .engine.prefetch import PrefetchState
+    from .suites.prefetch import PrefetchState
     from .engine.store import ResponseStore
     from .profiles import ModelSpec
     from .scrub import Scrubber
@@ -128,7 +128,7 @@ class Runtime:
             return self._dispatchers[name]
 
     def prefetch_state(self) -> PrefetchState:
-        from .engine.prefetch import PrefetchState
+        from .suites.prefetch import PrefetchState
 
         with self._lock:
             if self._prefetch is None:
@@ -215,7 +215,7 @@ def _open_store(path: Path, *, read: bool) -> ResponseStore:
 
 
 def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:
-    from .engine.scheduler import GROUPED_DISTS, has_suite_files
+    from .suites.scheduler import GROUPED_DISTS, has_suite_files
 
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
@@ -276,7 +276,7 @@ def build_runtime(config: pytest.Config) -> Runtime:
 
 def _check_run_gates(runtime: Runtime) -> None:
     """``--llm-latency`` on TTFT, TPOT or ITL needs streaming: a usage error with one line."""
-    from .results.gates import parse_gate_key, stream_only
+    from .results.latency_gates import parse_gate_key, stream_only
 
     keys = stream_only(key for key, _ in runtime.options.latency_gates)
     unstreamed = [m.name for m in runtime.models if not m.settings.stream] if keys else []

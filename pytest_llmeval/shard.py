@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import pytest
+
+from .identity import sample_of
 
 __all__ = ["apply_shard", "assign", "sample_identity"]
 
@@ -34,15 +35,8 @@ def assign(suite: str, subject: str, ids: Iterable[str], total: int) -> dict[str
 
 def sample_identity(item: pytest.Item) -> tuple[str, str, str] | None:
     """(suite, subject, id) of a suite item or a dataset-parametrised test; None for other tests."""
-    sample = getattr(item, "sample", None)
-    plan, subject_plan = getattr(item, "plan", None), getattr(item, "subject_plan", None)
-    if sample is not None and plan is not None and subject_plan is not None:
-        return plan.name, subject_plan.subject, str(sample.id)
-    callspec = getattr(item, "callspec", None)
-    meta: Any = getattr(callspec.params.get("sample"), "meta", None) if callspec else None
-    if isinstance(meta, dict) and {"suite", "subject", "id"} <= set(meta):
-        return str(meta["suite"]), str(meta["subject"]), str(meta["id"])
-    return None
+    identity = sample_of(item)
+    return identity.key if identity is not None else None
 
 
 def split(items: Sequence[pytest.Item], index: int, total: int) -> tuple[list[pytest.Item], list[pytest.Item]]:

@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+# The one xdist parametrisation (syrupy's plugin_args): an end-to-end test runs without xdist,
+# with xdist loaded but no workers (-n0: the hooks take the worker-less path with the plugin
+# present), and with two workers (results cross processes). Parametrise over it with
+# @pytest.mark.parametrize("xdist", XDIST_MODES) and pass *xdist to the run.
 XDIST_MODES = [pytest.param([], id="no-xdist"), pytest.param(["-n", "0"], id="n0"), pytest.param(["-n", "2"], id="n2")]
 
 MC_ROWS = [
@@ -54,6 +58,14 @@ def write_mc_suite(pytester: pytest.Pytester, name: str = "quiz", extra: str = "
 
 def server_args(base_url: str, model: str = "test-model") -> list[str]:
     return [f"--llm-model={model}", f"--llm-base-url={base_url}", "--llm-retries=0", "--llm-timeout=10"]
+
+
+def scripted_args(pytester: pytest.Pytester, replies: dict[str, Any], model: str = "test-model") -> list[str]:
+    """``server_args`` for a model scripted in process (``pytest_llmeval.testing``), for tests where
+    an HTTP server adds nothing: writes its profile into llm_models.yaml."""
+    profile = {"backend": "pytest_llmeval.testing:ScriptedBackend", "options": {"replies": replies}}
+    pytester.makefile(".yaml", llm_models=json.dumps({"models": {model: profile}}))
+    return [f"--llm-model={model}", "--llm-retries=0", "--llm-timeout=10"]
 
 
 def read_results(folder: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
-from pytest_llmeval.backends.http import HTTPBackend
+from pytest_llmeval.backends.http.backend import HTTPBackend
 from pytest_llmeval.backends.registry import create_backend
 from pytest_llmeval.errors import (
     BackendError,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
-from pytest_llmeval.backends.openai_chat import OpenAIChatBackend
+from pytest_llmeval.backends.openai.chat import OpenAIChatBackend
 from pytest_llmeval.errors import (
     BackendError,
     ConfigError,

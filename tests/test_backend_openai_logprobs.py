@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from pytest_llmeval.backends.base import BackendSettings, LoglikelihoodRequest
-from pytest_llmeval.backends.openai_chat import OpenAIChatBackend
-from pytest_llmeval.backends.openai_logprobs import Echo, score_continuation
+from pytest_llmeval.backends.openai.chat import OpenAIChatBackend
+from pytest_llmeval.backends.openai.logprobs import Echo, score_continuation
 from pytest_llmeval.errors import BackendError, FatalBackendError
 from tests.e2e import MC_ROWS, read_samples, server_args, write_jsonl
 from tests.servers.fake_openai import GENERATED, fake_logprob, fake_tokens

@@ -11,7 +11,7 @@ import pytest
 import pytest_llmeval.backends as backends
 from pytest_llmeval.backends.base import Backend, BackendSettings, GenerateRequest
 from pytest_llmeval.backends.llamacpp import LlamaCppBackend
-from pytest_llmeval.backends.openai_chat import OpenAIChatBackend
+from pytest_llmeval.backends.openai.chat import OpenAIChatBackend
 from pytest_llmeval.backends.registry import KNOWN_BACKENDS, create_backend, resolve_backend_class
 from pytest_llmeval.errors import ConfigError
 
@@ -95,7 +95,7 @@ def test_the_package_exports_sorted_names_that_all_resolve():
 
 def test_importing_the_backends_loads_no_sdk():
     code = ("import sys, pytest_llmeval.backends as b, pytest_llmeval.backends.registry, "
-            "pytest_llmeval.backends.openai_chat, pytest_llmeval.backends.llamacpp; b.bundled_model_path(); "
+            "pytest_llmeval.backends.openai.chat, pytest_llmeval.backends.llamacpp; b.bundled_model_path(); "
             "print(sorted(m for m in ('openai', 'llama_cpp', 'numpy', 'httpx2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

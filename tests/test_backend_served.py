@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
-from pytest_llmeval.backends.openai_chat import OpenAIChatBackend
+from pytest_llmeval.backends.openai.chat import OpenAIChatBackend
 from tests.servers.llama_server import LlamaServerError, llama_server
 
 # llama_cpp.server applies repeat_penalty=1.1 unless told otherwise; in-process greedy uses none

@@ -11,7 +11,7 @@ from scipy.stats import binomtest  # type: ignore[import-untyped]
 
 from tests.e2e import GEN_N as N
 from tests.e2e import gen_replies as replies
-from tests.e2e import read_results, sample_outcomes
+from tests.e2e import XDIST_MODES, read_results, sample_outcomes
 from tests.e2e import write_gen_suite as write_suite
 
 
@@ -42,7 +42,7 @@ def test_update_writes_per_sample_correctness_summary_and_versions(accepted: Pat
     assert data["models"]["ckpt"]["gen"]["groups"]["all"]["n"] == 2 * N
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_unchanged_model_passes(pytester: pytest.Pytester, fake_openai_factory: Any, accepted: Path,
                                 xdist: list[str]) -> None:
     server = fake_openai_factory(replies=replies({"alg0", "alg1", "bio0"}), default_reply="?")
@@ -55,7 +55,7 @@ def test_unchanged_model_passes(pytester: pytest.Pytester, fake_openai_factory: 
     assert all(c["status"] == "compared" and c["delta"] == 0 and c["p_value"] == 1.0 for c in document["comparisons"])
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_changed_model_regresses_with_p_values_and_flips(pytester: pytest.Pytester, fake_openai_factory: Any,
                                                          accepted: Path, xdist: list[str]) -> None:
     # alg: 10 more wrong (right -> wrong), alg0 now right (wrong -> right); bio: one more wrong.

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_llmeval.backends.base import GenerateRequest
-from pytest_llmeval.backends.openai_chat import AUTO_MODEL, OpenAIChatBackend
+from pytest_llmeval.backends.openai.chat import AUTO_MODEL, OpenAIChatBackend
 from pytest_llmeval.backends.registry import create_backend
 from pytest_llmeval.errors import ConfigError, FatalBackendError
 from pytest_llmeval.options import RunOptions

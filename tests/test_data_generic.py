@@ -1,4 +1,4 @@
-"""Generic formats (jsonl, csv, parquet, hf) through the ``fields:`` mapping, on files written here,
+"""Generic formats (jsonl, csv, parquet, json, hf) through the ``fields:`` mapping, on files written here,
 plus the real TruthfulQA v1 CSV (BOM, multi-answer cells) from ../shared/data."""
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ def _write(fmt: str, path: Path, rows: list[dict[str, Any]]) -> Path:
 
     if fmt == "jsonl":
         return _write_jsonl(path, rows)
+    if fmt == "json":
+        path.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        return path
     frame = pd.DataFrame(rows)
     if fmt == "csv":
         frame.to_csv(path, index=False)
@@ -44,7 +47,7 @@ def _ids(loaded: dict[str, list[Sample]]) -> dict[str, list[str]]:
     return {subject: [s.id for s in samples] for subject, samples in loaded.items()}
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "json"])
 def test_fields_mapping_gives_the_same_samples_in_every_format(tmp_path: Path, fmt: str) -> None:
     path = _write(fmt, tmp_path / f"quiz.{fmt}", ROWS)
     loaded = load(DataSpec(format=fmt, path=path, fields=MAPPING))
@@ -57,7 +60,7 @@ def test_fields_mapping_gives_the_same_samples_in_every_format(tmp_path: Path, f
     assert loaded["math"][1].fields["question"] == "line one\nline two"
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "json"])
 def test_unmapped_defaults_answer_letters_and_row_index_ids(tmp_path: Path, fmt: str) -> None:
     rows = [{"question": f"q{i}", "A": "yes", "B": "no", "answer": "A"} for i in range(3)]
     loaded = load(DataSpec(format=fmt, path=_write(fmt, tmp_path / f"yes_no.{fmt}", rows)))

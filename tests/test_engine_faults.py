@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import read_results, read_samples, write_jsonl
+from tests.e2e import XDIST_MODES, read_results, read_samples, write_jsonl
 from tests.servers.fault_server import FaultServer
 
-N2 = [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
 ROWS = [{"id": f"s{i:02d}", "topic": "math" if i % 2 else "facts", "question": f"question {i}", "answer": f"a{i}"}
         for i in range(12)]
 FAULTS = {  # prompt -> what its successive attempts get
@@ -37,7 +36,7 @@ def _rows(folder) -> list[tuple[str, str, int, float]]:
     return [(r["subject"], r["model"], r["n"], r["score"]) for r in read_results(folder)["subjects"]]
 
 
-@pytest.mark.parametrize("xdist", N2)
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_faults_are_retried_to_the_fault_free_results(pytester, xdist):
     _suite(pytester)
     with FaultServer(replies=REPLIES) as clean:

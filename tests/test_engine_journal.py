@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import read_results, write_jsonl
+from tests.e2e import XDIST_MODES, read_results, write_jsonl
 from tests.servers.fault_server import FaultServer
 
-N2 = [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
 ROWS = [{"id": f"s{i:02d}", "topic": ("a", "b", "c")[i % 3], "question": f"question {i}", "answer": f"a{i}"}
         for i in range(30)]
 REPLIES = {row["question"]: row["answer"] if i % 4 else "wrong" for i, row in enumerate(ROWS)}
@@ -52,7 +51,7 @@ def _stored(path: Path) -> int:
         return int(db.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
 
 
-@pytest.mark.parametrize("xdist", N2)
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_a_run_killed_half_way_resumes_with_only_the_missing_samples(pytester, xdist, port):
     _suite(pytester.path)
     cache = pytester.path / "journal.sqlite3"

@@ -9,10 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_llmeval.engine.ratelimit import SharedRateLimit
-from tests.e2e import write_jsonl
+from tests.e2e import XDIST_MODES, write_jsonl
 from tests.servers.fault_server import FaultServer
-
-N2 = [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
 
 
 def _suite(pytester: pytest.Pytester, n: int, subjects: int = 4) -> None:
@@ -23,7 +21,7 @@ def _suite(pytester: pytest.Pytester, n: int, subjects: int = 4) -> None:
         "data: {format: jsonl, path: data/qa.jsonl, fields: {subject: topic, target: answer}}\nprompt: '{question}'\n"))
 
 
-@pytest.mark.parametrize("xdist", N2)
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_the_rate_is_shared_by_every_process_and_fully_used(pytester, xdist):
     _suite(pytester, 40)
     with FaultServer() as server:

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 
-from pytest_llmeval.engine.scheduler import has_suite_files, subject_scope
+from pytest_llmeval.suites.scheduler import has_suite_files, subject_scope
 from tests.e2e import write_jsonl
 from tests.servers.fault_server import FaultServer
 

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_llmeval.scoring import read_choice, rules
 from tests.reply_corpus import LETTERS, load_corpus, tally
-from tests.e2e import read_results, read_samples, sample_outcomes, server_args, write_jsonl
+from tests.e2e import XDIST_MODES, read_results, read_samples, sample_outcomes, server_args, write_jsonl
 
 ROWS = load_corpus()
 LABELS = {*LETTERS, "NONE", "AMBIGUOUS"}
@@ -80,7 +80,7 @@ def _suite(pytester: pytest.Pytester) -> None:
         f"prompt: {json.dumps(PROMPT)}\n"))
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_replayed_replies_are_read_by_the_plugin_as_by_a_person(pytester: pytest.Pytester, fake_openai_factory: Any,
                                                                  xdist: list[str]) -> None:
     assert len({_message(r) for r in REPLAYED}) == len(REPLAYED)  # one scripted reply per question

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 import pytest
 
@@ -22,20 +22,23 @@ def write_suite(pytester: pytest.Pytester, aggregate: str, threshold: float) -> 
         f"groups: {{all: {{subjects: [geo, sci], threshold: {threshold}, aggregate: {aggregate}}}}}\n"))
 
 
-def run(pytester: pytest.Pytester, server: Any, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("--llm-model=m", f"--llm-base-url={server.base_url}", "--llm-retries=0",
+def run(pytester: pytest.Pytester, model: None, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("--llm-model=m", "--llm-retries=0",
                               "--llm-report-dir=out", *args)
 
 
 @pytest.fixture
-def server(fake_openai_factory: Any) -> Any:
-    return fake_openai_factory(replies={f"geo {i}?": "yes" for i in range(4)} | {"sci 0?": "no"}, default_reply="?")
+def model(pytester: pytest.Pytester) -> None:
+    """Model m, scripted in process (pytest_llmeval.testing): gating groups needs no HTTP server."""
+    replies = {f"geo {i}?": "yes" for i in range(4)} | {"sci 0?": "no"}
+    pytester.makefile(".yaml", llm_models=json.dumps({"models": {"m": {
+        "backend": "pytest_llmeval.testing:ScriptedBackend", "options": {"replies": replies, "default": "?"}}}}))
 
 
 @pytest.mark.parametrize("xdist", XDIST_MODES)
-def test_a_naive_group_averages_its_subjects(pytester: pytest.Pytester, server: Any, xdist: list[str]) -> None:
+def test_a_naive_group_averages_its_subjects(pytester: pytest.Pytester, model: None, xdist: list[str]) -> None:
     write_suite(pytester, "naive", threshold=0.6)
-    result = run(pytester, server, *xdist)
+    result = run(pytester, model, *xdist)
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*threshold not met: m qa/all [[]group[]] 0.500 < 0.600 (n=5, naive mean of its subjects)*"])
     (group,) = read_results(pytester.path / "out")["groups"]
@@ -44,18 +47,18 @@ def test_a_naive_group_averages_its_subjects(pytester: pytest.Pytester, server: 
     assert group["passed"] is False
 
 
-def test_a_weighted_group_pools_its_samples(pytester: pytest.Pytester, server: Any) -> None:
+def test_a_weighted_group_pools_its_samples(pytester: pytest.Pytester, model: None) -> None:
     write_suite(pytester, "weighted", threshold=0.6)
-    assert run(pytester, server).ret == 0
+    assert run(pytester, model).ret == 0
     (group,) = read_results(pytester.path / "out")["groups"]
     assert (group["aggregate"], group["score"], group["n"]) == ("weighted", 0.8, 5)
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["no-xdist", "n2"])
-def test_gating_on_the_lower_bound(pytester: pytest.Pytester, server: Any, xdist: list[str]) -> None:
+@pytest.mark.parametrize("xdist", XDIST_MODES)
+def test_gating_on_the_lower_bound(pytester: pytest.Pytester, model: None, xdist: list[str]) -> None:
     write_suite(pytester, "weighted", threshold=0.6)
-    assert run(pytester, server, *xdist).ret == 0  # score 0.8 >= 0.6
-    result = run(pytester, server, "--llm-gate=ci-low", *xdist)
+    assert run(pytester, model, *xdist).ret == 0  # score 0.8 >= 0.6
+    result = run(pytester, model, "--llm-gate=ci-low", *xdist)
     assert result.ret == 1  # but the interval [0.376, 0.964] reaches below 0.6
     result.stdout.fnmatch_lines([
         "*checked against the 95% interval's lower bound*",
@@ -65,15 +68,15 @@ def test_gating_on_the_lower_bound(pytester: pytest.Pytester, server: Any, xdist
     assert document["run"]["options"]["gate"] == "ci_low" and document["groups"][0]["passed"] is False
 
 
-def test_a_bad_gate_is_a_usage_error(pytester: pytest.Pytester, server: Any) -> None:
+def test_a_bad_gate_is_a_usage_error(pytester: pytest.Pytester, model: None) -> None:
     write_suite(pytester, "weighted", threshold=0.6)
-    result = run(pytester, server, "--llm-gate=lowest")
+    result = run(pytester, model, "--llm-gate=lowest")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*--llm-gate: expected score or ci-low, got 'lowest'*"])
 
 
-def test_a_bad_aggregate_fails_collection_in_one_line(pytester: pytest.Pytester, server: Any) -> None:
+def test_a_bad_aggregate_fails_collection_in_one_line(pytester: pytest.Pytester, model: None) -> None:
     write_suite(pytester, "median", threshold=0.6)
-    result = run(pytester, server)
+    result = run(pytester, model)
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*qa.llmeval.yaml*groups.all.aggregate*"])

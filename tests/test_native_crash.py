@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import read_results, read_samples, write_jsonl
+from tests.e2e import XDIST_MODES, read_results, read_samples, write_jsonl
 from tests.native_standin import standin_path
 from tests.servers.fault_server import FaultServer
 
-N2 = [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
 SUBJECTS = ("a", "b")
 POISONED = "a2"  # the sample whose prompt crashes the stand-in after the probe has passed
 
@@ -60,7 +59,7 @@ def _loads(log: Path, role: str) -> int:
     return sum(f" {role} " in line for line in log.read_text().splitlines()) if log.exists() else 0
 
 
-@pytest.mark.parametrize("xdist", N2)
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_a_build_that_crashes_fails_its_model_in_one_line_while_the_other_model_keeps_its_results(
         pytester, project, monkeypatch, xdist):
     monkeypatch.setenv("STANDIN_CRASH_AT", "decode")

@@ -15,3 +15,23 @@ def test_help_lists_every_option_and_ini_twin(pytester: pytest.Pytester) -> None
     for flag, *_ in _OPTIONS:
         assert flag in text and flag[2:].replace("-", "_") in text
     assert "95% interval" in " ".join(text.split()) and "%%" not in text  # shown as written
+
+
+def test_defaults_in_the_help_come_from_the_one_table(pytester: pytest.Pytester) -> None:
+    from pytest_llmeval.ranges import RANGES
+
+    text = " ".join(pytester.runpytest("--help").stdout.str().split())
+    for key in ("retries", "timeout", "concurrency", "progress", "temperature", "regression_tolerance",
+                "regression_significance", "flips"):
+        flag = "--llm-" + key.replace("_", "-")
+        template = next(help for f, _, help, _ in _OPTIONS if f == flag)
+        assert "{default}" in template, flag
+        assert f"(default {RANGES[key].default:g}" in text
+    assert "(default 60;" not in text and "(default 60)" in text  # --llm-timeout, from 60.0
+
+
+def test_the_backend_help_names_every_built_in_backend() -> None:
+    from pytest_llmeval.backends.registry import KNOWN_BACKENDS
+
+    backend_help = next(help for flag, _, help, _ in _OPTIONS if flag == "--llm-backend")
+    assert backend_help.startswith(", ".join(KNOWN_BACKENDS) + ", ")

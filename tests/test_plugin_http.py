@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.e2e import MC_ROWS, mc_replies, mc_user_message, read_results, read_samples, write_mc_suite
+from tests.e2e import MC_ROWS, XDIST_MODES, mc_replies, mc_user_message, read_results, read_samples, write_mc_suite
 from tests.servers.native_servers import Fault
 
 TGI_TOKEN = "tgi-secret-7f3a9c"
@@ -72,7 +72,7 @@ def _write_profiles(pytester: pytest.Pytester, servers: dict[str, object], text:
     pytester.makefile(".yaml", llm_models=text if text is not None else _profiles(**urls))
 
 
-@pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_every_preset_runs_a_suite_and_scores_right(pytester, quiz_servers, xdist):
     write_mc_suite(pytester)
     _write_profiles(pytester, quiz_servers)

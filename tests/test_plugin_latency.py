@@ -7,10 +7,9 @@ import re
 
 import pytest
 
-from tests.e2e import read_results, read_samples, write_jsonl
+from tests.e2e import XDIST_MODES, read_results, read_samples, write_jsonl
 from tests.servers.fault_server import FaultServer
 
-N2 = [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")]
 FIRST_S, GAP_S, WORDS = 0.3, 0.1, 4  # injected: first token after 0.3 s, then one every 0.1 s
 ROWS = [{"id": f"s{i}", "topic": "math" if i % 2 else "facts", "question": f"question {i}", "answer": f"w{i} x y z"}
         for i in range(8)]
@@ -35,7 +34,7 @@ def _within(measured: float, injected: float, tolerance: float = 0.10) -> bool:
     return abs(measured - injected) <= tolerance * injected
 
 
-@pytest.mark.parametrize("xdist", N2)
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 def test_streamed_timings_match_the_injected_delays(pytester, xdist):
     _suite(pytester)
     with FaultServer(replies=REPLIES, first_token_s=FIRST_S, token_gap_s=GAP_S) as server:
@@ -106,7 +105,7 @@ def test_answers_from_the_cache_are_left_out_of_latency(pytester):
     assert row["n"] == 0 and row["cached_excluded"] == 8 and row["e2e_p50_ms"] is None
 
 
-@pytest.mark.parametrize("xdist", [*N2, pytest.param(["-n", "2", "-p", "no:terminal"], id="n2-no-terminal")])
+@pytest.mark.parametrize("xdist", [*XDIST_MODES, pytest.param(["-n", "2", "-p", "no:terminal"], id="n2-no-terminal")])
 @pytest.mark.parametrize("limit, passes", [(2000, True), (100, False)])
 def test_suite_latency_gates_decide_the_exit_status(pytester, xdist, limit, passes):
     _suite(pytester, f"latency: {{ttft_p90_ms: {limit}, e2e_p99_ms: 5000}}\n")
@@ -165,7 +164,7 @@ def test_answer(llm, sample):
 """
 
 
-@pytest.mark.parametrize("xdist", N2)
+@pytest.mark.parametrize("xdist", XDIST_MODES)
 @pytest.mark.parametrize("gate, passes", [("ttft_p50_ms=1000, e2e_p50_ms=3000", True), ("e2e_p50_ms=100", False)])
 def test_marker_gates_a_python_test(pytester, xdist, gate, passes):
     write_jsonl(pytester.path / "qa.jsonl", ROWS)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import (
-    MC_ROWS, gen_replies, mc_replies, mc_user_message, read_results, read_samples, server_args, write_gen_suite,
+    MC_ROWS, gen_replies, mc_replies, mc_user_message, read_results, read_samples, scripted_args, write_gen_suite,
     write_mc_suite,
 )
 
@@ -29,10 +29,10 @@ def replies() -> dict[str, str]:
 
 @pytest.mark.parametrize("extra", [[], ["-n", "2"], ["-p", "no:terminal"]], ids=["no-xdist", "n2", "no-terminal"])
 def test_a_suites_limit_fails_the_run_and_every_report_shows_the_share(pytester: pytest.Pytester,
-                                                                       fake_openai_factory: Any, extra: list[str]) -> None:
-    server = fake_openai_factory(replies=replies())
+                                                                       extra: list[str]) -> None:
+    args = scripted_args(pytester, replies())
     write_mc_suite(pytester, extra="max_unparsed: 0.3\n", threshold=0.0)
-    result = pytester.runpytest(*server_args(server.base_url), "--llm-report-dir=out", "--junitxml=pytest.xml", *extra)
+    result = pytester.runpytest(*args, "--llm-report-dir=out", "--junitxml=pytest.xml", *extra)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     line = "unparsed share over its limit: test-model quiz/sci 0.333 > 0.300 (1 of 3 replies had no readable answer)"
     if "no:terminal" not in extra:
@@ -68,20 +68,19 @@ def test_a_suites_limit_fails_the_run_and_every_report_shows_the_share(pytester:
 
 
 @pytest.mark.parametrize(("option", "ret"), [("--llm-max-unparsed=0.2", 1), ("--llm-max-unparsed=0.5", 0)])
-def test_the_command_line_limit_applies_to_every_suite(pytester: pytest.Pytester, fake_openai_factory: Any,
-                                                         option: str, ret: int) -> None:
-    server = fake_openai_factory(replies=replies())
+def test_the_command_line_limit_applies_to_every_suite(pytester: pytest.Pytester, option: str, ret: int) -> None:
+    args = scripted_args(pytester, replies())
     write_mc_suite(pytester, threshold=0.0)
-    result = pytester.runpytest(*server_args(server.base_url), "--llm-report-dir=out", option)
+    result = pytester.runpytest(*args, "--llm-report-dir=out", option)
     assert result.ret == ret
     assert read_results(pytester.path / "out")["run"]["options"]["max_unparsed"] == float(option.split("=")[1])
 
 
-def test_the_ini_limit_and_the_stricter_of_two(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
-    server = fake_openai_factory(replies=replies())
+def test_the_ini_limit_and_the_stricter_of_two(pytester: pytest.Pytester) -> None:
+    args = scripted_args(pytester, replies())
     write_mc_suite(pytester, extra="max_unparsed: 0.5\n", threshold=0.0)
     pytester.makeini("[pytest]\nllm_max_unparsed = 0.25\n")
-    result = pytester.runpytest(*server_args(server.base_url), "--llm-report-dir=out")
+    result = pytester.runpytest(*args, "--llm-report-dir=out")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*quiz/sci 0.333 > 0.250 (1 of 3 replies had no readable answer)"])
 
@@ -93,28 +92,27 @@ def test_the_ini_limit_and_the_stricter_of_two(pytester: pytest.Pytester, fake_o
     ("option", "-0.1", "*--llm-max-unparsed: expected a number from 0 to 1, got -0.1*"),
     ("option", "nan", "*--llm-max-unparsed: expected a number from 0 to 1, got nan*"),
 ])
-def test_a_bad_limit_is_one_line(pytester: pytest.Pytester, fake_openai_factory: Any, where: str, value: str,
-                                 message: str) -> None:
-    server = fake_openai_factory(replies=replies())
+def test_a_bad_limit_is_one_line(pytester: pytest.Pytester, where: str, value: str, message: str) -> None:
+    args = scripted_args(pytester, replies())
     write_mc_suite(pytester, extra=f"max_unparsed: {value}\n" if where == "suite" else "")
     args = [f"--llm-max-unparsed={value}"] if where == "option" else []
-    result = pytester.runpytest(*server_args(server.base_url), *args)
+    result = pytester.runpytest(*args, *args)
     assert result.ret in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR)
     output = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in output
     (result.stdout if where == "suite" else result.stderr).fnmatch_lines([message])
 
 
-def test_merged_shards_keep_the_runs_limit_and_refuse_another(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
-    server = fake_openai_factory(replies=replies())
+def test_merged_shards_keep_the_runs_limit_and_refuse_another(pytester: pytest.Pytester) -> None:
+    args = scripted_args(pytester, replies())
     write_mc_suite(pytester, threshold=0.0)
     for index in (1, 2):
-        pytester.runpytest(*server_args(server.base_url), f"--llm-report-dir=shard{index}", f"--llm-shard={index}/2",
+        pytester.runpytest(*args, f"--llm-report-dir=shard{index}", f"--llm-shard={index}/2",
                            "--llm-max-unparsed=0.2")
     merge = [sys.executable, "-m", "pytest_llmeval", "merge", "shard1", "shard2", "--out", "merged"]
     merged = subprocess.run(merge, cwd=pytester.path, capture_output=True, text=True, timeout=120)
     assert merged.returncode == 1 and "unparsed share over its limit: test-model quiz/sci 0.333 > 0.200" in merged.stdout
-    pytester.runpytest(*server_args(server.base_url), "--llm-report-dir=shard2", "--llm-shard=2/2")
+    pytester.runpytest(*args, "--llm-report-dir=shard2", "--llm-shard=2/2")
     refused = subprocess.run(merge, cwd=pytester.path, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 4 and "run.options.max_unparsed is None, but 0.2 in shard1" in refused.stdout
 

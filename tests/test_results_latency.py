@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pytest_llmeval.report.latency import latency_lines
 from pytest_llmeval.results.aggregate import aggregate
-from pytest_llmeval.results.gates import (
+from pytest_llmeval.results.latency_gates import (
     GateError,
     check_gates,
     gate_failures,

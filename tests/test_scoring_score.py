@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_every_task_but_regex_accepts_no_options(task):
 
 def test_option_names_and_tasks():
     assert SCORING_OPTIONS == {"ignore_case", "ignore_punctuation", "strip", "pattern"}
-    assert TASKS == ("multiple_choice", "exact_match", "contains", "regex", "numeric")
+    assert TASKS == ("multiple_choice", "exact_match", "contains", "regex", "numeric", "json_match")
     validate_options("regex", {"pattern": r"(\w+)", "ignore_case": True, "ignore_punctuation": False, "strip": True})
 
 
@@ -117,3 +118,21 @@ def test_exports_are_sorted_and_complete():
         "read_number", "rules", "score_reply", "truthfulqa_mc1", "truthfulqa_mc2", "validate_options",
     }
     assert all(hasattr(scoring, name) for name in scoring.__all__)
+
+
+def test_a_registered_task_reads_the_samples_other_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seam a code or judge task uses: its scorer gets the row's columns, not only the answer."""
+    from types import MappingProxyType
+
+    from pytest_llmeval.scoring import options as options_module
+    from pytest_llmeval.scoring import score as score_module
+    from pytest_llmeval.scoring import tasks
+
+    def by_length(reply: str, gold: Any, options: Any) -> Scored:
+        return Scored(reply, len(reply) == gold.fields["length"])
+
+    registry = MappingProxyType({**tasks.REGISTRY, "length": tasks.Task("length", by_length)})
+    for module in (tasks, options_module, score_module):
+        monkeypatch.setattr(module, "REGISTRY", registry)
+    assert score_reply("length", "four", "-", fields={"length": 4}).correct
+    assert not score_reply("length", "five!", "-", fields={"length": 4}).correct

@@ -48,10 +48,12 @@ def run(pytester: pytest.Pytester, server: Any, *args: str) -> pytest.RunResult:
 
 
 def summary_lines(text: str) -> list[str]:
-    """The summary block: from the ``llmeval summary`` rule to the per-model request line."""
+    """The summary block: from the ``llmeval summary`` rule to the per-model request line (a run's
+    own) or the latency block (measured anew by each run, so not compared)."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if "llmeval summary" in line) + 1
-    end = next((i for i in range(start, len(lines)) if lines[i].startswith(("ckpt: ", "alt: "))), len(lines))
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith(("ckpt: ", "alt: ", "latency "))),
+               len(lines))
     return lines[start:end]
 
 
@@ -83,6 +85,8 @@ def test_merged_shards_give_exactly_one_runs_summary_and_verdict(pytester: pytes
     merged = merge(pytester, "shard3", "shard1", "shard2", "--out", "merged")
     assert merged.returncode == whole.ret, merged.stdout + merged.stderr
     assert summary_lines(merged.stdout) == summary_lines(whole.stdout.str())
+    latency = [line.split(" (")[0] for line in merged.stdout.splitlines() if line.startswith("latency ")]
+    assert latency == [line.split(" (")[0] for line in whole.stdout.lines if line.startswith("latency ")]
     one, many = read_results(pytester.path / "whole"), read_results(pytester.path / "merged")
     for key in DECIDED:
         assert many[key] == one[key], key

@@ -3,7 +3,7 @@
 A backend answers two kinds of request:
 - ``generate``: chat messages in, text out (every backend);
 - ``loglikelihood``: a context and candidate continuations in, one summed log-probability per
-  continuation out (only backends that can score tokens; others raise ``NotSupported``).
+  continuation out (only backends that can score tokens; the default raises ``ConfigError`` naming ``mode``).
 
 Backends map their own failures into the exceptions of ``errors``; nothing else escapes them:
 - ``TransientBackendError`` (429, 5xx, timeout, dropped connection, malformed body): the engine
@@ -19,6 +19,9 @@ the in-flight limit, the response cache. A backend makes exactly one attempt per
 them. Local backends that run a model in this process set ``local = True``: the engine then calls
 them from one thread, in batches through ``generate_batch`` / ``loglikelihood_batch``.
 
+The request and reply types live in ``messages.py`` (a leaf module: prompts and the engine use
+them without importing backends) and are re-exported here, as part of the contract.
+
 Secrets never live in ``BackendSettings``: a backend reads its key from the environment variable
 the settings name, at construction, so settings (and the cache keys made from them) are safe to
 log.
@@ -29,9 +32,11 @@ from __future__ import annotations
 import abc
 import threading
 import time
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 
 __all__ = ["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply", "attempt_timeout",
            "endpoint_of", "set_attempt_deadline"]
@@ -53,7 +58,6 @@ def attempt_timeout(timeout_s: float) -> float:
         return timeout_s
     return max(_SHORTEST_S, min(timeout_s, deadline - time.time()))
 
-Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,38 +86,6 @@ def endpoint_of(settings: BackendSettings) -> str:
     """What a shared rate limit is counted against: one server (or one local model file), known
     before any backend is built, so every process of the run names it alike."""
     return f"{settings.backend}|{settings.base_url or settings.model_path or settings.model}"
-
-
-@dataclass(frozen=True, slots=True)
-class GenerateRequest:
-    messages: tuple[Message, ...]
-    max_tokens: int
-    temperature: float
-    stop: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class LoglikelihoodRequest:
-    """Score each continuation given the raw-text context (no chat template is applied)."""
-
-    context: str
-    continuations: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class Reply:
-    text: str
-    latency_s: float = 0.0
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    logprobs: tuple[float, ...] | None = None  # set for loglikelihood replies, one per continuation
-    extra: dict[str, Any] = field(default_factory=dict)
-    # A streamed reply's timing, from when the request went out: the first non-empty content
-    # chunk (``ttft_s``), the gaps between content chunks (``itl_s``) and how many there were.
-    streamed: bool = False
-    ttft_s: float | None = None
-    itl_s: list[float] | None = None
-    content_chunks: int | None = None
 
 
 class Backend(abc.ABC):
@@ -151,6 +123,12 @@ class Backend(abc.ABC):
     def loglikelihood_batch(self, requests: Sequence[LoglikelihoodRequest]) -> list[Reply]:
         """As ``generate_batch``, for log-likelihood requests."""
         return [self.loglikelihood(r) for r in requests]
+
+    def model_name(self) -> str:
+        """The model that answers: ``settings.model``. A backend whose profile may say ``model:
+        auto`` (whatever the server serves) asks the server instead; the engine calls this once,
+        for such a model only, so that the cache key names the model that answered."""
+        return self.settings.model
 
     def close(self) -> None:
         """Release sockets, threads or model memory; called once at session end."""

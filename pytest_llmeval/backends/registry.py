@@ -14,17 +14,17 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from types import MappingProxyType
 
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 from .base import Backend, BackendSettings
 
 __all__ = ["ENTRY_POINT_GROUP", "KNOWN_BACKENDS", "create_backend", "resolve_backend_class"]
 
 ENTRY_POINT_GROUP = "pytest_llmeval.backends"
 KNOWN_BACKENDS: Mapping[str, str] = MappingProxyType({
-    "openai": "pytest_llmeval.backends.openai_chat:OpenAIChatBackend",
+    "openai": "pytest_llmeval.backends.openai.chat:OpenAIChatBackend",
     "llamacpp": "pytest_llmeval.backends.llamacpp:LlamaCppBackend",
     "hf": "pytest_llmeval.backends.hf:HFBackend",
-    "http": "pytest_llmeval.backends.http:HTTPBackend",
+    "http": "pytest_llmeval.backends.http.backend:HTTPBackend",
 })
 _KEY = "llm-backend"
 
@@ -46,7 +46,7 @@ def resolve_backend_class(name: str) -> type[Backend]:
             except ConfigError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a broken plugin package: say which
-                raise ConfigError(f"cannot load entry point {name!r} ({ep.value}): {_brief(exc)}", key=_KEY) from None
+                raise ConfigError(f"cannot load entry point {name!r} ({ep.value}): {one_line(exc)}", key=_KEY) from None
     raise ConfigError(f"unknown backend {name!r} (expected {', '.join(KNOWN_BACKENDS)}, an entry point of "
                       f"{ENTRY_POINT_GROUP}, or package.module:Class)", key=_KEY)
 
@@ -58,7 +58,7 @@ def _load_target(target: str) -> object:
     try:
         obj: object = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - ImportError, or the module itself failing
-        raise ConfigError(f"cannot import {module_name!r} for backend {target!r}: {_brief(exc)}", key=_KEY) from None
+        raise ConfigError(f"cannot import {module_name!r} for backend {target!r}: {one_line(exc)}", key=_KEY) from None
     for part in qualname.split("."):
         if not hasattr(obj, part):
             raise ConfigError(f"module {module_name!r} has no {qualname!r} (backend {target!r})", key=_KEY)
@@ -71,6 +71,3 @@ def _checked(obj: object, name: str) -> type[Backend]:
         raise ConfigError(f"backend {name!r} is not a subclass of pytest_llmeval.Backend", key=_KEY)
     return obj
 
-
-def _brief(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"

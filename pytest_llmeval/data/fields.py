@@ -11,6 +11,7 @@ row, except for JSON Lines, where each object may carry its own keys.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
@@ -36,9 +37,12 @@ def group_by_subject(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
 
 def _text(value: Any) -> str | None:
     """A cell as the Sample wants it: None, "" and a float that is not a number (JSON's NaN, a
-    parquet float column's gap) all mean "no value", so nothing is ever asked or scored as "nan"."""
+    parquet float column's gap) all mean "no value", so nothing is ever asked or scored as "nan".
+    An object or a list (a JSON Lines cell) is written as JSON, the form ``task: json_match`` reads."""
     if value is None or value == "" or (isinstance(value, float) and not math.isfinite(value)):
         return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 

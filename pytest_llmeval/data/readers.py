@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["Table", "no_rows", "read_csv", "read_csv_table", "read_jsonl", "read_parquet"]
+__all__ = ["Table", "no_rows", "open_binary", "read_csv", "read_csv_table", "read_jsonl", "read_parquet"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,7 @@ def _csv_lines(path: Path, gz: bool, rows: int, width: int, header: bool) -> lis
     limit = csv.field_size_limit()
     csv.field_size_limit(2**31 - 1)  # long passages: the default limit (128 KiB) is per cell
     try:
-        with _open_binary(path, gz) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        with open_binary(path, gz) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
             reader, previous = csv.reader(text), 0
             for record in reader:
                 start, previous = previous + 1, reader.line_num
@@ -130,7 +130,7 @@ def read_csv_table(path: Path) -> Table:
     return Table(path, columns, rows, lines)
 
 
-def _open_binary(path: Path, gz: bool | None = None) -> IO[bytes] | gzip.GzipFile:
+def open_binary(path: Path, gz: bool | None = None) -> IO[bytes] | gzip.GzipFile:
     """The file's bytes, decompressed when it is gzip (HumanEval ships as .jsonl.gz)."""
     if _is_gzip(path) if gz is None else gz:
         return gzip.open(path, "rb")
@@ -146,7 +146,7 @@ def read_jsonl(path: Path) -> Table:
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     try:
-        with _open_binary(path) as handle:
+        with open_binary(path) as handle:
             for number, raw in enumerate(handle, start=1):
                 line = _decode(raw, f"{path}:{number}", bom=number == 1)
                 if line.strip():

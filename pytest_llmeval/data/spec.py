@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_SPLITS", "DataSpec", "FORMATS"]
-
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "mmlu", "cmmlu", "ceval", "gsm8k", "hf")
+__all__ = ["DEFAULT_SPLITS", "DataSpec"]
 
 # C-Eval defaults to val because its test split ships without answers, so it cannot be scored.
 DEFAULT_SPLITS: Mapping[str, str] = {"mmlu": "test", "cmmlu": "test", "ceval": "val", "gsm8k": "test"}

@@ -4,7 +4,8 @@
   time (remote) or in batches (local), each with retries;
 - ``retry``: backoff with jitter that honours Retry-After, the same for every backend;
 - ``ratelimit``: requests/s and tokens/min per endpoint, shared by every process of the run;
-- ``store``: the response cache and journal, safe for several processes;
-- ``prefetch``: which upcoming items a process may ask for before they run;
-- ``scheduler``: the xdist scheduling that keeps each subject on one worker.
+- ``store``: the response cache and journal, safe for several processes.
+
+Which items ask ahead and how xdist schedules them is pytest's side of the run:
+``suites/prefetch.py`` and ``suites/scheduler.py``.
 """

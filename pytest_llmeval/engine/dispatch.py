@@ -176,12 +176,10 @@ class Dispatcher:
         if self._key_settings is None:
             settings = self.settings
             if settings.model == "auto":
-                resolve = getattr(self._backend_or_fatal(), "model_name", None)
-                if callable(resolve):
-                    try:
-                        settings = replace(settings, model=str(resolve()))
-                    except ConfigError as exc:
-                        raise FatalBackendError(str(exc)) from None
+                try:
+                    settings = replace(settings, model=str(self._backend_or_fatal().model_name()))
+                except ConfigError as exc:
+                    raise FatalBackendError(str(exc)) from None
             self._key_settings = settings
         return self._key_settings
 

@@ -19,16 +19,12 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from ..errors import BackendError, TransientBackendError
+from ..errors import BackendError, Cancelled, TransientBackendError
 
 __all__ = ["MAX_RETRY_AFTER_S", "Cancelled", "RetryPolicy"]
 
 T = TypeVar("T")
 MAX_RETRY_AFTER_S = 120.0  # the longest Retry-After obeyed; longer ends the sample as an error
-
-
-class Cancelled(BackendError):
-    """The run stopped (deadline, fatal error, Ctrl-C) while this request waited."""
 
 
 def _too_long(exc: BaseException | None, hinted: float, deadline: float | None) -> BackendError | None:

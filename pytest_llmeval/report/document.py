@@ -7,16 +7,19 @@ and ``write_report_dir``, which is what keeps a merge's reports identical to one
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..results.conclude import Conclusion
 from ..results.payload import SampleResult
 from .files import results_document, write_results_csv, write_results_json
-from .flips import baseline_lines
+from .baseline import baseline_lines
 from .terminal import Line, summary_lines
 
-__all__ = ["build_document", "ordered_samples", "sample_records", "summary_block", "write_report_dir", "write_step_summary"]
+__all__ = ["WRITERS", "build_document", "ordered_samples", "sample_records", "summary_block", "terminal_summary",
+           "write_report_dir", "write_step_summary"]
 
 
 def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any]:
@@ -26,9 +29,9 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
         "verdict": {"passed": conclusion.passed, "failures": list(conclusion.failures), "notes": list(conclusion.notes)},
         "latency": [row.to_record() for row in conclusion.summary.latency],
         "baseline": conclusion.baseline.describe() if conclusion.baseline is not None else None,
-        "comparisons": comparison.comparisons if comparison is not None else [],
-        "regressions": comparison.regressions if comparison is not None else [],
-        "flips": comparison.flips if comparison is not None else [],
+        "comparisons": [c.to_record() for c in comparison.comparisons] if comparison is not None else [],
+        "regressions": [c.to_record() for c in comparison.regressions] if comparison is not None else [],
+        "flips": [f.to_record() for f in comparison.flips] if comparison is not None else [],
     })
 
 
@@ -42,17 +45,45 @@ def sample_records(conclusion: Conclusion) -> list[dict[str, Any]]:
     return [r.sample_record() for r in ordered_samples(conclusion)]
 
 
-def write_report_dir(folder: Path, document: dict[str, Any], conclusion: Conclusion,
-                     samples: list[dict[str, Any]]) -> None:
-    """results.json, results.csv, report.html and junit.xml (samples.jsonl is written as samples arrive)."""
-    from .html import write_html
+Writer = Callable[[Path, dict[str, Any], Conclusion, list[dict[str, Any]]], None]
+
+
+def _json(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
+    write_results_json(path, document)
+
+
+def _csv(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
+    write_results_csv(path, conclusion.summary)
+
+
+def _html(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
+    from .html import write_html  # jinja2, only when a report is written
+
+    write_html(path, document, samples)
+
+
+def _junit(path: Path, document: dict[str, Any], conclusion: Conclusion, samples: list[dict[str, Any]]) -> None:
     from .junit import write_junit
 
+    write_junit(path, document, samples)
+
+
+# The report writers: file name -> writer of (path, document, conclusion, sample records). A new
+# report is one module plus one line here; a run and a merge both write every one.
+WRITERS: Mapping[str, Writer] = MappingProxyType({
+    "results.json": _json,
+    "results.csv": _csv,
+    "report.html": _html,
+    "junit.xml": _junit,
+})
+
+
+def write_report_dir(folder: Path, document: dict[str, Any], conclusion: Conclusion,
+                     samples: list[dict[str, Any]]) -> None:
+    """Every file of ``WRITERS`` (samples.jsonl is written as samples arrive)."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_results_json(folder / "results.json", document)
-    write_results_csv(folder / "results.csv", conclusion.summary)
-    write_html(folder / "report.html", document, samples)
-    write_junit(folder / "junit.xml", document, samples)
+    for name, write in WRITERS.items():
+        write(folder / name, document, conclusion, samples)
 
 
 def write_step_summary(document: dict[str, Any], samples: list[dict[str, Any]]) -> None:
@@ -75,3 +106,14 @@ def summary_block(conclusion: Conclusion, document: dict[str, Any], flips_shown:
     lines += baseline_lines(document.get("baseline"), document.get("comparisons") or [],
                             document.get("flips") or [], conclusion.notes, flips_shown)
     return lines + [(text, {"red": True, "bold": True}) for text in conclusion.failures]
+
+
+def terminal_summary(conclusion: Conclusion, document: dict[str, Any], flips_shown: int,
+                     requests: Sequence[str] = ()) -> list[Line]:
+    """Everything the terminal shows after a run, for the plugin and ``pytest-llmeval merge`` alike:
+    the summary block, the run's request counts (``requests``: only a live run has them), and
+    the serving latency of each model."""
+    from .latency import latency_lines
+
+    lines = summary_block(conclusion, document, flips_shown)
+    return lines + [(text, {}) for text in [*requests, *latency_lines(conclusion.summary.latency)]]

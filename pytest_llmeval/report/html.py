@@ -20,13 +20,14 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..atomic import write_atomic
-from .flips import flip_now
+from . import view
+from .baseline import flip_now
 
 if TYPE_CHECKING:
     import jinja2
@@ -48,7 +49,7 @@ _LABEL_W, _PLOT_W, _VALUE_W = 250.0, 440.0, 190.0
 _ROW_H, _BAR_H, _TOP, _BOTTOM = 24.0, 12.0, 22.0, 8.0
 _TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
-Key = tuple[str, str, str, str]  # (model, suite, kind, name): one row, one comparison
+Key = view.RowKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +138,11 @@ def _environment() -> jinja2.Environment:
 def _context(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[str, Any]:
     run: dict[str, Any] = document.get("run") or {}
     rows = _rows(document)
-    models = _models(run, rows)
+    models = view.models(document)
     comparisons: list[dict[str, Any]] = list(document.get("comparisons") or [])
     baselines = _baseline_scores(comparisons)
-    regressed = {_comparison_key(c) for c in document.get("regressions") or []}
-    records = _latest(samples)
+    regressed = {view.comparison_key(c) for c in document.get("regressions") or []}
+    records = view.latest_samples(samples)
     return {
         "run": run, "options": run.get("options") or {}, "models": models,
         "model_labels": [_model_label(m) for m in run.get("models") or []] or models,
@@ -166,20 +167,8 @@ def _context(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
 
 def _rows(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Subject rows then group rows, each tagged with ``kind`` and ``name`` so templates need not ask."""
-    tagged = []
-    for kind in ("subject", "group"):
-        for row in document.get(f"{kind}s") or []:
-            tagged.append({**row, "kind": kind, "name": str(row.get(kind, ""))})
-    return tagged
+    return [{**row, "kind": view.row_kind(row), "name": view.row_key(row)[3]} for row in view.rows(document)]
 
-
-def _models(run: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
-    """The run's models in their order, then any model only the rows name (a merged document)."""
-    names = [str(m.get("name")) for m in run.get("models") or [] if isinstance(m, dict)]
-    for row in rows:
-        if row.get("model") not in names:
-            names.append(str(row.get("model")))
-    return names
 
 
 def _model_label(model: Any) -> str:
@@ -197,18 +186,11 @@ def _baseline_path(document: dict[str, Any], run: dict[str, Any]) -> str | None:
     return str(path) if path else None
 
 
-def _row_key(row: dict[str, Any]) -> Key:
-    return (str(row.get("model")), str(row.get("suite")), row["kind"], row["name"])
-
-
-def _comparison_key(comparison: dict[str, Any]) -> Key:
-    return (str(comparison.get("model")), str(comparison.get("suite")),
-            str(comparison.get("kind")), str(comparison.get("name")))
 
 
 def _baseline_scores(comparisons: Iterable[dict[str, Any]]) -> dict[Key, float]:
     """Where a baseline mark goes: only comparisons that were actually made have a score to show."""
-    return {_comparison_key(c): float(c["baseline_score"]) for c in comparisons
+    return {view.comparison_key(c): float(c["baseline_score"]) for c in comparisons
             if c.get("status") == "compared" and c.get("baseline_score") is not None}
 
 
@@ -247,7 +229,7 @@ def _height(count: int) -> float:
 
 def _bar(row: dict[str, Any], index: int, baselines: dict[Key, float], regressed: set[Key],
          several_models: bool) -> Bar:
-    key = _row_key(row)
+    key = view.row_key(row)
     label = ("group: " if row["kind"] == "group" else "") + row["name"]
     return Bar(
         label=f"{label} · {row.get('model')}" if several_models else label,
@@ -385,13 +367,13 @@ def _short_flip(flip: dict[str, Any]) -> dict[str, Any]:
     return short
 
 
-def _status(sample: dict[str, Any]) -> str:
+def _status(sample: Mapping[str, Any]) -> str:
     if sample.get("error"):
         return "error"
     return "correct" if sample.get("correct") else "miss"
 
 
-def _sample_row(sample: dict[str, Any]) -> list[Any]:
+def _sample_row(sample: Mapping[str, Any]) -> list[Any]:
     """One row of the embedded table; the prompt is cut later, after its shared prefix is taken off."""
     cut = {"reply": _truncate(sample.get("reply")),  # an exact_match answer can be long: the reply shows it whole
            **{key: _truncate(sample.get(key), _ANSWER_LIMIT) for key in ("extracted", "target")}}
@@ -437,16 +419,8 @@ def _cut_prompt(row: list[Any]) -> None:
     row[_COL["truncated"]] = row[_COL["truncated"]] or cut
 
 
-def _latest(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per sample: a retried item has a samples.jsonl line per report, and the last counted."""
-    latest: dict[Any, dict[str, Any]] = {}
-    for record in samples:
-        key = record.get("nodeid") or tuple(record.get(k) for k in ("model", "suite", "subject", "id"))
-        latest[key] = record
-    return list(latest.values())
 
-
-def _samples_json(samples: list[dict[str, Any]]) -> str:
+def _samples_json(samples: Sequence[Mapping[str, Any]]) -> str:
     """Columns plus rows (not one object per sample: the keys repeated 15,000 times are megabytes).
 
     ``<``, ``>`` and ``&`` become JSON ``\\u`` escapes, so no prompt can close the ``<script>``

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..atomic import write_atomic
+from . import view
 
 __all__ = [
     "clean_xml_text", "render_junit", "sample_properties", "suite_properties", "write_junit",
@@ -43,7 +44,6 @@ OUTPUT_CHARS = 2000  # of the prompt and of the reply, in a sample's <system-out
 # surrogates (lone ones can sit in a Python str); U+FFFE and U+FFFF.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _DIGITS = re.compile("([0-9]+)")
-_Key = tuple[str, str, str, str]  # (model, suite, kind, name)
 _Part = tuple[int, int, str]  # a run of digits (0, value, "") or of other characters (1, 0, text)
 
 
@@ -60,12 +60,12 @@ def clean_xml_text(value: object) -> str:
 def render_junit(document: Mapping[str, Any], samples: Iterable[Mapping[str, Any]]) -> str:
     """The whole junit.xml, with its XML declaration, as one string."""
     root = ET.Element("testsuites", name="llmeval")
-    records = _latest(samples)
+    records = view.latest_samples(samples)
     for model, suite in _suite_keys(document, records):
         root.append(_testsuite(document, model, suite, [r for r in records if _owner(r) == (model, suite)]))
     for counter in ("tests", "failures", "errors"):
         root.set(counter, str(sum(int(s.get(counter, "0")) for s in root)))
-    duration = _run(document).get("duration_s")
+    duration = view.run(document).get("duration_s")
     if duration is not None:
         root.set("time", _text(duration))
     ET.indent(root)
@@ -97,11 +97,11 @@ def suite_properties(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     verdict = _verdict(document)
     if verdict is not None:
         pairs.append(("verdict", "passed" if verdict else "failed"))
-    comparisons = _comparisons(document, "comparisons")
-    for row in _rows(document):
-        model, suite, kind, name = _row_key(row)
+    comparisons = view.comparisons(document, "comparisons")
+    for row in view.rows(document):
+        model, suite, kind, name = view.row_key(row)
         label = f"{model}:{_classname(suite, kind, name)}"
-        pairs += _row_properties(row, label, comparisons.get(_row_key(row)))
+        pairs += _row_properties(row, label, comparisons.get(view.row_key(row)))
     return [(name, clean_xml_text(value)) for name, value in pairs]
 
 
@@ -110,7 +110,7 @@ def suite_properties(document: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _testsuite(document: Mapping[str, Any], model: str, suite: str, records: list[Mapping[str, Any]]) -> ET.Element:
     element = ET.Element("testsuite", name=clean_xml_text(f"{model}: {suite}"))
-    rows = [row for row in _rows(document) if _row_key(row)[:2] == (model, suite)]
+    rows = [row for row in view.rows(document) if view.row_key(row)[:2] == (model, suite)]
     element.append(_suite_properties_element(document, model, suite, rows))
     cases = [_sample_case(record) for record in sorted(records, key=_sample_order)]
     cases += [_score_case(document, row) for row in rows]
@@ -125,14 +125,14 @@ def _testsuite(document: Mapping[str, Any], model: str, suite: str, records: lis
 def _suite_properties_element(document: Mapping[str, Any], model: str, suite: str,
                               rows: list[Mapping[str, Any]]) -> ET.Element:
     pairs: list[tuple[str, object]] = [("model", model), ("suite", suite)]
-    tool = (_run(document).get("versions") or {}).get("pytest_llmeval")
+    tool = (view.run(document).get("versions") or {}).get("pytest_llmeval")
     if tool is not None:
         pairs.append(("version", tool))
-    comparisons = _comparisons(document, "comparisons")
+    comparisons = view.comparisons(document, "comparisons")
     for row in rows:
-        _, _, kind, name = _row_key(row)
+        _, _, kind, name = view.row_key(row)
         label = name if kind == "subject" else f"group:{name}"
-        pairs += _row_properties(row, label, comparisons.get(_row_key(row)))
+        pairs += _row_properties(row, label, comparisons.get(view.row_key(row)))
         pairs.append((f"version:{label}", row.get("version")))
     return _properties(pairs)
 
@@ -171,7 +171,7 @@ def _sample_case(record: Mapping[str, Any]) -> ET.Element:
 
 
 def _score_case(document: Mapping[str, Any], row: Mapping[str, Any]) -> ET.Element:
-    model, suite, kind, name = _row_key(row)
+    model, suite, kind, name = view.row_key(row)
     case = _testcase(_classname(suite, kind, name), "score")
     names = ("score", "ci_low", "ci_high", "threshold", "passed", "n", "correct", "errors", "unparsed",
              "unparsed_share", "max_unparsed", "version")
@@ -188,7 +188,7 @@ def _failure_reasons(document: Mapping[str, Any], row: Mapping[str, Any]) -> lis
     if row.get("unparsed_passed") is False:
         reasons.append(f"unparsed {_number(row.get('unparsed_share'))} > limit {_number(row.get('max_unparsed'))} "
                        f"({row.get('unparsed')} of {row.get('n')} replies had no readable answer)")
-    regression = _comparisons(document, "regressions").get(_row_key(row))
+    regression = view.comparisons(document, "regressions").get(view.row_key(row))
     if regression is not None:
         reasons.append(_regression_reason(regression))
     return reasons
@@ -229,26 +229,9 @@ def _exchange(record: Mapping[str, Any]) -> str:
 # -- reading the document and the records ----------------------------------------------------
 
 
-def _run(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    return document.get("run") or {}
 
 
-def _rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [*(document.get("subjects") or []), *(document.get("groups") or [])]
 
-
-def _row_key(row: Mapping[str, Any]) -> _Key:
-    kind = "subject" if "subject" in row else "group"
-    return (_str(row, "model"), _str(row, "suite"), kind, _str(row, kind))
-
-
-def _comparison_key(comparison: Mapping[str, Any]) -> _Key:
-    return (_str(comparison, "model"), _str(comparison, "suite"), _str(comparison, "kind"), _str(comparison, "name"))
-
-
-def _comparisons(document: Mapping[str, Any], key: str) -> dict[_Key, Mapping[str, Any]]:
-    """``comparisons`` or ``regressions`` by row; empty without a baseline or in an older document."""
-    return {_comparison_key(c): c for c in document.get(key) or []}
 
 
 def _verdict(document: Mapping[str, Any]) -> bool | None:
@@ -257,13 +240,8 @@ def _verdict(document: Mapping[str, Any]) -> bool | None:
 
 
 def _gate(document: Mapping[str, Any]) -> str:
-    return "ci_low" if (_run(document).get("options") or {}).get("gate") == "ci_low" else "score"
+    return "ci_low" if (view.run(document).get("options") or {}).get("gate") == "ci_low" else "score"
 
-
-def _latest(samples: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """One record per sample: samples.jsonl repeats a retried item, and the last line counted."""
-    latest = {(_str(r, "model"), _str(r, "suite"), _str(r, "subject"), _str(r, "id")): r for r in samples}
-    return list(latest.values())
 
 
 def _owner(record: Mapping[str, Any]) -> tuple[str, str]:
@@ -272,8 +250,8 @@ def _owner(record: Mapping[str, Any]) -> tuple[str, str]:
 
 def _suite_keys(document: Mapping[str, Any], records: list[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """Every (model, suite) with a row or a sample: models in run order, suites by name."""
-    keys = {_row_key(row)[:2] for row in _rows(document)} | {_owner(r) for r in records}
-    order = [m.get("name") for m in _run(document).get("models") or []]
+    keys = {view.row_key(row)[:2] for row in view.rows(document)} | {_owner(r) for r in records}
+    order = [m.get("name") for m in view.run(document).get("models") or []]
     rank = {name: i for i, name in enumerate(order)}
     return sorted(keys, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
 

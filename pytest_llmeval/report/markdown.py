@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import view
+
 __all__ = [
     "STEP_SUMMARY_LIMIT", "append_step_summary", "code_block", "escape_cell", "escape_inline", "render_markdown",
 ]
@@ -40,7 +42,6 @@ _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 _BACKTICKS = re.compile("`+")
 _MISSING = "–"
 _RowKey = tuple[str, str, str]  # (suite, kind, name)
-_Key = tuple[str, str, str, str]  # (model, suite, kind, name)
 
 
 def render_markdown(document: Mapping[str, Any], samples: Iterable[Mapping[str, Any]] = ()) -> str:
@@ -98,7 +99,7 @@ def _lines(text: str) -> str:
 def _heading(document: Mapping[str, Any]) -> str:
     passed = _passed(document)
     mark, word = ("✅", "passed") if passed else ("❌", "failed")
-    models = ", ".join(escape_inline(model) for model in _models(document)) or "no models"
+    models = ", ".join(escape_inline(model) for model in view.models(document)) or "no models"
     lines = [f"## {mark} llmeval {word}: {models}"]
     baseline = document.get("baseline")
     if baseline:
@@ -109,12 +110,12 @@ def _heading(document: Mapping[str, Any]) -> str:
 
 
 def _table(document: Mapping[str, Any]) -> str:
-    models = _models(document)
-    rows = {_row_key(row): row for row in _rows(document)}
+    models = view.models(document)
+    rows = {view.row_key(row): row for row in view.rows(document)}
     keys = sorted(dict.fromkeys(key[1:] for key in rows), key=lambda k: (k[0], k[1] != "subject", k[2]))
     if not keys:
         return "No llmeval results."
-    comparisons, regressions = _comparisons(document, "comparisons"), _comparisons(document, "regressions")
+    comparisons, regressions = view.comparisons(document, "comparisons"), view.comparisons(document, "regressions")
     with_baseline = bool(document.get("baseline") or comparisons)
     with_unparsed = any(row.get("unparsed") is not None for row in rows.values())
     failing = {key for key in keys if any(_row_fails(rows.get((m, *key)), regressions.get((m, *key))) for m in models)}
@@ -255,25 +256,8 @@ def _left_out(count: int, what: str) -> str:
 # -- reading the document --------------------------------------------------------------------
 
 
-def _rows(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [*(document.get("subjects") or []), *(document.get("groups") or [])]
 
 
-def _row_key(row: Mapping[str, Any]) -> _Key:
-    kind = "subject" if "subject" in row else "group"
-    return (str(row.get("model")), str(row.get("suite")), kind, str(row.get(kind)))
-
-
-def _comparisons(document: Mapping[str, Any], key: str) -> dict[_Key, Mapping[str, Any]]:
-    """``comparisons`` or ``regressions`` by row; empty without a baseline or in an older document."""
-    return {(str(c.get("model")), str(c.get("suite")), str(c.get("kind")), str(c.get("name"))): c
-            for c in document.get(key) or []}
-
-
-def _models(document: Mapping[str, Any]) -> list[str]:
-    """The run's models in order, then any model a row names that the run does not (a merged document)."""
-    named = [str(m.get("name")) for m in (document.get("run") or {}).get("models") or []]
-    return list(dict.fromkeys(named + [_row_key(row)[0] for row in _rows(document)]))
 
 
 def _passed(document: Mapping[str, Any]) -> bool:
@@ -281,7 +265,7 @@ def _passed(document: Mapping[str, Any]) -> bool:
     verdict = document.get("verdict")
     if verdict:
         return bool(verdict.get("passed"))
-    return not any(_row_fails(row, None) for row in _rows(document)) and not document.get("regressions")
+    return not any(_row_fails(row, None) for row in view.rows(document)) and not document.get("regressions")
 
 
 def _row_fails(row: Mapping[str, Any] | None, regression: Mapping[str, Any] | None) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..identity import model_of_nodeid
 from ..results.payload import SampleResult
 
 __all__ = ["Progress", "request_lines", "tally"]
@@ -69,10 +70,9 @@ class Progress:
 
     def count_items(self, nodeids: Iterable[str], models: list[str]) -> None:
         for nodeid in nodeids:
-            for model in models:
-                if nodeid.endswith((f"[{model}]", f"-{model}]")):
-                    self.totals[model] += 1
-                    break
+            model = model_of_nodeid(nodeid, models)
+            if model is not None:
+                self.totals[model] += 1
 
     def record(self, result: SampleResult, process: str | None, engine: dict[str, dict[str, Any]] | None) -> None:
         if self.started is None:

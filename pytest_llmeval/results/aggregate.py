@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .gates import gate_failures
+from .latency_gates import gate_failures
 from .latency import LatencyRow, latency_rows
-from .payload import SampleResult
+from .payload import SampleResult, last_per_sample
 from .stats import naive_interval, wilson_interval
 
 __all__ = ["Row", "Summary", "aggregate"]
@@ -110,10 +110,10 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
     ``max_unparsed`` is the run's limit on every subject's unparsed share (``--llm-max-unparsed``);
     a suite's own ``max_unparsed`` rides in the payloads, and the stricter of the two applies.
     """
-    latest = {(r.model, r.suite, r.subject, r.id): r for r in results}
-    order = _model_order(models or [], {r.model for r in latest.values()})
+    latest = last_per_sample(results)
+    order = _model_order(models or [], {r.model for r in latest})
     rank = {m: i for i, m in enumerate(order)}
-    unique = sorted(latest.values(), key=lambda r: (rank[r.model], r.suite, r.subject, r.id))
+    unique = sorted(latest, key=lambda r: (rank[r.model], r.suite, r.subject, r.id))
     subjects, groups = _buckets(unique)
     errors = [r for r in unique if r.error is not None or r.fatal]
     fatal = next((r.error or "fatal backend error" for r in errors if r.fatal), None)

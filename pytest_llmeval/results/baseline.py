@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..errors import ConfigError
 from .aggregate import Summary
 from .payload import SampleResult
 
@@ -30,7 +31,7 @@ __all__ = ["BASELINE_FORMAT", "Baseline", "BaselineError", "BaselineSubject", "d
 BASELINE_FORMAT = 1
 
 
-class BaselineError(ValueError):
+class BaselineError(ConfigError, ValueError):
     """A baseline file that cannot be used; the message is one line naming the file and field."""
 
 

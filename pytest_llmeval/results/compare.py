@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .aggregate import Row, Summary
@@ -26,20 +26,75 @@ from .baseline import Baseline, BaselineSubject
 from .payload import SampleResult
 from .stats import mcnemar_exact
 
-__all__ = ["Comparison", "compare", "regression_line"]
+__all__ = ["Comparison", "Flip", "RowComparison", "compare", "regression_line"]
 
 _TOLERANCE = 1e-12
 _Pairs = list[tuple[str, bool, bool, bool]]  # (subject, was right, is right, is unparsed)
 
 
+@dataclass(frozen=True, slots=True)
+class RowComparison:
+    """One summary row against the baseline. ``status``: ``compared``, ``not_comparable`` (with the
+    ``reason``: a version changed, a member is missing) or ``no_baseline``; the paired numbers are
+    set only when compared. ``to_record`` is its results.json form (``comparisons``)."""
+
+    kind: str
+    model: str
+    baseline_model: str | None
+    suite: str
+    name: str
+    status: str = "compared"
+    reason: str | None = None
+    version: str = ""
+    baseline_version: str | None = None
+    n_paired: int | None = None
+    baseline_score: float | None = None
+    score: float | None = None
+    delta: float | None = None
+    right_to_wrong: int | None = None
+    right_to_wrong_answer: int | None = None
+    right_to_unparsed: int | None = None
+    wrong_to_right: int | None = None
+    p_value: float | None = None
+    significant: bool = False
+    regressed: bool = False
+    improved: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    """A sample right in one run and wrong in the other. ``now``: ``right``, ``wrong answer`` or
+    ``unparsed`` (a right -> wrong flip that lost the answer format). ``to_record``: results.json ``flips``."""
+
+    direction: str  # "right_to_wrong" | "wrong_to_right"
+    now: str
+    model: str
+    baseline_model: str
+    suite: str
+    subject: str
+    id: str
+    prompt: str
+    target: str | None
+    reply: str | None
+    extracted: str | None
+    baseline_reply: str | None
+    baseline_extracted: str | None
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass(slots=True)
 class Comparison:
-    comparisons: list[dict[str, Any]] = field(default_factory=list)
-    flips: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[RowComparison] = field(default_factory=list)
+    flips: list[Flip] = field(default_factory=list)
 
     @property
-    def regressions(self) -> list[dict[str, Any]]:
-        return [c for c in self.comparisons if c["regressed"]]
+    def regressions(self) -> list[RowComparison]:
+        return [c for c in self.comparisons if c.regressed]
 
 
 def compare(summary: Summary, results: Iterable[SampleResult], baseline: Baseline,
@@ -56,37 +111,38 @@ def compare(summary: Summary, results: Iterable[SampleResult], baseline: Baselin
         outcome.comparisons.append(record)
         outcome.flips.extend(flips)
     rank = {m: i for i, m in enumerate(summary.models)}
-    outcome.flips.sort(key=lambda f: (f["direction"] != "right_to_wrong", rank.get(f["model"], len(rank)),
-                                      f["suite"], f["subject"], _natural(f["id"])))
+    outcome.flips.sort(key=lambda f: (f.direction != "right_to_wrong", rank.get(f.model, len(rank)),
+                                      f.suite, f.subject, _natural(f.id)))
     return outcome
 
 
 def _compare_row(row: Row, by_subject: dict[tuple[str, str, str], list[SampleResult]],
                  versions: dict[tuple[str, str, str], str], baseline: Baseline,
-                 tolerance: float, significance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                 tolerance: float, significance: float) -> tuple[RowComparison, list[Flip]]:
     base_model = baseline.model_for(row.model)
-    record = _record(row, base_model)
+    record = RowComparison(kind=row.kind, model=row.model, baseline_model=base_model, suite=row.suite, name=row.name,
+                           version=row.version)
     if base_model is None:
-        return record | {"status": "no_baseline",
-                         "reason": f"model {row.model} is not in the baseline (it has {', '.join(sorted(baseline.models))})"}, []
-    record["baseline_version"] = baseline.version(base_model, row.suite, row.kind, row.name)
+        return replace(record, status="no_baseline",
+                       reason=f"model {row.model} is not in the baseline (it has {', '.join(sorted(baseline.models))})"), []
+    record = replace(record, baseline_version=baseline.version(base_model, row.suite, row.kind, row.name))
     members = list(row.members) if row.kind == "group" else [row.name]
     entries = {m: baseline.subject(base_model, row.suite, m) for m in members}
     problem = _not_comparable(row, entries, versions)
     if problem is not None:
         status, reason = problem
-        return record | {"status": status, "reason": reason}, []
+        return replace(record, status=status, reason=reason), []
     pairs, flips = _paired(row, base_model, entries, by_subject)
     if not pairs:
-        return record | {"status": "not_comparable", "reason": "no scored sample in common with the baseline"}, []
-    return record | _paired_numbers(pairs, row.aggregate == "naive", tolerance, significance), flips
+        return replace(record, status="not_comparable", reason="no scored sample in common with the baseline"), []
+    return replace(record, **_paired_numbers(pairs, row.aggregate == "naive", tolerance, significance)), flips
 
 
 def _paired(row: Row, base_model: str, entries: dict[str, BaselineSubject | None],
-            by_subject: dict[tuple[str, str, str], list[SampleResult]]) -> tuple[_Pairs, list[dict[str, Any]]]:
+            by_subject: dict[tuple[str, str, str], list[SampleResult]]) -> tuple[_Pairs, list[Flip]]:
     """The samples scored in both runs, and (for a subject row) those that flipped."""
     pairs: _Pairs = []
-    flips: list[dict[str, Any]] = []
+    flips: list[Flip] = []
     for member, entry in entries.items():
         assert entry is not None  # _not_comparable returned None
         for r in by_subject.get((row.model, row.suite, member), []):
@@ -97,17 +153,6 @@ def _paired(row: Row, base_model: str, entries: dict[str, BaselineSubject | None
             if was.correct != r.correct and row.kind == "subject":
                 flips.append(_flip(r, base_model, was.correct, was.extracted, was.reply))
     return pairs, flips
-
-
-def _record(row: Row, base_model: str | None) -> dict[str, Any]:
-    return {
-        "kind": row.kind, "model": row.model, "baseline_model": base_model, "suite": row.suite, "name": row.name,
-        "status": "compared", "reason": None, "version": row.version, "baseline_version": None,
-        "n_paired": None, "baseline_score": None, "score": None, "delta": None,
-        "right_to_wrong": None, "right_to_wrong_answer": None, "right_to_unparsed": None,
-        "wrong_to_right": None, "p_value": None,
-        "significant": False, "regressed": False, "improved": False,
-    }
 
 
 def _not_comparable(row: Row, entries: dict[str, BaselineSubject | None],
@@ -157,14 +202,12 @@ def _score(outcomes: Sequence[tuple[str, bool]], naive: bool) -> float:
 
 
 def _flip(r: SampleResult, base_model: str, was_right: bool, was_extracted: str | None,
-          was_reply: str | None) -> dict[str, Any]:
+          was_reply: str | None) -> Flip:
     now = "right" if not was_right else "unparsed" if r.unparsed else "wrong answer"
-    return {
-        "direction": "right_to_wrong" if was_right else "wrong_to_right", "now": now, "model": r.model,
-        "baseline_model": base_model, "suite": r.suite, "subject": r.subject, "id": r.id,
-        "prompt": r.prompt, "target": r.target, "reply": r.reply, "extracted": r.extracted,
-        "baseline_reply": was_reply, "baseline_extracted": was_extracted,
-    }
+    return Flip(direction="right_to_wrong" if was_right else "wrong_to_right", now=now, model=r.model,
+                baseline_model=base_model, suite=r.suite, subject=r.subject, id=r.id, prompt=r.prompt,
+                target=r.target, reply=r.reply, extracted=r.extracted, baseline_reply=was_reply,
+                baseline_extracted=was_extracted)
 
 
 def _natural(text: str) -> list[tuple[int, int | str]]:
@@ -172,14 +215,15 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part]
 
 
-def regression_line(c: dict[str, Any]) -> str:
-    where = f"{c['model']} {c['suite']}/{c['name']}" + (" [group]" if c["kind"] == "group" else "")
-    return (f"regression: {where} {c['baseline_score']:.3f} -> {c['score']:.3f} (delta {c['delta']:+.3f}, "
-            f"McNemar p={c['p_value']:.3g}, right->wrong {c['right_to_wrong']}{_split(c)}, "
-            f"wrong->right {c['wrong_to_right']}, n={c['n_paired']})")
+def regression_line(c: RowComparison) -> str:
+    assert c.baseline_score is not None and c.score is not None and c.delta is not None and c.p_value is not None
+    where = f"{c.model} {c.suite}/{c.name}" + (" [group]" if c.kind == "group" else "")
+    return (f"regression: {where} {c.baseline_score:.3f} -> {c.score:.3f} (delta {c.delta:+.3f}, "
+            f"McNemar p={c.p_value:.3g}, right->wrong {c.right_to_wrong}{_split(c)}, "
+            f"wrong->right {c.wrong_to_right}, n={c.n_paired})")
 
 
-def _split(c: dict[str, Any]) -> str:
+def _split(c: RowComparison) -> str:
     """" (2 now unparsed)" when some right -> wrong flips lost their answer format rather than a fact."""
-    unparsed = c.get("right_to_unparsed") or 0
+    unparsed = c.right_to_unparsed or 0
     return f" ({unparsed} now unparsed)" if unparsed else ""

@@ -11,20 +11,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from ..ranges import default
 from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
 from .compare import Comparison, compare, regression_line
-from .payload import SampleResult
+from .payload import SampleResult, last_per_sample
 from .verdict import failures
 
-__all__ = ["Conclusion", "Settings", "accept_baseline", "conclude", "latest"]
+__all__ = ["Conclusion", "Settings", "accept_baseline", "conclude"]
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What decides a run besides its samples; recorded in results.json ``run.options``."""
+    """What decides a run besides its samples: the one record of them.
+
+    The controller builds it from the run's options, ``to_record`` writes it into results.json
+    ``run.options``, and ``pytest-llmeval merge`` reads it back with ``from_record`` and refuses
+    shards whose records differ (``RECORDED``): shards that decided differently are not one run.
+    ``limit`` and ``strict`` decide which samples run and what a miss is, so they are recorded
+    and compared too, though the conclusion does not read them.
+    """
 
     models: tuple[str, ...] = ()
     latency_gates: Mapping[str, float] = field(default_factory=dict)
@@ -32,10 +40,25 @@ class Settings:
     max_unparsed: float | None = None  # --llm-max-unparsed: every subject's limit on its unparsed share
     baseline: Path | None = None
     update_baseline: bool = False
-    regression_tolerance: float = 0.01
-    regression_significance: float = 0.05
-    sharded: bool = False  # one job of several: it never writes a baseline
+    regression_tolerance: float = field(default_factory=lambda: default("regression_tolerance"))
+    regression_significance: float = field(default_factory=lambda: default("regression_significance"))
+    limit: int | None = None
+    strict: bool = False
+    sharded: bool = False  # one job of several: it never writes a baseline (recorded as run.options.shard)
 
+    RECORDED: ClassVar[tuple[str, ...]] = (
+        "models", "gate", "regression_tolerance", "regression_significance", "latency_gates", "baseline",
+        "update_baseline", "limit", "strict", "max_unparsed",
+    )
+
+    def to_record(self) -> dict[str, Any]:
+        """The settings as results.json ``run.options`` holds them (JSON values)."""
+        return {
+            "models": list(self.models), "gate": self.gate, "regression_tolerance": self.regression_tolerance,
+            "regression_significance": self.regression_significance, "latency_gates": dict(self.latency_gates),
+            "baseline": str(self.baseline) if self.baseline else None, "update_baseline": self.update_baseline,
+            "limit": self.limit, "strict": self.strict, "max_unparsed": self.max_unparsed,
+        }
 
     @classmethod
     def from_record(cls, options: Mapping[str, Any]) -> Settings:
@@ -48,8 +71,10 @@ class Settings:
             max_unparsed=float(options["max_unparsed"]) if options.get("max_unparsed") is not None else None,
             baseline=Path(baseline) if baseline else None,
             update_baseline=bool(options.get("update_baseline")),
-            regression_tolerance=float(options.get("regression_tolerance", 0.01)),
-            regression_significance=float(options.get("regression_significance", 0.05)),
+            regression_tolerance=float(options.get("regression_tolerance", default("regression_tolerance"))),
+            regression_significance=float(options.get("regression_significance", default("regression_significance"))),
+            limit=int(options["limit"]) if options.get("limit") is not None else None,
+            strict=bool(options.get("strict")),
         )
 
 
@@ -69,13 +94,8 @@ class Conclusion:
         return not self.failures
 
 
-def latest(results: Iterable[SampleResult]) -> list[SampleResult]:
-    """One result per sample, the last reported (a rerun item replaces its first report)."""
-    return list({(r.model, r.suite, r.subject, r.id): r for r in results}.values())
-
-
 def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
-    samples = latest(results)
+    samples = last_per_sample(results)
     summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
                         max_unparsed=settings.max_unparsed)
     conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary))
@@ -116,12 +136,12 @@ def obtained_path(path: Path) -> Path:
 
 
 def _differs(comparison: Comparison) -> bool:
-    return bool(comparison.regressions) or any(c["status"] == "not_comparable" for c in comparison.comparisons)
+    return bool(comparison.regressions) or any(c.status == "not_comparable" for c in comparison.comparisons)
 
 
 def _not_compared(comparison: Comparison) -> list[str]:
-    return [f"not comparable: {c['model']} {c['suite']}/{c['name']}" + (" [group]" if c["kind"] == "group" else "")
-            + f": {c['reason']}" for c in comparison.comparisons if c["status"] == "not_comparable"]
+    return [f"not comparable: {c.model} {c.suite}/{c.name}" + (" [group]" if c.kind == "group" else "")
+            + f": {c.reason}" for c in comparison.comparisons if c.status == "not_comparable"]
 
 
 def _plan_write(conclusion: Conclusion, path: Path, missing: bool) -> None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["PAYLOAD_ATTR", "PAYLOAD_VERSION", "SampleResult", "result_of"]
+__all__ = ["PAYLOAD_ATTR", "PAYLOAD_VERSION", "SampleKey", "SampleResult", "last_per_sample", "result_of", "sample_key"]
+
+SampleKey = tuple[str, str, str, str]  # (model, suite, subject, id): one sample of one model
 
 PAYLOAD_ATTR = "llmeval"
 PAYLOAD_VERSION = 1
@@ -73,6 +76,10 @@ class SampleResult:
     latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
     v: int = PAYLOAD_VERSION
 
+    @property
+    def key(self) -> SampleKey:
+        return self.model, self.suite, self.subject, self.id
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
 
@@ -103,6 +110,23 @@ class SampleResult:
             return cls(**record)
         except TypeError as exc:
             raise ValueError(str(exc)) from None
+
+
+Record = TypeVar("Record", SampleResult, Mapping[str, Any])
+
+
+def sample_key(record: SampleResult | Mapping[str, Any]) -> SampleKey:
+    """The sample a result or a samples.jsonl record belongs to."""
+    if isinstance(record, SampleResult):
+        return record.key
+    model, suite, subject, id_ = (str(record.get(k, "")) for k in ("model", "suite", "subject", "id"))
+    return model, suite, subject, id_
+
+
+def last_per_sample(records: Iterable[Record]) -> list[Record]:
+    """One per sample, the last reported (a rerun item's later report replaces its first), in the
+    order samples were first reported. Every reader of results goes through this."""
+    return list({sample_key(r): r for r in records}.values())
 
 
 _PARSED: weakref.WeakKeyDictionary[Any, SampleResult] = weakref.WeakKeyDictionary()

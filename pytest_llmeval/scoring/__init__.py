@@ -8,8 +8,12 @@ One module per job, re-exported here:
     choice.py    read_choice: the option letter a reply commits to, and the rule (precedence documented there)
     numbers.py   read_number / numbers_equal: GSM8K-style final numbers, fractions included
     labels.py    gold answers and log-likelihoods as option labels
+    scored.py    Gold and Scored: what a task's scorer reads and returns
+    tasks.py     the task registry: one line per ``task:`` (scorer, options, gold check, modes, metric)
+    builtin.py   the built-in tasks' scorers: multiple_choice, exact_match, contains, regex, numeric
+    json_match.py  task json_match: the reply's JSON compared structurally with the gold answer
     cloze.py     option texts as continuations: acc, acc_norm, acc_bytes, acc_mutual_info; TruthfulQA MC1/MC2
-    options.py   the suite's ``scoring:`` block: keys, defaults, validation at collection
+    options.py   the suite's ``scoring:`` block: which task reads which key, validation at collection
     score.py     score_reply: one reply against one gold answer, for every task
     text_metrics.py  ROUGE, BLEU and chrF per sample and per corpus (rouge-score, sacrebleu; lazy)
     judge.py     LLM-as-judge: rubric, judge and pairwise prompts, the strict verdict reader

@@ -6,7 +6,8 @@ that a run never measures something other than what the data says:
 
 - ids are unique within a subject, also once made into node ids (``a/b`` and ``a_b`` both become
   ``a_b``): two rows under one id would run twice, count once, and break baseline pairing;
-- every sample has an answer to score against, and a multiple-choice answer names one option;
+- every sample has an answer to score against, and the task can read it (``Task.read_gold``: a
+  multiple-choice answer names one option, a numeric one holds a number);
 - every option of a multiple-choice sample has text (a NaN or null would be shown as ``nan``);
 - every row field a template uses has a value (``{question}`` must not be empty), so nothing is
   asked as ``None`` or ``nan``;
@@ -27,7 +28,8 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..samples import Sample
-from ..scoring import extract_number, normalize_choice_target
+from ..scoring.scored import Gold
+from ..scoring.tasks import REGISTRY
 from .schema import SuiteConfig
 
 __all__ = ["Problems", "check_samples", "node_name", "template_names"]
@@ -145,18 +147,18 @@ def _no_value(value: Any, *, empty: bool) -> bool:
 
 
 def _answer(config: SuiteConfig, s: Sample, where: str, role: str, problems: Problems) -> Sample:
-    """The multiple-choice answer as a letter; numeric answers must hold a number."""
+    """The gold answer as the task compares it (a multiple-choice letter), checked by the task's ``read_gold``."""
     gold = s.target
     if gold is None or not gold.strip():
         return s  # already a problem
-    if config.task == "multiple_choice":
-        if not s.choices:
-            problems.add(where, f"{role} {s.id!r} has no options; map them with fields.choices")
-            return s
-        try:
-            return replace(s, target=normalize_choice_target(gold, s.choices, s.labels))
-        except ValueError as exc:
-            problems.add(where, f"{role} {s.id!r}: {exc}")
-    elif config.task == "numeric" and extract_number(gold) is None:
-        problems.add(where, f"{role} {s.id!r}: answer {gold!r} holds no number")
+    task = REGISTRY[config.task]
+    if task.needs_choices and not s.choices:
+        problems.add(where, f"{role} {s.id!r} has no options; map them with fields.choices")
+        return s
+    if task.read_gold is None:
+        return s
+    try:
+        return replace(s, target=task.read_gold(Gold(gold, s.labels, s.choices, s.fields)))
+    except ValueError as exc:
+        problems.add(where, f"{role} {s.id!r}: {exc}")
     return s

@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import ConfigError, LLMEvalError
+from ..identity import SAMPLE, SampleIdentity
 from ..engine.dispatch import Outcome
-from ..evaluate import apply_outcome, new_result, sample_request
-from ..outcome import RESULT, raise_for_result
+from ..item_outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
 from ..runtime import RUNTIME
 from ..samples import Sample
 from ..yamlfile import load_validated
 from .checks import node_name
+from .evaluate import apply_outcome, new_result, sample_request
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -36,7 +37,7 @@ _QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
 
 def queue_upcoming(item: pytest.Item) -> None:
     """Queue the requests of the items this process will run next, before they run (``prefetch``)."""
-    from ..engine.prefetch import items_to_queue
+    from .prefetch import items_to_queue
 
     runtime = item.config.stash[RUNTIME]
     shared = runtime.shared
@@ -65,7 +66,7 @@ class SuiteFile(pytest.File):
 
 def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: str) -> None:
     """TTFT, TPOT and ITL gates need every model of the run to stream; ConfigError naming the key."""
-    from ..results.gates import parse_gate_key, stream_only
+    from ..results.latency_gates import parse_gate_key, stream_only
 
     keys = stream_only(gates)
     unstreamed = [m.name for m in models if not m.settings.stream]
@@ -102,6 +103,7 @@ class SampleItem(pytest.Item):
     def __init__(self, *, plan: SuitePlan, subject_plan: SubjectPlan, sample: Sample, model: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plan, self.subject_plan, self.sample, self.model = plan, subject_plan, sample, model
+        self.stash[SAMPLE] = SampleIdentity(plan.name, subject_plan.subject, str(sample.id), "suite")
         self.add_marker(pytest.mark.llmeval)
 
     def queue_request(self) -> None:

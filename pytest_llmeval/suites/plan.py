@@ -14,6 +14,7 @@ from typing import Any
 
 from ..data import DataSpec, load
 from ..errors import ConfigError
+from ..identity import SUITE_SUFFIX
 from ..prompts import PromptSpec, validate_template
 from ..samples import Sample
 from ..scoring import validate_options
@@ -152,7 +153,7 @@ def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | N
     examples_by_subject = _few_shot(config, base, where)
     groups = config.group_configs()
     wanted = set(config.data.subjects) if config.data.subjects else None
-    name = config.name or suite_file.name.removesuffix(".llmeval.yaml")
+    name = config.name or suite_file.name.removesuffix(SUITE_SUFFIX)
     selected = [subject for subject in sorted(loaded) if wanted is None or subject in wanted]
     _unique_subjects(selected, where)
     problems = Problems()

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..data.formats import FORMATS
 from ..ranges import ranged
+from ..scoring.tasks import MODES, REGISTRY, TASKS
 
 __all__ = ["DataConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
 
-Task = Literal["multiple_choice", "exact_match", "contains", "regex", "numeric"]
-Format = Literal["jsonl", "csv", "parquet", "mmlu", "cmmlu", "ceval", "gsm8k", "hf"]
+
+def _registered(kind: str, names: tuple[str, ...]) -> AfterValidator:
+    """A name checked against a registry's keys (``scoring.tasks``, ``data.formats``), so a new
+    task or format is accepted here as soon as it is registered there."""
+
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"unknown {kind} {value!r} (expected one of: {', '.join(names)})")
+        return value
+
+    return AfterValidator(check)
+
+
+Task = Annotated[str, _registered("task", TASKS)]
+Format = Annotated[str, _registered("format", FORMATS)]
+Mode = Annotated[str, _registered("mode", MODES)]
 
 
 class _Strict(BaseModel):
@@ -53,7 +69,7 @@ class SuiteConfig(_Strict):
     name: str | None = None
     description: str | None = None
     task: Task
-    mode: Literal["gen", "ll"] = "gen"
+    mode: Mode = "gen"
     data: DataConfig
     prompt: str
     system: str | None = None
@@ -68,7 +84,7 @@ class SuiteConfig(_Strict):
     max_unparsed: Annotated[float | None, ranged("max_unparsed")] = None
     groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
     limit: Annotated[int | None, ranged("limit")] = None
-    latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.gates
+    latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.latency_gates
 
     @field_validator("prompt")
     @classmethod
@@ -88,10 +104,11 @@ class SuiteConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _mode_needs_choices(self) -> SuiteConfig:
-        if self.mode == "ll" and self.task != "multiple_choice":
-            raise ValueError("mode: 'll' works only with task: multiple_choice")
-        from ..results.gates import GateError, check_gates
+    def _mode_fits_task(self) -> SuiteConfig:
+        if self.mode not in REGISTRY[self.task].modes:
+            users = ", ".join(t.name for t in REGISTRY.values() if self.mode in t.modes)
+            raise ValueError(f"mode: {self.mode!r} works only with task: {users}")
+        from ..results.latency_gates import GateError, check_gates
 
         try:
             self.latency = check_gates(self.latency)

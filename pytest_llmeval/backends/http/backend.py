@@ -1,10 +1,10 @@
 """Non-OpenAI HTTP services (TGI, Triton, MindIE, or any JSON endpoint), configured in the profile alone.
 
-A request is the profile's body template filled in (``http_template``) and sent to
+A request is the profile's body template filled in (``template.py``) and sent to
 ``base_url`` + ``path`` through one pooled httpx client per backend, which threads may share.
 The reply's text is read at ``reply_path``; with ``stream: true`` the reply is server-sent
-events (``http_sse``) whose ``stream_path`` pieces are joined. Options and presets:
-``http_options`` and ``http_presets``. One attempt per call: the engine owns retries.
+events (``sse.py``) whose ``stream_path`` pieces are joined. Options and presets:
+``options.py`` and ``presets.py``. One attempt per call: the engine owns retries.
 
 Every failure becomes ours in one place, ``_map_error``:
 
@@ -39,14 +39,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected, TransientBackendError
-from .base import Backend, BackendSettings, GenerateRequest, Reply
-from .http_options import HTTPConfig, build_config
-from .http_sse import Event, iter_events, json_chunks
-from .http_template import MISSING, dotted_get
-from .openai_dict import refuse_finish
-from .openai_chat import retry_after_seconds
-from .stream_clock import ChunkClock
+from ...errors import BackendError, ConfigError, FatalBackendError, SampleRejected, TransientBackendError
+from ..base import Backend, BackendSettings, GenerateRequest, Reply
+from ..openai.chat import retry_after_seconds
+from ..openai.response import refuse_finish
+from ..stream_clock import ChunkClock
+from .options import HTTPConfig, build_config
+from .sse import Event, iter_events, json_chunks
+from .template import MISSING, dotted_get
 
 if TYPE_CHECKING:
     import httpx2
@@ -88,7 +88,7 @@ class HTTPBackend(Backend):
         super().__init__(settings)
         self._config: HTTPConfig = build_config(settings)
         self._httpx = _import_httpx()
-        from .transport import BoundedTransport
+        from ..transport import BoundedTransport
 
         self._client: httpx2.Client = self._httpx.Client(
             headers=self._config.headers, timeout=settings.timeout_s, follow_redirects=False,
@@ -120,7 +120,7 @@ class HTTPBackend(Backend):
         self._client.close()
 
     def _values(self, request: GenerateRequest) -> dict[str, Any]:
-        """What the body template's placeholders stand for (listed in ``http_template``)."""
+        """What the body template's placeholders stand for (listed in ``template.py``)."""
         t = request.temperature
         return {
             "prompt": self._config.prompt(request.messages), "messages": [dict(m) for m in request.messages],

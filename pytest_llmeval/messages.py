@@ -1,0 +1,54 @@
+"""What goes to a model and comes back: chat messages, the two kinds of request, and the reply.
+
+A leaf module (it imports nothing of the package), so prompts, the engine, the suites and the
+backends can all use these values without any of them importing another's layer. The backend
+contract (``backends/base.py``) re-exports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["GenerateRequest", "LoglikelihoodRequest", "Message", "Reply", "render_messages_text"]
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    messages: tuple[Message, ...]
+    max_tokens: int
+    temperature: float
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LoglikelihoodRequest:
+    """Score each continuation given the raw-text context (no chat template is applied)."""
+
+    context: str
+    continuations: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Reply:
+    text: str
+    latency_s: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    logprobs: tuple[float, ...] | None = None  # set for loglikelihood replies, one per continuation
+    extra: dict[str, Any] = field(default_factory=dict)
+    # A streamed reply's timing, from when the request went out: the first non-empty content
+    # chunk (``ttft_s``), the gaps between content chunks (``itl_s``) and how many there were.
+    streamed: bool = False
+    ttft_s: float | None = None
+    itl_s: list[float] | None = None
+    content_chunks: int | None = None
+
+
+def render_messages_text(messages: Sequence[Mapping[str, str]]) -> str:
+    """The prompt as recorded in samples.jsonl (and as a text-only endpoint is sent it): the
+    messages' text, system first."""
+    return "\n\n".join(m["content"] for m in messages)

@@ -1,0 +1,59 @@
+"""The one reader of the results document (``results.json``, docs/results-document.md).
+
+Every renderer (HTML, JUnit, Markdown) reads rows, keys, comparisons, models and samples through
+these functions, so a document written by a run, by ``pytest-llmeval merge`` or by an older
+release is read alike everywhere. Formatting stays with each renderer: each format has its own
+conventions for numbers and missing values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..results.payload import last_per_sample
+
+__all__ = ["RowKey", "comparison_key", "comparisons", "latest_samples", "models", "row_key", "row_kind", "rows",
+           "run"]
+
+RowKey = tuple[str, str, str, str]  # (model, suite, "subject" | "group", name)
+Document = Mapping[str, Any]
+
+
+def run(document: Document) -> Mapping[str, Any]:
+    return document.get("run") or {}
+
+
+def rows(document: Document) -> list[Mapping[str, Any]]:
+    """Subject rows, then group rows, as written."""
+    return [*(document.get("subjects") or []), *(document.get("groups") or [])]
+
+
+def row_kind(row: Mapping[str, Any]) -> str:
+    return "subject" if "subject" in row else "group"
+
+
+def row_key(row: Mapping[str, Any]) -> RowKey:
+    kind = row_kind(row)
+    return str(row.get("model")), str(row.get("suite")), kind, str(row.get(kind))
+
+
+def comparison_key(comparison: Mapping[str, Any]) -> RowKey:
+    """The row a comparison (or a regression) is about."""
+    return tuple(str(comparison.get(k)) for k in ("model", "suite", "kind", "name"))  # type: ignore[return-value]
+
+
+def comparisons(document: Document, key: str = "comparisons") -> dict[RowKey, Mapping[str, Any]]:
+    """``comparisons`` or ``regressions`` by row; empty without a baseline or in an older document."""
+    return {comparison_key(c): c for c in document.get(key) or []}
+
+
+def models(document: Document) -> list[str]:
+    """The run's models in order, then any model only a row names (a merged document)."""
+    named = [str(m.get("name")) for m in run(document).get("models") or [] if isinstance(m, Mapping)]
+    return list(dict.fromkeys(named + [row_key(row)[0] for row in rows(document)]))
+
+
+def latest_samples(samples: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One samples.jsonl record per sample: a retried item has a line per report, and the last counted."""
+    return last_per_sample(samples)

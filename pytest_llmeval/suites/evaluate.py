@@ -1,0 +1,117 @@
+"""One sample, one model: build the request, get its outcome from the engine, score the reply.
+
+The outcome is always a ``SampleResult``: backend failures become ``error`` (never a miss), a
+policy refusal is a miss with its reason, so the item, the summary and the reports all read the
+same record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine.dispatch import Outcome
+from ..errors import FatalBackendError
+from ..messages import GenerateRequest, LoglikelihoodRequest, Reply
+from ..profiles import ModelSpec
+from ..prompts import render_messages_text
+from ..results.payload import SampleResult
+from ..samples import Sample
+from ..scoring import pick_by_loglikelihood, rules, score_reply
+from ..scoring.tasks import REGISTRY
+from .plan import SubjectPlan, SuitePlan
+
+__all__ = ["apply_outcome", "generation_request", "new_result", "sample_request", "timing_fields"]
+
+Request = GenerateRequest | LoglikelihoodRequest
+
+
+def generation_request(model: ModelSpec, plan: SuitePlan, messages: tuple[dict[str, str], ...]) -> GenerateRequest:
+    """Generation settings: what the user pinned (CLI/profile) wins, then the suite, then defaults."""
+    s, gen = model.settings, plan.config.generation
+    pinned = model.generation_fixed
+    max_tokens = s.max_tokens if "max_tokens" in pinned or gen.max_tokens is None else gen.max_tokens
+    temperature = s.temperature if "temperature" in pinned or gen.temperature is None else gen.temperature
+    stop = s.stop if "stop" in pinned or gen.stop is None else tuple(gen.stop)
+    return GenerateRequest(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=tuple(stop))
+
+
+def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Request]:
+    """The recorded prompt and the request, built once before anything is sent."""
+    if plan.config.mode == "ll":
+        context = plan.prompt.text(sample, subject.examples)
+        return context, LoglikelihoodRequest(context=context, continuations=plan.prompt.continuations(sample.labels))
+    messages = plan.prompt.messages(sample, subject.examples)
+    return render_messages_text(messages), generation_request(model, plan, messages)
+
+
+def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
+    return SampleResult(
+        model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
+        nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, metric=REGISTRY[plan.config.task].metric, groups=list(subject.groups),
+        threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
+        group_thresholds=dict(subject.group_thresholds), target=sample.target,
+        group_aggregates=dict(subject.group_aggregates),
+        latency_gates=dict(plan.config.latency),
+    )
+
+
+def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome) -> SampleResult:
+    """Fill ``result`` from what the engine got for the sample's request."""
+    result.retries, result.cached = outcome.retries, outcome.cached
+    if outcome.latency_s is not None:
+        result.latency_s = round(outcome.latency_s, 6)
+    for name, value in timing_fields(outcome).items():
+        setattr(result, name, value)
+    if outcome.error is not None:
+        result.error, result.fatal = str(outcome.error), isinstance(outcome.error, FatalBackendError)
+        return result
+    if outcome.rejected is not None:
+        result.rejected, result.correct = outcome.rejected, False
+        return result
+    assert outcome.reply is not None
+    reply = outcome.reply
+    result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
+    _score(plan, sample, reply, result)
+    return result
+
+
+def timing_fields(outcome: Outcome) -> dict[str, Any]:
+    """The sample's serving numbers (``SampleResult`` field names), from the attempt that answered.
+
+    Nothing for a sample answered from the cache (it was not timed in this run) or not answered.
+    E2E always; TTFT, ITL and TPOT only for a streamed reply. Output tokens are the server's
+    usage count, else (a stream without usage) the number of content chunks. TPOT is
+    (E2E - TTFT) / (output tokens - 1), undefined for replies of fewer than two tokens.
+    """
+    reply = outcome.reply
+    if outcome.cached or reply is None or outcome.latency_s is None:
+        return {}
+    fields: dict[str, Any] = {"e2e_s": round(outcome.latency_s, 6), "sent_at": outcome.sent_at,
+                              "output_tokens": reply.completion_tokens}
+    if not reply.streamed:
+        return fields
+    tokens = reply.completion_tokens if reply.completion_tokens is not None else reply.content_chunks
+    fields.update(streamed=True, ttft_s=reply.ttft_s, itl_s=list(reply.itl_s or []), output_tokens=tokens)
+    if reply.ttft_s is not None and tokens is not None and tokens > 1:
+        fields["tpot_s"] = round(max(0.0, outcome.latency_s - reply.ttft_s) / (tokens - 1), 6)
+    return fields
+
+
+def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) -> None:
+    assert sample.target is not None  # plan building rejects unanswered samples
+    if plan.config.mode == "ll":
+        if reply.logprobs is None or len(reply.logprobs) != len(sample.labels):
+            result.error = f"backend returned {0 if reply.logprobs is None else len(reply.logprobs)} log-likelihoods for {len(sample.labels)} options"
+            return
+        result.extracted = pick_by_loglikelihood(reply.logprobs, sample.labels)
+        result.rule = rules.LOG_LIKELIHOOD
+        result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
+        result.correct = result.extracted == sample.target
+        return
+    result.reply = reply.text
+    scored = score_reply(
+        plan.config.task, reply.text, sample.target, labels=sample.labels, choices=sample.choices,
+        options=plan.config.scoring, fields=sample.fields,
+    )
+    result.extracted, result.correct = scored.extracted, scored.correct
+    result.rule, result.unparsed = scored.rule, scored.unparsed
