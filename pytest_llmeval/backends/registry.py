@@ -23,7 +23,7 @@ ENTRY_POINT_GROUP = "pytest_llmeval.backends"
 KNOWN_BACKENDS: Mapping[str, str] = MappingProxyType({
     "openai": "pytest_llmeval.backends.openai.chat:OpenAIChatBackend",
     "llamacpp": "pytest_llmeval.backends.llamacpp:LlamaCppBackend",
-    "hf": "pytest_llmeval.backends.hf:HFBackend",
+    "hf": "pytest_llmeval.backends.hf.backend:HFBackend",
     "http": "pytest_llmeval.backends.http.backend:HTTPBackend",
 })
 _KEY = "llm-backend"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 __all__ = ["INSTALL_HINT", "LoadedHF", "cache_root", "converted_folder", "import_torch", "load_hf_model"]
 
@@ -41,7 +41,7 @@ class LoadedHF:
     device: Any  # torch.device
     lock: threading.Lock
     head_is_linear: bool  # logits == lm_head(last hidden state): positions can be picked before the head
-    packs: bool = False  # options are scored packed behind one pass over their context (see hf_score)
+    packs: bool = False  # options are scored packed behind one pass over their context (see score.py)
 
 
 _MODELS: dict[tuple[str, str, str], LoadedHF] = {}
@@ -82,7 +82,7 @@ def _load(source: Path, dtype: str, device: str) -> LoadedHF:
         model = model.to(device).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ConfigError(f"transformers cannot load {source}: {_one_line(exc)}", key="model_path") from None
-    from .hf_score import packing_is_exact
+    from .score import packing_is_exact
 
     loaded = LoadedHF(model, tokenizer, torch.device(device), threading.Lock(), _head_is_linear(model, tokenizer))
     return replace(loaded, packs=packing_is_exact(loaded))
@@ -113,7 +113,7 @@ def _from_gguf(file: Path, dtype: Any) -> tuple[Any, Any]:
 
 
 def cache_root() -> Path:
-    from ..machine import user_cache_dir
+    from ...machine import user_cache_dir
 
     return user_cache_dir() / "hf"
 
