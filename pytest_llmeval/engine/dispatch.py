@@ -36,7 +36,7 @@ from typing import Any
 from ..backends.base import (
     Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply, attempt_timeout, set_attempt_deadline,
 )
-from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected
+from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected, reason
 from ..scrub import Scrubber
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
@@ -312,8 +312,7 @@ class Dispatcher:
         except BackendError as exc:
             return Outcome(error=exc, retries=job.retries)
         except Exception as exc:  # noqa: BLE001 - a user backend broke its contract: one line, one sample
-            first = (str(exc).splitlines() or [""])[0]
-            return Outcome(error=BackendError(f"backend {self.settings.backend!r} raised {type(exc).__name__}: {first}"),
+            return Outcome(error=BackendError(f"backend {self.settings.backend!r} raised {reason(exc)}"),
                            retries=job.retries)
         return Outcome(reply=reply, retries=job.retries, latency_s=reply.latency_s or (latency[-1] if latency else None),
                        sent_at=sent_at[-1] if sent_at else None)

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ...errors import BackendError, ConfigError
+from ...errors import BackendError, ConfigError, one_line
 from ..base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
 from ..llamacpp import default_threads
 from .load import LoadedHF, import_torch, load_hf_model
@@ -135,5 +135,4 @@ def _guarded(call: Callable[[], T]) -> T:
     except BackendError:
         raise
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError subclasses, tokenizers others
-        message = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise BackendError(f"hf: {type(exc).__name__}: {message}") from None
+        raise BackendError(f"hf: {one_line(exc)}") from None
