@@ -176,13 +176,14 @@ def _hf_stack() -> Check:
 
 
 def _entry_points() -> Iterator[Check]:
-    from .backends.registry import ENTRY_POINT_GROUP
+    from .backends.registry import ENTRY_POINT_GROUP, entry_point_class
+    from .errors import ConfigError
 
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
-            ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin package: say which
-            yield Check(FAIL, f"backend {ep.name}", f"entry point {ep.value} cannot load: {one_line(exc)}",
+            entry_point_class(ep)  # as a run resolves it: loaded, and a Backend
+        except ConfigError as exc:
+            yield Check(FAIL, f"backend {ep.name}", exc.detail,
                         f"reinstall the package that provides {ep.value.split(':')[0]}")
         else:
             yield Check(OK, f"backend {ep.name}", f"entry point {ep.value}")

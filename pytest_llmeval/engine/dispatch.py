@@ -95,13 +95,15 @@ class _Job:
 
 class Dispatcher:
     def __init__(
-        self, name: str, settings: BackendSettings, make_backend: Callable[[], Backend], *,
+        self, name: str, settings: BackendSettings, make_backend: Callable[[], Backend],
+        backend_class: Callable[[], type[Backend]], *,
         store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
         concurrency: int, batch_size: int, on_fatal: Callable[[str], None], scrubber: Scrubber = Scrubber(),
         blocked: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.name, self.settings, self._scrubber = name, settings, scrubber
         self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
+        self._backend_class = backend_class
         self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
         self._blocked = blocked
         self.stats = EngineStats()
@@ -218,10 +220,8 @@ class Dispatcher:
 
     def _is_local(self) -> bool:
         if self._local is None:
-            from ..backends.registry import resolve_backend_class
-
             try:
-                self._local = bool(getattr(resolve_backend_class(self.settings.backend), "local", False))
+                self._local = bool(self._backend_class().local)
             except ConfigError:  # reported when the backend is built, as a fatal error
                 self._local = False
         return self._local
