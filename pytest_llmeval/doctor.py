@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import one_line
+from .errors import detail, one_line
 from .machine import cpu, user_cache_dir
 
 __all__ = ["Check", "Place", "checks", "main"]
@@ -176,13 +176,14 @@ def _hf_stack() -> Check:
 
 
 def _entry_points() -> Iterator[Check]:
-    from .backends.registry import ENTRY_POINT_GROUP
+    from .backends.registry import ENTRY_POINT_GROUP, entry_point_class
+    from .errors import ConfigError
 
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
-            ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin package: say which
-            yield Check(FAIL, f"backend {ep.name}", f"entry point {ep.value} cannot load: {one_line(exc)}",
+            entry_point_class(ep)  # as a run resolves it: loaded, and a Backend
+        except ConfigError as exc:
+            yield Check(FAIL, f"backend {ep.name}", exc.detail,
                         f"reinstall the package that provides {ep.value.split(':')[0]}")
         else:
             yield Check(OK, f"backend {ep.name}", f"entry point {ep.value}")
@@ -329,7 +330,7 @@ def _journal_state(path: Path, cwd: Path) -> Check:
             with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
                 count = db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
         except sqlite3.Error as exc:
-            return Check(FAIL, "journal", f"{shown} cannot be read: {exc}", "--llm-cache=clear starts it afresh")
+            return Check(FAIL, "journal", f"{shown} cannot be read: {detail(exc)}", "--llm-cache=clear starts it afresh")
         writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
         return Check(OK if writable else FAIL, "journal", f"{shown}: {count} replies, "
                      + ("writable" if writable else "read-only: a run cannot record replies"), "" if writable else fix)

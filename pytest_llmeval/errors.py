@@ -26,14 +26,16 @@
 Every message is a single line that names where the problem is (file, line, key or field) and
 what was expected, because users see it in place of a traceback. The three ``ConfigError``s
 defined beside the code that raises them are also ``ValueError``s, as they were before they
-joined the tree. ``one_line`` turns any exception, in the tree or not, into the line shown.
+joined the tree. ``one_line`` turns any exception, in the tree or not, into the line shown;
+``reason`` and ``detail`` give a foreign exception's few words for a line of our own (with and
+without its class). No other module spells an exception out by hand.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "BackendError", "Cancelled", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "NativeCrashError",
-    "SampleRejected", "SandboxError", "TransientBackendError", "one_line", "reason",
+    "SampleRejected", "SandboxError", "TransientBackendError", "detail", "one_line", "reason",
 ]
 
 
@@ -103,6 +105,15 @@ class SampleRejected(BackendError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def detail(exc: BaseException) -> str:
+    """What went wrong in the exception's own words, for a line that already names the step that
+    failed ("cannot read CSV (...)"): an OSError's reason, else the first line of its message; its
+    class only when it has no message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def reason(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, detail
 from .options import parse_shard
 from .results.conclude import Conclusion, Settings, accept_baseline, conclude
 from .results.payload import SampleResult
@@ -47,7 +47,7 @@ def read_shard(folder: Path) -> Shard:
     try:
         run = json.loads(results.read_text(encoding="utf-8"))["run"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise MergeError(f"{results}: expected a results.json with a 'run' object ({exc})") from None
+        raise MergeError(f"{results}: expected a results.json with a 'run' object ({detail(exc)})") from None
     return Shard(folder=folder, run=run, samples=list(_read_samples(samples)))
 
 
@@ -60,7 +60,7 @@ def _read_samples(path: Path) -> list[SampleResult]:
             try:
                 samples.append(SampleResult.from_record(json.loads(line)))
             except (json.JSONDecodeError, ValueError) as exc:
-                raise MergeError(f"{path}:{number}: not a sample record ({exc})") from None
+                raise MergeError(f"{path}:{number}: not a sample record ({detail(exc)})") from None
     return samples
 
 

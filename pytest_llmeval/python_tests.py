@@ -17,7 +17,7 @@ import pytest
 
 from .data import DataSpec, load
 from .data.formats import format_for_suffix
-from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected
+from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected, one_line
 from .messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .profiles import ModelSpec
 from .prompts import render_messages_text
@@ -222,5 +222,5 @@ def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool
     elif call.excinfo and call.excinfo.errisinstance(pytest.skip.Exception):
         return None
     else:
-        result.error = f"{type(exc).__name__}: {exc}".splitlines()[0] if not isinstance(exc, BackendError) else str(exc)
+        result.error = one_line(exc)
     return result

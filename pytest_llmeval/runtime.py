@@ -90,6 +90,7 @@ class Runtime:
     shared: SharedRun = field(default_factory=SharedRun)
     cache_path: Callable[[], Path | None] = lambda: None
     _models: list[ModelSpec] | None = None
+    _classes: dict[str, type[Backend]] = field(default_factory=dict)
     _backends: dict[str, Backend] = field(default_factory=dict)
     _dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
     _store: ResponseStore | None = None
@@ -115,10 +116,18 @@ class Runtime:
             raise FatalBackendError(self._fatal[name])
         with self._lock:
             if name not in self._backends:
-                from .backends.registry import create_backend
-
-                self._backends[name] = create_backend(self.model(name).settings)
+                self._backends[name] = self.backend_class(name)(self.model(name).settings)
             return self._backends[name]
+
+    def backend_class(self, name: str) -> type[Backend]:
+        """The model's backend class, resolved by the registry once: the backend is built from it,
+        and the engine reads its ``local`` before then (to size its threads)."""
+        with self._lock:
+            if name not in self._classes:
+                from .backends.registry import resolve_backend_class
+
+                self._classes[name] = resolve_backend_class(self.model(name).settings.backend)
+            return self._classes[name]
 
     def dispatcher(self, name: str) -> Dispatcher:
         """The model's request queue in this process (retries, rate limit, cache)."""
@@ -170,7 +179,8 @@ class Runtime:
             limiter = SharedRateLimit(rate_file(self.shared.folder(), endpoint_of(spec.settings)),
                                       spec.rate, spec.tokens_per_minute)
         return Dispatcher(
-            spec.name, spec.settings, lambda: self.backend(spec.name), store=self.store(), limiter=limiter,
+            spec.name, spec.settings, lambda: self.backend(spec.name), lambda: self.backend_class(spec.name),
+            store=self.store(), limiter=limiter,
             policy=RetryPolicy(retries=spec.settings.retries, deadline=self.shared.deadline),
             concurrency=spec.concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
             on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 from .backends.base import Backend, BackendSettings
-from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected, TransientBackendError
+from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected, TransientBackendError, one_line
 from .messages import GenerateRequest, LoglikelihoodRequest, Reply
 
 __all__ = ["Answer", "Delayed", "Failed", "Fatal", "Rejected", "ScriptedBackend", "Transient"]
@@ -215,7 +215,7 @@ def _function(target: Any) -> Callable[[Request], Answer]:
     try:
         function = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"cannot load {target!r} ({type(exc).__name__}: {exc})", key="options.reply") from None
+        raise ConfigError(f"cannot load {target!r} ({one_line(exc)})", key="options.reply") from None
     if not callable(function):
         raise ConfigError(f"{target!r} is not a function", key="options.reply")
     return function  # type: ignore[no-any-return]

@@ -13,8 +13,8 @@ import pytest
 
 from pytest_llmeval.backends.base import BackendSettings, GenerateRequest, LoglikelihoodRequest
 from pytest_llmeval.backends.bundled import bundled_model_path
-from pytest_llmeval.backends.hf import HFBackend, _guarded
-from pytest_llmeval.backends.hf_load import converted_folder, import_torch
+from pytest_llmeval.backends.hf.backend import HFBackend, _guarded
+from pytest_llmeval.backends.hf.load import converted_folder, import_torch
 from pytest_llmeval.errors import BackendError, ConfigError
 
 
@@ -121,7 +121,7 @@ def test_log_likelihoods_equal_a_plain_forward_pass(hf_backend):
 
 
 def test_options_sharing_a_context_are_read_from_few_rows(hf_backend):
-    from pytest_llmeval.backends.hf_score import plan_reads
+    from pytest_llmeval.backends.hf.score import plan_reads
 
     rows, reads = plan_reads(hf_backend.model.tokenizer, SCORING_CASES[:2], hf_backend.max_seq_len)
     # request 0: the letters and " four" are read from the row of " 4" (" ", "4"), which starts with
@@ -131,7 +131,7 @@ def test_options_sharing_a_context_are_read_from_few_rows(hf_backend):
 
 
 def test_option_texts_are_read_after_one_pass_over_their_context(hf_backend):
-    from pytest_llmeval.backends.hf_score import TokenizerView, plan_reads
+    from pytest_llmeval.backends.hf.score import TokenizerView, plan_reads
     from pytest_llmeval.backends.llamacpp import encode_pairs
 
     assert hf_backend.model.packs  # SmolLM2 under sdpa honours the packing mask exactly
@@ -153,7 +153,7 @@ def test_packing_is_not_trusted_to_models_whose_attention_would_ignore_the_mask(
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from pytest_llmeval.backends.hf_score import packing_is_exact
+    from pytest_llmeval.backends.hf.score import packing_is_exact
 
     for config in ({"_attn_implementation": "flash_attention_2"},
                    {"_attn_implementation": "sdpa", "sliding_window": 4096},
@@ -215,7 +215,7 @@ def test_the_gguf_is_converted_once_into_the_cache(hf_backend):
 
 def test_two_processes_converting_at_once_both_get_the_folder(tmp_path, monkeypatch):
     """The race itself, with a stand-in converter that waits for the other before renaming."""
-    from pytest_llmeval.backends import hf_load
+    from pytest_llmeval.backends.hf import load as hf_load
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     both = threading.Barrier(2)

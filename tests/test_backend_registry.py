@@ -77,6 +77,12 @@ def test_an_entry_point_of_the_backends_group(user_module, tmp_path):
     assert create_backend(_settings("echo")).generate(HELLO).text == "hello from m"
     with pytest.raises(ConfigError, match="not a subclass"):
         create_backend(_settings("broken"))
+    # doctor checks each installed entry point as a run resolves it: a class that is no Backend fails there too
+    from pytest_llmeval.doctor import _entry_points
+
+    checks = {check.name: check for check in _entry_points()}
+    assert checks["backend echo"].status == "ok" and checks["backend broken"].status == "FAIL"
+    assert checks["backend broken"].text == "backend 'broken' is not a subclass of pytest_llmeval.Backend"
 
 
 def test_an_unknown_name_is_a_config_error():

@@ -78,3 +78,14 @@ def test_cancelled_is_in_errors_and_the_engine_still_names_it() -> None:
 ])
 def test_one_line(exc: BaseException, line: str) -> None:
     assert one_line(exc) == line
+
+
+@pytest.mark.parametrize(("exc", "words", "named"), [
+    (OSError(errno.EISDIR, "Is a directory", "data.csv"), "Is a directory", "Is a directory"),
+    (ValueError("Error tokenizing data. C error: Expected 5 fields\nmore"), "Error tokenizing data. C error: Expected 5 fields",
+     "ValueError: Error tokenizing data. C error: Expected 5 fields"),
+    (RuntimeError(), "RuntimeError", "RuntimeError"),
+])
+def test_detail_and_reason_give_a_foreign_errors_few_words(exc: BaseException, words: str, named: str) -> None:
+    """detail for a line that already names the step ("cannot read CSV (...)"), reason with the class."""
+    assert errors.detail(exc) == words and errors.reason(exc) == named

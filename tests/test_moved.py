@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,10 @@ MOVED = [
     ("pytest_llmeval.backends.http_presets", "PRESETS", "pytest_llmeval.backends.http.presets"),
     ("pytest_llmeval.backends.http_sse", "iter_events", "pytest_llmeval.backends.http.sse"),
     ("pytest_llmeval.backends.http_template", "BodyTemplate", "pytest_llmeval.backends.http.template"),
+    ("pytest_llmeval.backends.hf_generate", "generate_replies", "pytest_llmeval.backends.hf.generate"),
+    ("pytest_llmeval.backends.hf_load", "load_hf_model", "pytest_llmeval.backends.hf.load"),
+    ("pytest_llmeval.backends.hf_options", "parse_options", "pytest_llmeval.backends.hf.options"),
+    ("pytest_llmeval.backends.hf_score", "plan_reads", "pytest_llmeval.backends.hf.score"),
     ("pytest_llmeval.results.gates", "check_gates", "pytest_llmeval.results.latency_gates"),
     ("pytest_llmeval.report.flips", "baseline_lines", "pytest_llmeval.report.baseline"),
     ("pytest_llmeval.outcome", "raise_for_result", "pytest_llmeval.item_outcome"),
@@ -38,16 +43,16 @@ def test_a_name_the_new_module_lacks_is_still_an_attribute_error() -> None:
         importlib.import_module("pytest_llmeval.evaluate").no_such_name  # noqa: B018
 
 
-def test_the_http_family_keeps_its_import_path_without_a_warning() -> None:
+@pytest.mark.parametrize(("family", "name"), [("http", "HTTPBackend"), ("hf", "HFBackend")])
+def test_a_family_keeps_its_import_path_without_a_warning(family: str, name: str) -> None:
     import warnings
 
-    from pytest_llmeval.backends.http.backend import HTTPBackend
-
+    new = getattr(importlib.import_module(f"pytest_llmeval.backends.{family}.backend"), name)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        from pytest_llmeval.backends.http import HTTPBackend as old
+        old = getattr(importlib.import_module(f"pytest_llmeval.backends.{family}"), name)
 
-    assert old is HTTPBackend
+    assert old is new
 
 
 def test_an_old_backend_path_still_names_a_backend() -> None:
@@ -56,3 +61,14 @@ def test_an_old_backend_path_still_names_a_backend() -> None:
 
     with pytest.warns(DeprecationWarning, match="openai_chat.OpenAIChatBackend moved"):
         assert resolve_backend_class("pytest_llmeval.backends.openai_chat:OpenAIChatBackend") is OpenAIChatBackend
+
+
+def test_an_old_path_is_a_deleted_file_so_git_follows_the_move() -> None:
+    """The forwarders live in backends/_moved/, not at the old file names: a change another branch
+    makes to ``hf_score.py`` then merges into ``hf/score.py`` as a rename, not a conflict."""
+    import pytest_llmeval.backends as backends
+
+    folder = Path(backends.__file__).parent
+    olds = [old.rpartition(".")[2] for old, _, _ in MOVED if old.startswith("pytest_llmeval.backends.")]
+    assert [name for name in olds if (folder / f"{name}.py").exists()] == []
+    assert all((folder / "_moved" / f"{name}.py").is_file() for name in olds)

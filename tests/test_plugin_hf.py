@@ -22,7 +22,7 @@ models:
 """
 NO_CACHE = ["--llm-cache=off", "-p", "no:cacheprovider"]
 # pytester points HOME at a temporary folder; xdist workers must still find the GGUF's converted
-# copy (see hf_load) where the session put it, or each would convert it again (16 s apiece).
+# copy (see backends/hf/load.py) where the session put it, or each would convert it again (16 s apiece).
 CACHE_HOME = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
 
 

@@ -38,7 +38,7 @@ def test_a_suites_limit_fails_the_run_and_every_report_shows_the_share(pytester:
     if "no:terminal" not in extra:
         result.stdout.fnmatch_lines(["*suite/subject*max unparsed*score*95% CI*unparsed*verdict*",
                                      "quiz/geo *0.300*0.000*PASS", "quiz/sci *0.300*0.333*FAIL",
-                                     "quiz/everything ?group? *0.167  -", line])
+                                     "quiz/everything ?group? *0.167  —", line])
     out = pytester.path / "out"
     document = read_results(out)
     assert document["verdict"]["failures"] == [line]
@@ -134,7 +134,7 @@ def test_right_to_wrong_flips_are_split_into_wrong_answers_and_unparsed(pytester
     result.stdout.fnmatch_lines([
         "*flipped right -> wrong answer: 6 (first 1; all in the reports)*", "*id=alg0: target B, was B, now C*",
         "*flipped right -> unparsed (no readable answer now): 6 (first 1; all in the reports)*",
-        "*id=alg6: target B, was B, now -*",
+        "*id=alg6: target B, was B, now —*",
         "*regression: ckpt gen/alg 1.000 -> 0.400 (delta -0.600, McNemar p=*, right->wrong 12 (6 now unparsed), "
         "wrong->right 0, n=20)*",
     ])

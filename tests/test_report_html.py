@@ -15,6 +15,7 @@ from typing import Any
 import jinja2  # noqa: F401 (imported before any pytester run, which would otherwise drop it from sys.modules)
 import pytest
 
+from pytest_llmeval.report import view
 from pytest_llmeval.report.html import PAGE_SIZE, SAMPLE_TEXT_LIMIT, render_html, write_html
 from tests.browser import browser, open_report, requires_chromium  # noqa: F401 (browser is a fixture)
 from tests.e2e import mc_replies, read_results, read_samples, server_args, write_mc_suite
@@ -392,6 +393,8 @@ def test_browser_filters_samples_by_rule_and_unparsed(browser, baseline_page: Pa
         assert opened.search("", "unparsed") == len(unparsed) == 21
         assert page.locator("#samples-table tbody tr.unparsed").count() == 21
         assert set(page.locator("#samples-table tbody tr td:nth-child(8)").all_inner_texts()) == {"echoed options"}
+        # nothing extracted reads as the one missing-value glyph, as in the flips table
+        assert set(page.locator("#samples-table tbody tr td:nth-child(7)").all_inner_texts()) == {view.MISSING}
         assert opened.search("", "", "echoed options") == 21
         assert opened.search("", "", "opening letter") == PAGE_SIZE
         assert f"of {450 - 21 - 9} matching" in page.inner_text("#sample-count")  # errors have no rule

@@ -90,7 +90,7 @@ def test_one_model() -> None:
         ["suite / subject", "score", "95% CI", "threshold", "verdict"],
         ["quiz/geo", "0.500", "[0.200, 0.800]", "0.600", "❌"],
         ["quiz/sci", "1.000", "[0.700, 1.000]", "0.500", "✅"],
-        ["quiz/all (group)", "0.750", "[0.450, 1.000]", "–", "–"],
+        ["quiz/all (group)", "0.750", "[0.450, 1.000]", "—", "—"],
     ]
     assert "### Failures\n\n- threshold not met\\: m quiz\\/geo 0\\.500 \\< 0\\.600 \\(n\\=2\\)" in text
     assert "Regressions" not in text and "flips" not in text and text.endswith("\n")
@@ -104,7 +104,7 @@ def test_two_models_get_a_column_group_each() -> None:
     rows = table(render_markdown(doc))
     assert rows[0] == ["suite / subject", *(f"{m} {t}" for m in ("beta", "alpha") for t in ("score", "95% CI", "threshold", "verdict"))]
     assert rows[1] == ["quiz/geo", "0.500", "[0.200, 0.800]", "0.500", "✅", "0.500", "[0.200, 0.800]", "0.900", "❌"]
-    assert rows[2] == ["quiz/sci", "0.500", "[0.200, 0.800]", "0.500", "✅", "–", "–", "–", "–"]
+    assert rows[2] == ["quiz/sci", "0.500", "[0.200, 0.800]", "0.500", "✅", "—", "—", "—", "—"]
     assert render_markdown(doc).startswith("## ❌ llmeval failed: beta, alpha\n")  # no verdict key: read from the rows
 
 
@@ -121,9 +121,9 @@ def test_a_baseline_adds_delta_and_p_with_regressions_in_bold() -> None:
     rows = table(text)
     assert rows[0][-2:] == ["Δ", "p"]
     assert rows[1:] == [["quiz/geo", "0.500", "[0.200, 0.800]", "0.500", "❌", "-0.400", "0.0078"],
-                        ["quiz/new", "0.500", "[0.200, 0.800]", "0.500", "✅", "not comparable", "–"],
+                        ["quiz/new", "0.500", "[0.200, 0.800]", "0.500", "✅", "not comparable", "—"],
                         ["quiz/sci", "0.500", "[0.200, 0.800]", "0.500", "✅", "+0.020", "0.5"],
-                        ["quiz/all (group)", "0.500", "[0.200, 0.800]", "0.500", "✅", "–", "–"]]
+                        ["quiz/all (group)", "0.500", "[0.200, 0.800]", "0.500", "✅", "—", "—"]]
     assert ("### Regressions\n\n- **m quiz\\/geo**: 0.500 vs 0.900 for old over 10 paired samples, "
             "Δ -0.400, p 0.0078 (4 right → wrong, 0 wrong → right)") in text
 
@@ -243,4 +243,4 @@ def test_end_to_end_from_a_real_run(pytester: pytest.Pytester, fake_openai_facto
     assert [r[0] for r in rows[1:]] == ["quiz/geo", "quiz/sci", "quiz/everything (group)"]
     assert rows[0] == ["suite / subject", "score", "95% CI", "unparsed", "threshold", "verdict"]
     assert rows[2][1:] == [rows[2][1], rows[2][2], "0.000", "0.900", "❌"] and rows[2][1] == "0.667"
-    assert rows[1][5] == "✅" and rows[3][5] == "–"
+    assert rows[1][5] == "✅" and rows[3][5] == "—"

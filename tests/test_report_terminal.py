@@ -101,7 +101,7 @@ def test_subject_with_only_errors() -> None:
     assert lines[:3] == [
         ("suite/subject  version   metric    mode  threshold  n  errors  score  95% CI          verdict", BOLD),
         ("quiz/geo       3f2a9c1d  accuracy  gen       0.500  2       0  1.000  [0.342, 1.000]  PASS", {}),
-        ("quiz/sci       3f2a9c1d  accuracy  gen       0.500  0       2      -  -               FAIL", RED),
+        ("quiz/sci       3f2a9c1d  accuracy  gen       0.500  0       2      —  —               FAIL", RED),
     ]
     assert lines[3:] == [(text, FAIL_LINE) for text in failures(aggregate(results))]
     assert len(lines) == 5
@@ -110,16 +110,16 @@ def test_subject_with_only_errors() -> None:
 def test_errors_without_failing_rows_are_yellow_and_ungated_rows_have_no_verdict() -> None:
     results = scored("m", "geo", 2, 0, groups=[], threshold=None) + errored("m", "sci", 1, groups=["g"])
     lines = summary_lines(aggregate(results))
-    assert lines[1] == ("quiz/geo        3f2a9c1d  accuracy  gen           -  2       0  1.000  [0.342, 1.000]  -", {})
+    assert lines[1] == ("quiz/geo        3f2a9c1d  accuracy  gen           —  2       0  1.000  [0.342, 1.000]  —", {})
     assert lines[2][1] == RED
-    assert lines[3] == ("quiz/g [group]  ed1fbd70  accuracy  gen           -  0       1      -  -               -", YELLOW)
+    assert lines[3] == ("quiz/g [group]  ed1fbd70  accuracy  gen           —  0       1      —  —               —", YELLOW)
 
 
 def test_missing_row_for_one_model() -> None:
     results = scored("a", "geo", 1, 0, groups=[]) + scored("b", "sci", 1, 0, groups=[])
     _, _, geo, sci = [text for text, _ in summary_lines(aggregate(results))]
-    assert geo.split("|")[2].split() == ["-", "-", "-", "-"]
-    assert sci.split("|")[1].split() == ["-", "-", "-", "-"]
+    assert geo.split("|")[2].split() == ["—", "—", "—", "—"]
+    assert sci.split("|")[1].split() == ["—", "—", "—", "—"]
 
 
 def test_groups_follow_their_own_suite() -> None:
@@ -164,7 +164,7 @@ def test_an_unparsed_limit_shows_and_fails_its_row_like_a_threshold() -> None:
     summary = aggregate(results, max_unparsed=0.3)
     assert summary_lines(summary) == [
         ("suite/subject  version   metric    mode  threshold  max unparsed  n  score  95% CI          unparsed  verdict", BOLD),
-        ("quiz/geo       3f2a9c1d  accuracy  gen           -         0.200  4  0.750  [0.301, 0.954]     0.250  FAIL", RED),
-        ("quiz/sci       3f2a9c1d  accuracy  gen           -         0.300  4  1.000  [0.510, 1.000]     0.000  PASS", {}),
+        ("quiz/geo       3f2a9c1d  accuracy  gen           —         0.200  4  0.750  [0.301, 0.954]     0.250  FAIL", RED),
+        ("quiz/sci       3f2a9c1d  accuracy  gen           —         0.300  4  1.000  [0.510, 1.000]     0.000  PASS", {}),
         ("unparsed share over its limit: m quiz/geo 0.250 > 0.200 (1 of 4 replies had no readable answer)", FAIL_LINE),
     ]

@@ -42,3 +42,11 @@ def test_a_report_dir_holds_one_file_per_registered_writer(tmp_path) -> None:
     write_report_dir(tmp_path / "out", document, conclusion, sample_records(conclusion))
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(WRITERS)
     assert list(WRITERS) == ["results.json", "results.csv", "report.html", "junit.xml"]
+
+
+def test_a_missing_value_is_one_glyph_for_people() -> None:
+    """Every renderer for people formats numbers through view.number / view.interval."""
+    assert [view.number(v) for v in (None, True, "0.5", 0.5, 1)] == [view.MISSING] * 3 + ["0.500", "1.000"]
+    assert view.number(-0.25, "+.3f") == "-0.250" and view.number(None, ".3g") == view.MISSING
+    assert view.interval(0.1, None) == view.MISSING and view.interval(0.1, 0.25) == "[0.100, 0.250]"
+

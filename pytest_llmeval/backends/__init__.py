@@ -2,21 +2,29 @@
 
 The contract lives in ``base``; ``registry.create_backend`` maps a name onto a class. The
 backend classes and helpers below are loaded on first attribute access. Families with several
-modules are subpackages: ``openai/`` (chat, logprobs, response) and ``http/`` (backend, options,
-presets, template, sse); ``transport`` and ``stream_clock`` serve both. The ``hf`` and
-``llamacpp`` families are still flat files here.
+modules are subpackages: ``openai/`` (chat, logprobs, response), ``http/`` (backend, options,
+presets, template, sse) and ``hf/`` (backend, options, load, generate, score); ``transport`` and
+``stream_clock`` serve the first two, and ``llamacpp`` (with ``bundled``) is the local default.
+
+The modules' old flat paths (``openai_chat``, ``hf_score``, ...) still import, with a
+DeprecationWarning, until 0.2 (see ``moved.py``). Their forwarders sit in ``_moved/``, which is
+on this package's path, rather than at the old file names: so git sees every move as a rename,
+and a change made to an old file on another branch merges into its new place.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Message, Reply
 
+__path__.append(os.path.join(os.path.dirname(__file__), "_moved"))
+
 if TYPE_CHECKING:
     from .bundled import BUNDLED_MODEL_NAME, bundled_model_path
-    from .hf import HFBackend
+    from .hf.backend import HFBackend
     from .http.backend import HTTPBackend
     from .llamacpp import LlamaCppBackend
     from .openai.chat import OpenAIChatBackend
@@ -25,7 +33,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "BUNDLED_MODEL_NAME": "bundled", "bundled_model_path": "bundled",
     "KNOWN_BACKENDS": "registry", "create_backend": "registry",
-    "LlamaCppBackend": "llamacpp", "OpenAIChatBackend": "openai.chat", "HFBackend": "hf", "HTTPBackend": "http.backend",
+    "LlamaCppBackend": "llamacpp", "OpenAIChatBackend": "openai.chat", "HFBackend": "hf.backend", "HTTPBackend": "http.backend",
 }
 
 __all__ = sorted(["Backend", "BackendSettings", "GenerateRequest", "LoglikelihoodRequest", "Message", "Reply", *_LAZY])

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackendError, ConfigError, NativeCrashError
+from ..errors import BackendError, ConfigError, NativeCrashError, detail, one_line
 from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
 from .llamacpp_probe import INSTALL_LLAMACPP
 
@@ -108,7 +108,7 @@ def _new_llama(file: Path, n_ctx: int, n_threads: int, *, extra_bufts: bool = Tr
             return Llama(model_path=str(file), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                          seed=0, logits_all=True, verbose=False)
     except (ValueError, RuntimeError) as exc:
-        raise ConfigError(f"llama.cpp cannot load {file}: {_one_line(exc)}", key="model_path") from None
+        raise ConfigError(f"llama.cpp cannot load {file}: {detail(exc)}", key="model_path") from None
 
 
 @contextlib.contextmanager
@@ -179,7 +179,7 @@ class LlamaCppBackend(Backend):
                     messages=[dict(m) for m in request.messages], max_tokens=request.max_tokens,
                     temperature=request.temperature, stop=list(request.stop), seed=0)
             except Exception as exc:  # noqa: BLE001 - a prompt too long, a template error, a failed decode
-                raise BackendError(f"llama.cpp: {type(exc).__name__}: {_one_line(exc)}") from None
+                raise BackendError(f"llama.cpp: {one_line(exc)}") from None
         choice, usage = out["choices"][0], out.get("usage") or {}
         return Reply(text=choice["message"].get("content") or "", latency_s=time.perf_counter() - started,
                      prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
@@ -198,7 +198,7 @@ class LlamaCppBackend(Backend):
             except BackendError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a failed decode
-                raise BackendError(f"llama.cpp: {type(exc).__name__}: {_one_line(exc)}") from None
+                raise BackendError(f"llama.cpp: {one_line(exc)}") from None
         return Reply(text="", latency_s=time.perf_counter() - started, logprobs=tuple(v for v, _ in scored),
                      prompt_tokens=len(context) + sum(len(c) for c in continuations),
                      extra={"continuation_tokens": tuple(len(c) for c in continuations),
@@ -273,7 +273,3 @@ def _positive_int(extra: dict[str, Any], key: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"expected a positive integer, got {value!r}", key=key)
     return value
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
 
 from ..errors import ConfigError, one_line
 from .base import Backend, BackendSettings
 
-__all__ = ["ENTRY_POINT_GROUP", "KNOWN_BACKENDS", "create_backend", "resolve_backend_class"]
+__all__ = ["ACCEPTED", "ENTRY_POINT_GROUP", "KNOWN_BACKENDS", "create_backend", "entry_point_class",
+           "resolve_backend_class"]
 
 ENTRY_POINT_GROUP = "pytest_llmeval.backends"
 KNOWN_BACKENDS: Mapping[str, str] = MappingProxyType({
     "openai": "pytest_llmeval.backends.openai.chat:OpenAIChatBackend",
     "llamacpp": "pytest_llmeval.backends.llamacpp:LlamaCppBackend",
-    "hf": "pytest_llmeval.backends.hf:HFBackend",
+    "hf": "pytest_llmeval.backends.hf.backend:HFBackend",
     "http": "pytest_llmeval.backends.http.backend:HTTPBackend",
 })
+ACCEPTED = f"{', '.join(KNOWN_BACKENDS)}, an entry point of {ENTRY_POINT_GROUP}, or package.module:Class"
 _KEY = "llm-backend"
 
 
@@ -41,14 +43,18 @@ def resolve_backend_class(name: str) -> type[Backend]:
         return _checked(_load_target(name), name)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
-            try:
-                return _checked(ep.load(), name)
-            except ConfigError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a broken plugin package: say which
-                raise ConfigError(f"cannot load entry point {name!r} ({ep.value}): {one_line(exc)}", key=_KEY) from None
-    raise ConfigError(f"unknown backend {name!r} (expected {', '.join(KNOWN_BACKENDS)}, an entry point of "
-                      f"{ENTRY_POINT_GROUP}, or package.module:Class)", key=_KEY)
+            return entry_point_class(ep)
+    raise ConfigError(f"unknown backend {name!r} (expected {ACCEPTED})", key=_KEY)
+
+
+def entry_point_class(ep: EntryPoint) -> type[Backend]:
+    """The backend class an entry point names, checked as a run would check it (``doctor`` checks
+    every installed one with this)."""
+    try:
+        obj = ep.load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin package: say which
+        raise ConfigError(f"cannot load entry point {ep.name!r} ({ep.value}): {one_line(exc)}", key=_KEY) from None
+    return _checked(obj, ep.name)
 
 
 def _load_target(target: str) -> object:

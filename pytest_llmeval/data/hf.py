@@ -10,7 +10,7 @@ import importlib
 import os
 from typing import Any
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, detail
 from ..samples import Sample
 from .fields import FieldMap, group_by_subject
 from .readers import Table, no_rows
@@ -41,8 +41,7 @@ def _open(datasets: Any, spec: DataSpec, split: str | None) -> Any:
             return datasets.load_from_disk(str(path))
         return datasets.load_dataset(str(path), split=split)
     except Exception as exc:  # datasets raises from many libraries; none may escape as a traceback
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DataError(f"cannot load the dataset ({detail})", where=str(path)) from None
+        raise DataError(f"cannot load the dataset ({detail(exc)})", where=str(path)) from None
 
 
 def _choose_split(datasets: Any, loaded: Any, spec: DataSpec, split: str | None) -> Any:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, detail
 from .readers import Table, open_binary
 
 __all__ = ["read_json_array"]
@@ -23,7 +23,7 @@ def read_json_array(path: Path) -> Table:
         with open_binary(path) as handle:
             raw = handle.read()
     except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
-        raise DataError(f"cannot read JSON ({exc})", where=str(path)) from None
+        raise DataError(f"cannot read JSON ({detail(exc)})", where=str(path)) from None
     rows = _parse(raw, path)
     table = Table(path, None, rows)
     for index, row in enumerate(rows):

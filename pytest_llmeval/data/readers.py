@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, detail
 
 __all__ = ["Table", "no_rows", "open_binary", "read_csv", "read_csv_table", "read_jsonl", "read_parquet"]
 
@@ -66,11 +66,6 @@ def no_rows(path: Path, what: str = "no rows") -> DataError:
     return DataError(f"{what}; a data file needs at least one sample (remove the file, or fill it)", where=str(path))
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 def read_csv(path: Path, *, header: bool) -> tuple[Any, list[int] | None]:
     """A DataFrame where every cell is a ``str``, and the line each of its rows starts on.
 
@@ -90,7 +85,7 @@ def read_csv(path: Path, *, header: bool) -> tuple[Any, list[int] | None]:
     except (ValueError, OSError, EOFError) as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
         if type(exc).__name__ == "EmptyDataError":
             raise no_rows(path, "the file is empty") from None
-        raise DataError(f"cannot read CSV ({_first_line(exc)})", where=str(path)) from None
+        raise DataError(f"cannot read CSV ({detail(exc)})", where=str(path)) from None
     return frame, _csv_lines(path, gz, len(frame), len(frame.columns), header)
 
 
@@ -153,7 +148,7 @@ def read_jsonl(path: Path) -> Table:
                     rows.append(_parse_line(line, f"{path}:{number}"))
                     lines.append(number)
     except (OSError, EOFError) as exc:  # EOFError: a truncated .gz
-        raise DataError(f"cannot read JSON Lines ({_first_line(exc)})", where=str(path)) from None
+        raise DataError(f"cannot read JSON Lines ({detail(exc)})", where=str(path)) from None
     return Table(path, None, rows, lines)
 
 
@@ -185,5 +180,5 @@ def read_parquet(path: Path) -> Table:
     try:
         table = parquet.read_table(path)
     except Exception as exc:  # pyarrow has its own exception tree; none of it may escape as a traceback
-        raise DataError(f"cannot read parquet ({_first_line(exc)})", where=str(path)) from None
+        raise DataError(f"cannot read parquet ({detail(exc)})", where=str(path)) from None
     return Table(path, tuple(table.column_names), table.to_pylist())

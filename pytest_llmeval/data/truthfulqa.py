@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, detail
 
 __all__ = ["QA_PRIMER", "TruthfulQARow", "find_mc_task", "qa_prompt", "read_truthfulqa"]
 
@@ -94,7 +94,7 @@ def read_truthfulqa(path: Path) -> list[TruthfulQARow]:
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", where=str(file)) from None
     except OSError as exc:
-        raise DataError(f"cannot read ({exc.strerror or type(exc).__name__})", where=str(file)) from None
+        raise DataError(f"cannot read ({detail(exc)})", where=str(file)) from None
     rows = [_row(file, line, index, value) for index, (line, value) in enumerate(_elements(text, file))]
     if not rows:
         raise DataError("no questions (an empty JSON array)", where=str(file))

@@ -36,7 +36,7 @@ from typing import Any
 from ..backends.base import (
     Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply, attempt_timeout, set_attempt_deadline,
 )
-from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected
+from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected, reason
 from ..scrub import Scrubber
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
@@ -95,13 +95,15 @@ class _Job:
 
 class Dispatcher:
     def __init__(
-        self, name: str, settings: BackendSettings, make_backend: Callable[[], Backend], *,
+        self, name: str, settings: BackendSettings, make_backend: Callable[[], Backend],
+        backend_class: Callable[[], type[Backend]], *,
         store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
         concurrency: int, batch_size: int, on_fatal: Callable[[str], None], scrubber: Scrubber = Scrubber(),
         blocked: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.name, self.settings, self._scrubber = name, settings, scrubber
         self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
+        self._backend_class = backend_class
         self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
         self._blocked = blocked
         self.stats = EngineStats()
@@ -218,10 +220,8 @@ class Dispatcher:
 
     def _is_local(self) -> bool:
         if self._local is None:
-            from ..backends.registry import resolve_backend_class
-
             try:
-                self._local = bool(getattr(resolve_backend_class(self.settings.backend), "local", False))
+                self._local = bool(self._backend_class().local)
             except ConfigError:  # reported when the backend is built, as a fatal error
                 self._local = False
         return self._local
@@ -312,8 +312,7 @@ class Dispatcher:
         except BackendError as exc:
             return Outcome(error=exc, retries=job.retries)
         except Exception as exc:  # noqa: BLE001 - a user backend broke its contract: one line, one sample
-            first = (str(exc).splitlines() or [""])[0]
-            return Outcome(error=BackendError(f"backend {self.settings.backend!r} raised {type(exc).__name__}: {first}"),
+            return Outcome(error=BackendError(f"backend {self.settings.backend!r} raised {reason(exc)}"),
                            retries=job.retries)
         return Outcome(reply=reply, retries=job.retries, latency_s=reply.latency_s or (latency[-1] if latency else None),
                        sent_at=sent_at[-1] if sent_at else None)

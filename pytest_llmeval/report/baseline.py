@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .terminal import Line
+from .view import MISSING
 
 __all__ = ["baseline_lines", "flip_now"]
 
@@ -51,8 +52,8 @@ def _headline(baseline: dict[str, Any], comparisons: Sequence[dict[str, Any]]) -
               for status in ("compared", "not_comparable", "no_baseline")}
     regressed = sum(c["regressed"] for c in comparisons)
     improved = sum(c["improved"] for c in comparisons)
-    models = ", ".join(baseline.get("models") or []) or "-"
-    return (f"baseline {baseline['path']} ({models}, {baseline.get('created', '?')}): {counts['compared']} compared, "
+    models = ", ".join(baseline.get("models") or []) or MISSING
+    return (f"baseline {baseline['path']} ({models}, {baseline.get('created') or MISSING}): {counts['compared']} compared, "
             f"{regressed} regressed, {improved} improved, {counts['not_comparable']} not comparable, "
             f"{counts['no_baseline']} new")
 
@@ -65,7 +66,7 @@ def _flip_lines(flip: dict[str, Any]) -> list[Line]:
 
 
 def _show(value: Any) -> str:
-    return "-" if value is None else repr(value) if isinstance(value, str) and (not value or value.strip() != value) else str(value)
+    return MISSING if value is None else repr(value) if isinstance(value, str) and (not value or value.strip() != value) else str(value)
 
 
 def _clip(text: str | None, tail: bool = False) -> str:

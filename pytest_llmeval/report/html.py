@@ -131,6 +131,7 @@ def _environment() -> jinja2.Environment:
         autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
     )
     env.filters["num"] = _num
+    env.globals["MISSING"] = view.MISSING
     env.filters["duration"] = _duration
     return env
 
@@ -430,7 +431,7 @@ def _samples_json(samples: Sequence[Mapping[str, Any]]) -> str:
     prefixes = _share_prefixes(rows)
     for row in rows:
         _cut_prompt(row)
-    data = {"columns": SAMPLE_COLUMNS, "prefixes": prefixes, "rows": rows}
+    data = {"columns": SAMPLE_COLUMNS, "prefixes": prefixes, "rows": rows, "missing": view.MISSING}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
@@ -439,9 +440,9 @@ def _samples_json(samples: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _num(value: Any, digits: int = 3) -> str:
-    """A number for people: fixed digits, an em dash for null (nothing scored, not compared)."""
+    """A number for people: fixed digits, ``view.MISSING`` for null (nothing scored, not compared)."""
     if value is None or isinstance(value, bool):
-        return "—" if value is None else str(value)
+        return view.MISSING if value is None else str(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -451,6 +452,6 @@ def _num(value: Any, digits: int = 3) -> str:
 
 def _duration(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)):
-        return "—"
+        return view.MISSING
     minutes, rest = divmod(float(seconds), 60.0)
     return f"{int(minutes)} min {rest:.1f} s" if minutes else f"{rest:.1f} s"

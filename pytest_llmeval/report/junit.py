@@ -186,7 +186,7 @@ def _failure_reasons(document: Mapping[str, Any], row: Mapping[str, Any]) -> lis
     """Why a row fails, one short clause each: below its threshold, too many unparsed replies, regressed."""
     reasons = [] if row.get("passed", True) else [_threshold_reason(row, _gate(document))]
     if row.get("unparsed_passed") is False:
-        reasons.append(f"unparsed {_number(row.get('unparsed_share'))} > limit {_number(row.get('max_unparsed'))} "
+        reasons.append(f"unparsed {view.number(row.get('unparsed_share'))} > limit {view.number(row.get('max_unparsed'))} "
                        f"({row.get('unparsed')} of {row.get('n')} replies had no readable answer)")
     regression = view.comparisons(document, "regressions").get(view.row_key(row))
     if regression is not None:
@@ -197,14 +197,14 @@ def _failure_reasons(document: Mapping[str, Any], row: Mapping[str, Any]) -> lis
 def _threshold_reason(row: Mapping[str, Any], gate: str) -> str:
     threshold, score = row.get("threshold"), row.get(gate)
     if score is None:
-        return f"no scored samples, needs {_number(threshold)} (n={row.get('n')}, errors={row.get('errors')})"
+        return f"no scored samples, needs {view.number(threshold)} (n={row.get('n')}, errors={row.get('errors')})"
     what = "ci_low" if gate == "ci_low" else "score"
-    return f"{what} {_number(score)} < threshold {_number(threshold)} (n={row.get('n')})"
+    return f"{what} {view.number(score)} < threshold {view.number(threshold)} (n={row.get('n')})"
 
 
 def _regression_reason(comparison: Mapping[str, Any]) -> str:
-    return (f"regressed against {comparison.get('baseline_model')}: delta {_signed(comparison.get('delta'))} "
-            f"({_number(comparison.get('score'))} vs {_number(comparison.get('baseline_score'))} "
+    return (f"regressed against {comparison.get('baseline_model')}: delta {view.number(comparison.get('delta'), '+.3f')} "
+            f"({view.number(comparison.get('score'))} vs {view.number(comparison.get('baseline_score'))} "
             f"over {comparison.get('n_paired')} paired), p={_text(comparison.get('p_value'))}")
 
 
@@ -304,14 +304,6 @@ def _str(mapping: Mapping[str, Any], key: str) -> str:
 def _interval(row: Mapping[str, Any]) -> str:
     low, high = row.get("ci_low"), row.get("ci_high")
     return "" if low is None or high is None else f"[{_text(low)}, {_text(high)}]"
-
-
-def _number(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
-
-
-def _signed(value: object) -> str:
-    return f"{value:+.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def _first_line(text: str) -> str:

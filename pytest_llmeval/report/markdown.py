@@ -40,7 +40,6 @@ OUTPUT_CHARS = 2000  # of a prompt or reply shown in a flip
 _LINE_CHARS = 500  # of one failure line
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 _BACKTICKS = re.compile("`+")
-_MISSING = "–"
 _RowKey = tuple[str, str, str]  # (suite, kind, name)
 
 
@@ -146,19 +145,20 @@ def _table_head(models: Sequence[str], with_baseline: bool, with_unparsed: bool)
 def _model_cells(row: Mapping[str, Any] | None, comparison: Mapping[str, Any] | None,
                  regression: Mapping[str, Any] | None, with_baseline: bool, with_unparsed: bool) -> list[str]:
     if row is None:
-        return [_MISSING] * (4 + 2 * with_baseline + with_unparsed)
+        return [view.MISSING] * (4 + 2 * with_baseline + with_unparsed)
     gated = row.get("threshold") is not None or row.get("max_unparsed") is not None
-    verdict = "❌" if _row_fails(row, regression) else ("✅" if gated else _MISSING)
-    unparsed = [_number(row.get("unparsed_share"))] * with_unparsed
-    cells = [_number(row.get("score")), _interval(row), *unparsed, _number(row.get("threshold")), verdict]
+    verdict = "❌" if _row_fails(row, regression) else ("✅" if gated else view.MISSING)
+    unparsed = [view.number(row.get("unparsed_share"))] * with_unparsed
+    cells = [view.number(row.get("score")), view.interval(row.get("ci_low"), row.get("ci_high")), *unparsed,
+             view.number(row.get("threshold")), verdict]
     return cells + (_delta_cells(comparison, regression is not None) if with_baseline else [])
 
 
 def _delta_cells(comparison: Mapping[str, Any] | None, regressed: bool) -> list[str]:
     if comparison is None or comparison.get("status") != "compared":
         status = comparison.get("status") if comparison is not None else None
-        return ["not comparable" if status == "not_comparable" else _MISSING, _MISSING]
-    delta, p = _signed(comparison.get("delta")), _p(comparison.get("p_value"))
+        return ["not comparable" if status == "not_comparable" else view.MISSING, view.MISSING]
+    delta, p = view.number(comparison.get("delta"), "+.3f"), view.number(comparison.get("p_value"), ".3g")
     return [f"**{delta}**", f"**{p}**"] if regressed else [delta, p]
 
 
@@ -180,9 +180,9 @@ def _regressions(document: Mapping[str, Any]) -> str:
 
 def _regression_line(c: Mapping[str, Any]) -> str:
     where = f"{c.get('model')} {c.get('suite')}/{c.get('name')}" + (" (group)" if c.get("kind") == "group" else "")
-    return (f"**{escape_inline(where)}**: {_number(c.get('score'))} vs {_number(c.get('baseline_score'))} "
+    return (f"**{escape_inline(where)}**: {view.number(c.get('score'))} vs {view.number(c.get('baseline_score'))} "
             f"for {escape_inline(str(c.get('baseline_model')))} over {c.get('n_paired')} paired samples, "
-            f"Δ {_signed(c.get('delta'))}, p {_p(c.get('p_value'))} "
+            f"Δ {view.number(c.get('delta'), '+.3f')}, p {view.number(c.get('p_value'), '.3g')} "
             f"({c.get('right_to_wrong')} right → wrong{_unparsed_part(c)}, {c.get('wrong_to_right')} wrong → right)")
 
 
@@ -283,23 +283,6 @@ def _table_line(cells: Sequence[str]) -> str:
 def _label(key: _RowKey) -> str:
     suite, kind, name = key
     return escape_cell(f"{suite}/{name}") + (" *(group)*" if kind == "group" else "")
-
-
-def _number(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else _MISSING
-
-
-def _signed(value: object) -> str:
-    return f"{value:+.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else _MISSING
-
-
-def _p(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else _MISSING
-
-
-def _interval(row: Mapping[str, Any]) -> str:
-    low, high = row.get("ci_low"), row.get("ci_high")
-    return _MISSING if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
 
 
 def _cut(text: str, limit: int) -> str:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from ..results.aggregate import Row, Summary
 from ..results.verdict import failures
+from .view import MISSING, interval, number
 
 __all__ = ["Line", "summary_lines"]
 
 Line = tuple[str, dict[str, bool]]
 _GAP = "  "
 _BLOCK_GAP = "  |  "
-_MISSING = "-"
 _RowKey = tuple[str, str, str]  # (suite, kind, name)
 
 
@@ -106,10 +106,10 @@ def _shared_cells(key: _RowKey, rows: Sequence[Row | None], shown: _Shown) -> li
     shared = [
         label,
         _distinct(r.version for r in present), _distinct(r.metric for r in present),
-        _distinct(r.mode for r in present), _distinct(_number(r.threshold) for r in present),
+        _distinct(r.mode for r in present), _distinct(number(r.threshold) for r in present),
     ]
     if shown.limit:
-        shared.append(_distinct(_number(r.max_unparsed) for r in present))
+        shared.append(_distinct(number(r.max_unparsed) for r in present))
     return shared
 
 
@@ -117,22 +117,21 @@ def _change_cells(comparison: dict[str, Any] | None) -> list[str]:
     """The change against the baseline over paired samples, and p (``*`` when significant,
     ``!`` when it is a regression); ``n/c`` when not comparable, ``new`` when not in the baseline."""
     if comparison is None or comparison["status"] == "no_baseline":
-        return ["new", _MISSING]
+        return ["new", MISSING]
     if comparison["status"] != "compared":
-        return ["n/c", _MISSING]
+        return ["n/c", MISSING]
     mark = "!" if comparison["regressed"] else "*" if comparison["significant"] else ""
     return [f"{comparison['delta']:+.3f}", f"{comparison['p_value']:.3g}{mark}"]
 
 
 def _model_cells(row: Row | None, shown: _Shown) -> list[str]:
     if row is None:
-        return [_MISSING] * (4 + shown.errors + shown.unparsed)
-    interval = _MISSING if row.ci_low is None or row.ci_high is None else f"[{row.ci_low:.3f}, {row.ci_high:.3f}]"
+        return [MISSING] * (4 + shown.errors + shown.unparsed)
     gated = row.threshold is not None or row.max_unparsed is not None
-    verdict = _MISSING if not gated else ("PASS" if row.passed and row.unparsed_passed else "FAIL")
+    verdict = MISSING if not gated else ("PASS" if row.passed and row.unparsed_passed else "FAIL")
     errors = [str(row.errors)] if shown.errors else []
-    unparsed = [_number(row.unparsed_share)] if shown.unparsed else []
-    return [str(row.n), *errors, _number(row.score), interval, *unparsed, verdict]
+    unparsed = [number(row.unparsed_share)] if shown.unparsed else []
+    return [str(row.n), *errors, number(row.score), interval(row.ci_low, row.ci_high), *unparsed, verdict]
 
 
 def _markup(key: _RowKey, index: dict[tuple[str, str, str, str], Row], models: list[str],
@@ -181,11 +180,7 @@ def _span(widths: Sequence[int]) -> int:
 def _distinct(values: Iterable[str]) -> str:
     """The value all models share, or (should they differ) each distinct value joined by '+'."""
     seen = list(dict.fromkeys(values))
-    return "+".join(seen) if seen else _MISSING
-
-
-def _number(value: float | None) -> str:
-    return _MISSING if value is None else f"{value:.3f}"
+    return "+".join(seen) if seen else MISSING
 
 
 def _width(text: str) -> int:

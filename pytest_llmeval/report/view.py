@@ -2,8 +2,10 @@
 
 Every renderer (HTML, JUnit, Markdown) reads rows, keys, comparisons, models and samples through
 these functions, so a document written by a run, by ``pytest-llmeval merge`` or by an older
-release is read alike everywhere. Formatting stays with each renderer: each format has its own
-conventions for numbers and missing values.
+release is read alike everywhere. Each renderer keeps its own layout, but a missing value (nothing
+scored, not compared, no interval) reads the same in all of them: ``MISSING``, through ``number``
+and ``interval``. Files for programs keep theirs: an empty field in results.csv and JUnit
+properties, ``null`` in results.json.
 """
 
 from __future__ import annotations
@@ -13,11 +15,23 @@ from typing import Any
 
 from ..results.payload import last_per_sample
 
-__all__ = ["RowKey", "comparison_key", "comparisons", "latest_samples", "models", "row_key", "row_kind", "rows",
-           "run"]
+__all__ = ["MISSING", "RowKey", "comparison_key", "comparisons", "interval", "latest_samples", "models", "number",
+           "row_key", "row_kind", "rows", "run"]
 
 RowKey = tuple[str, str, str, str]  # (model, suite, "subject" | "group", name)
 Document = Mapping[str, Any]
+MISSING = "—"  # an em dash: a bare "-" reads as a minus sign beside signed deltas
+
+
+def number(value: object, spec: str = ".3f") -> str:
+    """``value`` for people, formatted by ``spec``; ``MISSING`` for null or anything not a number
+    (a bool is not one)."""
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) else MISSING
+
+
+def interval(low: object, high: object) -> str:
+    """``[low, high]``, or ``MISSING`` when either end is undefined (nothing scored)."""
+    return MISSING if low is None or high is None else f"[{number(low)}, {number(high)}]"
 
 
 def run(document: Document) -> Mapping[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, detail
 from . import rules
 from .choice import read_choice
 from .labels import normalize_choice_target
@@ -102,8 +102,7 @@ def check_pattern(options: Mapping[str, Any]) -> None:
     try:
         compiled_pattern(pattern)
     except re.error as exc:
-        detail = " ".join(str(exc).split())
-        raise ConfigError(f"invalid regular expression {pattern!r} ({detail})", key="scoring.pattern") from None
+        raise ConfigError(f"invalid regular expression {pattern!r} ({detail(exc)})", key="scoring.pattern") from None
 
 
 @lru_cache(maxsize=256)

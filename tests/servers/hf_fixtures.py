@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_llmeval.backends.hf import HFBackend
+    from pytest_llmeval.backends.hf.backend import HFBackend
 
 __all__ = ["hf_backend"]
 
@@ -22,7 +22,7 @@ __all__ = ["hf_backend"]
 @pytest.fixture(scope="session")
 def hf_backend() -> Iterator[HFBackend]:
     from pytest_llmeval.backends.base import BackendSettings
-    from pytest_llmeval.backends.hf import HFBackend
+    from pytest_llmeval.backends.hf.backend import HFBackend
 
     backend = HFBackend(BackendSettings(backend="hf", model="SmolLM2-135M-Instruct", max_tokens=16))
     yield backend

@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ...errors import BackendError, ConfigError, FatalBackendError, SampleRejected, TransientBackendError
+from ...errors import BackendError, ConfigError, FatalBackendError, SampleRejected, TransientBackendError, reason
 from ..base import Backend, BackendSettings, GenerateRequest, Reply
 from ..openai.chat import retry_after_seconds
 from ..openai.response import refuse_finish
@@ -242,8 +242,8 @@ class HTTPBackend(Backend):
         if isinstance(exc, (hx.TimeoutException, _Deadline)):
             return self._error(f"no reply within {self.attempt_timeout():g} s for model {model!r}", transient=True)
         if isinstance(exc, hx.TransportError):  # refused, reset, dropped, a body cut short
-            return self._error(f"connection failed for model {model!r}: {type(exc).__name__}: {exc}", transient=True)
-        return self._error(f"{type(exc).__name__} for model {model!r}: {exc}")
+            return self._error(f"connection failed for model {model!r}: {reason(exc)}", transient=True)
+        return self._error(f"model {model!r}: {reason(exc)}")
 
     def _refusal(self, exc: _Refused) -> BackendError:
         status, model, cfg = exc.status, self.settings.model, self._config

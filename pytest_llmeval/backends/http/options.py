@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ...errors import ConfigError
+from ...errors import ConfigError, detail
 from ..base import BackendSettings
 from .presets import PRESETS, preset_defaults
 from .template import BodyTemplate, PromptFormat, check_path, fill, merge
@@ -149,7 +149,7 @@ def _pattern(pattern: str | None, key: str) -> re.Pattern[str] | None:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise ConfigError(f"invalid regular expression {pattern!r} ({exc})", key=key) from None
+        raise ConfigError(f"invalid regular expression {pattern!r} ({detail(exc)})", key=key) from None
 
 
 def _path(opts: HTTPOptions, name: str) -> str | None:

@@ -49,7 +49,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ...errors import BackendError, ConfigError, FatalBackendError, TransientBackendError
+from ...errors import BackendError, ConfigError, FatalBackendError, TransientBackendError, reason
 from ..base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
 from ..http.sse import iter_events, json_chunks
 from ..stream_clock import ChunkClock
@@ -299,10 +299,10 @@ class OpenAIChatBackend(Backend):
                                transient=True)
         if isinstance(exc, (oa.APIConnectionError, httpx2.TransportError, httpx2.DecodingError)):
             cause = exc.__cause__ or exc
-            return self._error(f"connection failed: {type(cause).__name__}: {cause}", transient=True)
+            return self._error(f"connection failed: {reason(cause)}", transient=True)
         if isinstance(exc, ValueError):  # a body that is not JSON
-            return self._error(f"malformed reply for model {model!r}: {type(exc).__name__}: {exc}", transient=True)
-        return self._error(f"{type(exc).__name__} for model {model!r}: {exc}")
+            return self._error(f"malformed reply for model {model!r}: {reason(exc)}", transient=True)
+        return self._error(f"model {model!r}: {reason(exc)}")
 
     def _not_found(self, exc: Any, model: str) -> str:
         """A 404 names the URL asked. A server that does not know the model says so in its body;

@@ -67,7 +67,7 @@
 
   function cell(tr, value) {
     var td = document.createElement("td");
-    td.textContent = text(value);
+    td.textContent = value === null || value === undefined ? data.missing : text(value);
     tr.appendChild(td);
     return td;
   }

@@ -1,5 +1,5 @@
 """Deprecated: moved to ``pytest_llmeval.backends.http.options`` (see ``moved.py``)."""
 
-from ..moved import moved
+from pytest_llmeval.moved import moved
 
 __getattr__ = moved(__name__, "pytest_llmeval.backends.http.options")

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
-from .base import BackendSettings
+from ...errors import ConfigError
+from ..base import BackendSettings
 
 __all__ = ["BUNDLED_NAMES", "DEFAULT_BATCH_SIZE", "MAX_SEQ_LEN_CAP", "HFOptions", "model_source", "parse_options",
            "resolve_device", "resolve_dtype"]
@@ -75,7 +75,7 @@ def model_source(settings: BackendSettings) -> Path:
     if settings.model and Path(settings.model).expanduser().exists():
         return Path(settings.model).expanduser().resolve()
     if settings.model in BUNDLED_NAMES or not settings.model:
-        from .bundled import bundled_model_path
+        from ..bundled import bundled_model_path
 
         return bundled_model_path().resolve()
     raise ConfigError(f"backend hf loads local models only: set model_path to a model folder or a .gguf file "

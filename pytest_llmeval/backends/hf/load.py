@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ...errors import ConfigError, detail
 
 __all__ = ["INSTALL_HINT", "LoadedHF", "cache_root", "converted_folder", "import_torch", "load_hf_model"]
 
@@ -41,7 +41,7 @@ class LoadedHF:
     device: Any  # torch.device
     lock: threading.Lock
     head_is_linear: bool  # logits == lm_head(last hidden state): positions can be picked before the head
-    packs: bool = False  # options are scored packed behind one pass over their context (see hf_score)
+    packs: bool = False  # options are scored packed behind one pass over their context (see score.py)
 
 
 _MODELS: dict[tuple[str, str, str], LoadedHF] = {}
@@ -81,8 +81,8 @@ def _load(source: Path, dtype: str, device: str) -> LoadedHF:
             model, tokenizer = _from_folder(folder, getattr(torch, dtype))
         model = model.to(device).eval()
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ConfigError(f"transformers cannot load {source}: {_one_line(exc)}", key="model_path") from None
-    from .hf_score import packing_is_exact
+        raise ConfigError(f"transformers cannot load {source}: {detail(exc)}", key="model_path") from None
+    from .score import packing_is_exact
 
     loaded = LoadedHF(model, tokenizer, torch.device(device), threading.Lock(), _head_is_linear(model, tokenizer))
     return replace(loaded, packs=packing_is_exact(loaded))
@@ -104,16 +104,16 @@ def _from_gguf(file: Path, dtype: Any) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(str(file.parent), gguf_file=file.name, dtype=dtype,
                                                      local_files_only=True)
     except ImportError as exc:  # transformers needs gguf (and accelerate) to read a GGUF
-        raise ConfigError(f"{INSTALL_HINT} ({_one_line(exc)})") from None
+        raise ConfigError(f"{INSTALL_HINT} ({detail(exc)})") from None
     except ValueError as exc:  # transformers' "accelerate is required ... `pip install accelerate`"
         if "pip install" in str(exc):
-            raise ConfigError(f"{INSTALL_HINT} ({_one_line(exc)})") from None
+            raise ConfigError(f"{INSTALL_HINT} ({detail(exc)})") from None
         raise
     return model, tokenizer
 
 
 def cache_root() -> Path:
-    from ..machine import user_cache_dir
+    from ...machine import user_cache_dir
 
     return user_cache_dir() / "hf"
 
@@ -176,6 +176,3 @@ def _head_is_linear(model: Any, tokenizer: Any) -> bool:
     tolerance = 1e-4 if model.dtype == torch.float32 else 2e-2
     return bool(torch.allclose(got, expected, rtol=tolerance, atol=tolerance))
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300] or type(exc).__name__

@@ -1,7 +1,7 @@
 """Local models through HuggingFace transformers: ``gen`` and ``ll``, batched, on CPU or GPU.
 
 The model: ``model_path``, a local model folder or a ``.gguf`` file (read through transformers'
-``gguf_file=``, converted once per machine into a cache: see ``hf_load``). Without one, the
+``gguf_file=``, converted once per machine into a cache: see ``load.py``). Without one, the
 bundled SmolLM2-135M-Instruct GGUF for the model names ``smollm2`` / ``SmolLM2-135M-Instruct``
 (the default model), or ``model`` itself when it is a local path. Nothing is ever downloaded.
 
@@ -25,7 +25,7 @@ Profile ``options`` (each checked, a bad value is a one-line error naming it):
   share the CPU (xdist workers, CI): 30 greedy tokens of SmolLM2 took 1.6-2.8 s on one thread
   and 1.3-10.7 s on two, on a busy 2-core machine (measured).
 
-``generate`` and ``loglikelihood`` follow ``hf_generate`` and ``hf_score``; the latter gives
+``generate`` and ``loglikelihood`` follow ``generate.py`` and ``score.py``; the latter gives
 lm-evaluation-harness's ``hf`` numbers. The engine calls the ``*_batch`` methods (``local = True``).
 
 One loaded model per (model, dtype, device) per process, shared by every backend built on it
@@ -41,11 +41,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from ..errors import BackendError, ConfigError
-from .base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
-from .hf_load import LoadedHF, import_torch, load_hf_model
-from .hf_options import MAX_SEQ_LEN_CAP, model_source, parse_options, resolve_device, resolve_dtype
-from .llamacpp import default_threads
+from ...errors import BackendError, ConfigError, one_line
+from ..base import Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply
+from ..llamacpp import default_threads
+from .load import LoadedHF, import_torch, load_hf_model
+from .options import MAX_SEQ_LEN_CAP, model_source, parse_options, resolve_device, resolve_dtype
 
 __all__ = ["HFBackend"]
 
@@ -80,7 +80,7 @@ class HFBackend(Backend):
         return self.loglikelihood_batch([request])[0]
 
     def generate_batch(self, requests: Sequence[GenerateRequest]) -> list[Reply]:
-        from .hf_generate import generate_replies, prompt_tokens
+        from .generate import generate_replies, prompt_tokens
 
         with self.model.lock:
             prompts = _guarded(lambda: [prompt_tokens(self.model, r, self.use_chat_template, self.max_seq_len)
@@ -88,7 +88,7 @@ class HFBackend(Backend):
             return _guarded(lambda: generate_replies(self.model, requests, prompts, self.options.batch_size))
 
     def loglikelihood_batch(self, requests: Sequence[LoglikelihoodRequest]) -> list[Reply]:
-        from .hf_score import plan_reads, score_reads
+        from .score import plan_reads, score_reads
 
         started = time.perf_counter()
         with self.model.lock:
@@ -135,5 +135,4 @@ def _guarded(call: Callable[[], T]) -> T:
     except BackendError:
         raise
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError subclasses, tokenizers others
-        message = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise BackendError(f"hf: {type(exc).__name__}: {message}") from None
+        raise BackendError(f"hf: {one_line(exc)}") from None

@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BackendError
-from .base import LoglikelihoodRequest
-from .hf_load import LoadedHF
-from .llamacpp import encode_pairs
+from ...errors import BackendError
+from ..base import LoglikelihoodRequest
+from ..llamacpp import encode_pairs
+from .load import LoadedHF
 
 __all__ = ["Read", "Row", "TokenizerView", "packing_is_exact", "plan_reads", "score_reads"]
 

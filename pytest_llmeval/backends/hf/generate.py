@@ -18,9 +18,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import BackendError
-from .base import GenerateRequest, Reply
-from .hf_load import LoadedHF
+from ...errors import BackendError
+from ..base import GenerateRequest, Reply
+from .load import LoadedHF
 
 __all__ = ["SAMPLING_SEED", "generate_replies", "prompt_tokens"]
 

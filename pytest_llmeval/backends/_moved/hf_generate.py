@@ -1,0 +1,5 @@
+"""Deprecated: moved to ``pytest_llmeval.backends.hf.generate`` (see ``moved.py``)."""
+
+from pytest_llmeval.moved import moved
+
+__getattr__ = moved(__name__, "pytest_llmeval.backends.hf.generate")
