@@ -90,6 +90,33 @@ def test_hostile_replies_end_as_failed_samples_with_reasons_and_the_run_goes_on(
     assert read_results(pytester.path / "out")["run"]["code_execution"] == "sandbox"
 
 
+@requires_sandbox
+def test_a_generic_format_maps_prompt_test_entry_point_and_setup_with_fields(pytester: pytest.Pytester) -> None:
+    rows = [{"qid": "twice", "ask": "def twice(x):\n", "tests": "def check(f):\n    assert f(HALF) == 1\n",
+             "fn": "twice", "pre": "HALF = 0.5"},
+            {"qid": "bad", "ask": "def bad(x):\n", "tests": "def check(f):\n    assert f(1) == 2\n", "fn": "bad", "pre": ""}]
+    (pytester.path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pytester.makefile(".llmeval.yaml", generic=(
+        "task: code\ndata:\n  format: jsonl\n  path: rows.jsonl\n  subject: py\n"
+        "  fields: {id: qid, prompt: ask, test: tests, entry_point: fn, setup: pre}\nprompt: '{prompt}'\n"))
+    args = scripted_args(pytester, {"def twice(x):\n": "    return 2 * x\n", "def bad(x):\n": "    return x\n"})
+    result = pytester.runpytest(*args, "--llm-report-dir=out", "-p", "no:cacheprovider")
+    assert sample_outcomes(result) == {"passed": 1, "missed": 1}, result.stdout.str()
+    samples = _by_id(pytester.path / "out")
+    assert samples["twice"]["extracted"] == "def twice(x):\n    return 2 * x\n"
+    assert samples["bad"]["rule"].startswith("failed: AssertionError (line ")
+
+
+def test_a_row_without_its_test_fails_collection_naming_it(pytester: pytest.Pytester) -> None:
+    (pytester.path / "rows.jsonl").write_text(json.dumps({"prompt": "def f():\n", "entry_point": "f"}) + "\n",
+                                              encoding="utf-8")
+    pytester.makefile(".llmeval.yaml", generic="task: code\ndata: {format: jsonl, path: rows.jsonl}\nprompt: '{prompt}'\n")
+    result = pytester.runpytest(*scripted_args(pytester, {}), "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*rows.jsonl:1: sample '0': field 'test' has no text (task code needs prompt, test "
+                                 "and entry_point; map them with fields.test)*"])
+
+
 # --- the sandbox policy -------------------------------------------------------------------------
 
 
