@@ -234,6 +234,8 @@ def test_repeats_keep_every_attempt_in_one_row_and_a_rerun_asks_only_the_missing
     assert [a["correct"] for a in row["attempts"]] == [True, False, True, False]
     assert row["pass_at"] == {"pass@1": 0.5, "pass@2": pytest.approx(5 / 6, abs=1e-6), "pass@4": 1.0}
     document = read_results(pytester.path / "second")
+    [subject] = document["subjects"]
+    assert (subject["score"], subject["correct"], subject["metric"]) == (0.5, 0, "pass@1")  # mean pass@1; pass^4
     assert document["pass_at_k"] == [{"model": "scripted", "suite": "code", "subject": "python", "n": 1,
                                       "repeats": 4, "pass@1": 0.5, "pass@2": pytest.approx(5 / 6, abs=1e-6),
                                       "pass@4": 1.0, "pass^4": 0.0}]

@@ -71,7 +71,9 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
 
     Each attempt's reply, answer, rule and verdict are kept in ``attempts``; ``pass_at`` holds the
     unbiased pass@k (Chen et al.) for 1 and every k asked for, pass@1 being the pass rate;
-    ``correct`` is pass^k: every attempt right. An attempt that failed (backend, sandbox) makes the
+    ``correct`` is pass^k: every attempt right; ``score`` is pass@1, the pass rate, and the subject
+    averages it (``aggregate="mean"``: the mean of per-problem pass@1, with a bootstrap interval,
+    and the baseline's paired test on it). An attempt that failed (backend, sandbox) makes the
     sample an error: its pass@k would be computed from fewer replies than asked for.
     """
     if len(results) == 1:
@@ -83,12 +85,13 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
     if failed is not None:
         index, result = failed
         combined.error = f"attempt {index + 1} of {len(results)}: {result.error}"
-        combined.fatal, combined.correct = result.fatal, None
+        combined.fatal, combined.correct, combined.score = result.fatal, None, None
         return combined
     right = sum(bool(r.correct) for r in results)
     n = len(results)
     combined.pass_at = {f"pass@{k}": round(pass_at_k(n, right, k), 6) for k in sorted({1, *pass_at})}
-    combined.correct = right == n
+    combined.set_verdict(right == n, combined.pass_at["pass@1"])
+    combined.aggregate = "mean"
     combined.unparsed = all(r.unparsed for r in results)
     return combined
 
@@ -108,9 +111,11 @@ def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, samp
 
 
 def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
+    task = REGISTRY[plan.config.task]
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
-        nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, metric=REGISTRY[plan.config.task].metric, groups=list(subject.groups),
+        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=task.metric, aggregate=task.aggregate,
+        groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
         group_aggregates=dict(subject.group_aggregates),
@@ -129,7 +134,8 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
         result.error, result.fatal = str(outcome.error), isinstance(outcome.error, FatalBackendError)
         return result
     if outcome.rejected is not None:
-        result.rejected, result.correct = outcome.rejected, False
+        result.rejected = outcome.rejected
+        result.set_verdict(False)
         return result
     assert outcome.reply is not None
     reply = outcome.reply
@@ -169,7 +175,7 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
         result.extracted = pick_by_loglikelihood(reply.logprobs, sample.labels)
         result.rule = rules.LOG_LIKELIHOOD
         result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
-        result.correct = result.extracted == sample.target
+        result.set_verdict(result.extracted == sample.target)
         return
     result.reply = reply.text
     try:
@@ -180,5 +186,6 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
     except SandboxError as exc:  # no program could run: never a miss
         result.error = f"the sandbox could not run this sample's code: {exc}"
         return
-    result.extracted, result.correct = scored.extracted, scored.correct
+    result.extracted = scored.extracted
+    result.set_verdict(scored.correct, scored.score)
     result.rule, result.unparsed = scored.rule, scored.unparsed
