@@ -4,15 +4,19 @@ run, hostile replies through the whole plugin, and repeated attempts with pass@k
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests._sandbox import requires_sandbox
+from tests._sandbox import processes_named, requires_sandbox
 from tests._shared_data import SHARED_DATA, requires_shared_data
 from tests.e2e import read_results, read_samples, sample_outcomes, scripted_args
 
@@ -24,11 +28,11 @@ def _problems() -> dict[str, dict[str, Any]]:
     return {row["entry_point"]: row for row in rows}
 
 
-def _code_suite(pytester: pytest.Pytester, *, extra: str = "", name: str = "code") -> None:
+def _code_suite(pytester: pytest.Pytester, *, extra: str = "", name: str = "code", timeout_s: int = 3) -> None:
     shutil.copy(PROBLEMS, pytester.path / "problems.jsonl")
     pytester.makefile(".llmeval.yaml", **{name: (
         f"name: {name}\ntask: code\ndata: {{format: humaneval, path: problems.jsonl, subject: python}}\n"
-        "prompt: '{prompt}'\nscoring: {timeout_s: 3}\n" + extra)})
+        f"prompt: '{{prompt}}'\nscoring: {{timeout_s: {timeout_s}}}\n" + extra)})
 
 
 def _by_id(folder: Path) -> dict[str, dict[str, Any]]:
@@ -115,6 +119,34 @@ def test_a_row_without_its_test_fails_collection_naming_it(pytester: pytest.Pyte
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*rows.jsonl:1: sample '0': field 'test' has no text (task code needs prompt, test "
                                  "and entry_point; map them with fields.test)*"])
+
+
+@requires_sandbox
+def test_ctrl_c_kills_the_running_executions(pytester: pytest.Pytester) -> None:
+    """Programs that would run for a minute: Ctrl-C ends the run at once, and no process of theirs
+    (seen from outside by a marker in its command line) outlives it."""
+    marker = f"llmeval-ctrl-c-{os.getpid()}-{time.monotonic_ns()}"
+    sleeper = ("```python\nimport os\ndef {}(*args):\n    pid = os.fork()\n    if pid == 0:\n"
+               f"        os.execv('/bin/sleep', ['{marker}', '600'])\n    os.waitpid(pid, 0)\n```")
+    _code_suite(pytester, timeout_s=60)
+    p = _problems()
+    args = scripted_args(pytester, {p[name]["prompt"]: sleeper.format(name) for name in p})
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "--llm-report-dir=out"],
+                            cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not processes_named(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_named(marker), "no execution started"
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=30)
+        assert time.monotonic() - interrupted < 20, output.decode()
+    finally:
+        proc.kill()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output.decode()
+    assert processes_named(marker) == []
+    assert b"KeyboardInterrupt" in output
 
 
 # --- the sandbox policy -------------------------------------------------------------------------
