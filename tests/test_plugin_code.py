@@ -152,8 +152,9 @@ def test_ctrl_c_kills_the_running_executions(pytester: pytest.Pytester) -> None:
 # --- the sandbox policy -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
 def test_without_a_sandbox_the_run_refuses_in_one_line_unless_unsafe_exec(
-        pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, xdist: list[str]) -> None:
     """No bwrap on PATH (a machine without bubblewrap): refused before any code runs; with
     --llm-unsafe-exec the code runs in a plain subprocess and the summary and results.json say so."""
     _code_suite(pytester)
@@ -162,13 +163,14 @@ def test_without_a_sandbox_the_run_refuses_in_one_line_unless_unsafe_exec(
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    refused = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    refused = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", *xdist)
     assert refused.ret == pytest.ExitCode.USAGE_ERROR, refused.stdout.str()
     output = refused.stdout.str() + refused.stderr.str()
     assert "refusing to run model-written code without a sandbox: bubblewrap is not installed" in output
     assert "--llm-unsafe-exec" in output and "Traceback" not in output and "missed" not in output
 
-    unsafe = pytester.runpytest_subprocess(*args, "--llm-unsafe-exec", "--llm-report-dir=out", "-p", "no:cacheprovider")
+    unsafe = pytester.runpytest_subprocess(*args, "--llm-unsafe-exec", "--llm-report-dir=out", "-p", "no:cacheprovider",
+                                           *xdist)
     assert unsafe.ret == 0, unsafe.stdout.str()
     unsafe.stdout.fnmatch_lines(["*UNSAFE: model-written code ran without a sandbox (--llm-unsafe-exec*",
                                  "*5 passed*"])
