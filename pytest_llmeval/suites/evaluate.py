@@ -7,6 +7,7 @@ same record.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -71,8 +72,8 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
 
     Each attempt's reply, answer, rule and verdict are kept in ``attempts``; ``pass_at`` holds the
     unbiased pass@k (Chen et al.) for 1 and every k asked for, pass@1 being the pass rate;
-    ``correct`` is pass^k: every attempt right; ``score`` is pass@1, the pass rate, and the subject
-    averages it (``aggregate="mean"``: the mean of per-problem pass@1, with a bootstrap interval,
+    ``correct`` is pass^k: every attempt right; ``score`` is pass@1, the pass rate (for a graded
+    task, the mean of the attempts' scores), and the subject averages it (``aggregate="mean"``: the mean of per-problem pass@1, with a bootstrap interval,
     and the baseline's paired test on it). An attempt that failed (backend, sandbox) makes the
     sample an error: its pass@k would be computed from fewer replies than asked for.
     """
@@ -90,7 +91,9 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
     right = sum(bool(r.correct) for r in results)
     n = len(results)
     combined.pass_at = {f"pass@{k}": round(pass_at_k(n, right, k), 6) for k in sorted({1, *pass_at})}
-    combined.set_verdict(right == n, combined.pass_at["pass@1"])
+    graded = first.aggregate == "mean"
+    points = [r.points() or 0.0 for r in results]
+    combined.set_verdict(right == n, math.fsum(points) / n if graded else combined.pass_at["pass@1"])
     combined.aggregate = "mean"
     combined.unparsed = all(r.unparsed for r in results)
     return combined
@@ -98,7 +101,7 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
 
 def _attempt_record(result: SampleResult) -> dict[str, Any]:
     return {"reply": result.reply, "extracted": result.extracted, "rule": result.rule, "correct": result.correct,
-            "error": result.error, "rejected": result.rejected, "cached": result.cached}
+            "score": result.score, "error": result.error, "rejected": result.rejected, "cached": result.cached}
 
 
 def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Request]:
