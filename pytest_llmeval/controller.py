@@ -66,6 +66,7 @@ class Controller:
     _collected: list[str] = field(default_factory=list)
     _reported: set[str] = field(default_factory=set)
     crashed_workers: list[str] = field(default_factory=list)
+    code_execution: str | None = None  # "sandbox" or "unsafe" once a run with a code task checked
 
     def open(self, config: pytest.Config) -> None:
         from .report.progress import Progress
@@ -123,6 +124,7 @@ class Controller:
                for item in session.items):  # checked first: resolving models costs an import
             self.progress.count_items((item.nodeid for item in session.items), [m.name for m in self.runtime.models])
             self._check_journal(session.config)
+            self._check_sandbox(session.config, [item.nodeid for item in session.items])
 
     def _track_start(self, report: pytest.TestReport) -> None:
         from .attach import STARTED_ATTR
@@ -178,6 +180,7 @@ class Controller:
             return  # every worker collects the same items: count them once
         self.progress.count_items(ids, [m.name for m in self.runtime.models])
         self._check_journal(node.config)
+        self._check_sandbox(node.config, ids)
 
     def _check_journal(self, config: pytest.Config) -> None:
         """Open the journal before any sample runs (and before xdist workers open it too): it
@@ -197,6 +200,23 @@ class Controller:
             reporter = config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"pytest-llmeval: {store.set_aside}", yellow=True)
+
+    def _check_sandbox(self, config: pytest.Config, nodeids: list[str]) -> None:
+        """Once per run, before any item runs: a run with a code task needs the sandbox, or
+        ``--llm-unsafe-exec`` (then said in the summary's notes and in results.json)."""
+        from .suites.executions import runs_code, sandbox_refusal
+
+        if self.code_execution is not None or config.option.collectonly or not runs_code(nodeids, config.rootpath):
+            return
+        refusal, warning = sandbox_refusal(self.options.unsafe_exec)
+        if refusal is not None:
+            pytest.exit(refusal, returncode=pytest.ExitCode.USAGE_ERROR)
+        self.code_execution = "unsafe" if warning else "sandbox"
+        if warning is not None:
+            self.notes.append(warning)
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"pytest-llmeval: {warning}", yellow=True, bold=True)
 
     def _show_progress(self, result: SampleResult, report: pytest.TestReport) -> None:
         import json
@@ -268,6 +288,7 @@ class Controller:
             "versions": {"pytest_llmeval": version("pytest-llmeval"), "pytest": pytest.__version__, "suites": versions},
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - self._t0, 3),
+            **({"code_execution": self.code_execution} if self.code_execution else {}),
             "environment": {"python": sys.version.split()[0], "platform": platform.platform(), "host": socket.gethostname()},
         }
 

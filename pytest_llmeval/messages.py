@@ -18,10 +18,15 @@ Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content":
 
 @dataclass(frozen=True, slots=True)
 class GenerateRequest:
+    """``seed``: the sampling seed of one attempt when a suite asks each prompt several times
+    (``repeats``): attempt i is sampled with seed i, so the attempts differ, each is its own journal
+    entry, and a rerun samples the same replies. None (one attempt): the backend's own default."""
+
     messages: tuple[Message, ...]
     max_tokens: int
     temperature: float
     stop: tuple[str, ...] = ()
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

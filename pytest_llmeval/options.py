@@ -54,6 +54,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
     ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
     ("--llm-stream", "bool", "stream replies and report time to first token, inter-token latency and time per output token", {"action": "store_true", "default": None}),
+    ("--llm-unsafe-exec", "bool", "where no sandbox runs, run model-written code (task: code) in a plain subprocess, as you, with your network and files", {"action": "store_true", "default": None}),
     ("--llm-latency", "linelist", "latency gate KEY=MS for every model, e.g. ttft_p95_ms=500 or e2e_p99_ms=3000; repeat for more", {"action": "append"}),
 ]
 
@@ -119,6 +120,7 @@ class RunOptions:
     max_unparsed: float | None = None  # every subject's limit on its share of unparsed replies
     flips_shown: int = 5
     shard: tuple[int, int] | None = None  # (index, total), 1-based
+    unsafe_exec: bool = False  # --llm-unsafe-exec: a machine without a sandbox may run model code unsandboxed
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -147,6 +149,7 @@ class RunOptions:
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
             "stream": self.stream,
+            "unsafe_exec": self.unsafe_exec,
             **self.settings(self.models).to_record(),
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
         }
@@ -218,6 +221,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         report_dir=report_dir,
         strict=bool(_value(config, "llm_strict")),
         stream=bool(_value(config, "llm_stream")),
+        unsafe_exec=bool(_value(config, "llm_unsafe_exec")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
         **_regression_settings(config),
         max_unparsed=_max_unparsed(config),

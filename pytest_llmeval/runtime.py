@@ -31,6 +31,7 @@ from .options import RunOptions
 if TYPE_CHECKING:
     from .backends.base import Backend
     from .engine.dispatch import Dispatcher
+    from .suites.executions import Executions
     from .suites.prefetch import PrefetchState
     from .engine.store import ResponseStore
     from .profiles import ModelSpec
@@ -96,6 +97,7 @@ class Runtime:
     _store: ResponseStore | None = None
     _store_opened: bool = False
     _prefetch: PrefetchState | None = None
+    _executions: Executions | None = None
     _scrubber: Scrubber | None = None
     _fatal: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -143,6 +145,17 @@ class Runtime:
             if self._prefetch is None:
                 self._prefetch = PrefetchState()
             return self._prefetch
+
+    def executions(self) -> Executions:
+        """The pool that runs model-written code beside the requests (``suites/executions.py``).
+        Sandboxed, unless ``--llm-unsafe-exec`` was given and this machine has no sandbox (the
+        controller refused the run without the option, before any code ran)."""
+        with self._lock:
+            if self._executions is None:
+                from .suites.executions import Executions
+
+                self._executions = Executions(unsafe=self.options.unsafe_exec and _no_sandbox())
+            return self._executions
 
     def store(self) -> ResponseStore | None:
         """The journal, opened on first use; ConfigError with the one line when it cannot be."""
@@ -194,6 +207,8 @@ class Runtime:
         """Drop every queued request (the session is stopping); in-flight replies are still stored."""
         for dispatcher in list(self._dispatchers.values()):
             dispatcher.stop()
+        if self._executions is not None:
+            self._executions.stop()
 
     def engine_stats(self) -> dict[str, dict[str, Any]]:
         return {name: d.stats.public() for name, d in list(self._dispatchers.items())}
@@ -202,6 +217,9 @@ class Runtime:
         for dispatcher in self._dispatchers.values():
             dispatcher.close()
         self._dispatchers.clear()
+        if self._executions is not None:
+            self._executions.close()
+            self._executions = None
         for backend in self._backends.values():
             backend.close()
         self._backends.clear()
@@ -211,6 +229,12 @@ class Runtime:
 
 
 RUNTIME = pytest.StashKey[Runtime]()
+
+
+def _no_sandbox() -> bool:
+    from .sandbox import sandbox_status
+
+    return sandbox_status() is not None
 
 
 def _open_store(path: Path, *, read: bool) -> ResponseStore:

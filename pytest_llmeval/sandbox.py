@@ -62,6 +62,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ from typing import Literal
 
 from .errors import SandboxError
 
-__all__ = ["Execution", "Limits", "SANDBOX_UID", "Status", "run_python", "sandbox_status"]
+__all__ = ["Execution", "Limits", "SANDBOX_UID", "Status", "cancel_running", "run_python", "sandbox_status"]
 
 Status = Literal["passed", "failed", "timeout", "killed", "oom"]
 
@@ -88,6 +89,8 @@ _LOADER_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
 _STATUS_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
 _GRACE_S = 2.0  # once the program's first process has ended, how long its pipes may take to close
+_RUNNING: dict[subprocess.Popen[bytes], bool] = {}  # every live execution's process, and whether it is unsafe
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,15 @@ def run_python(program: str, *, limits: Limits = Limits(), unsafe: bool = False)
                 with contextlib.suppress(OSError):
                     os.close(fd)
     return _verdict(captured, proc.returncode, limits, duration, sandboxed=not unsafe)
+
+
+def cancel_running() -> None:
+    """Kill every execution running in this process now (the run is stopping: Ctrl-C, the end of
+    the session). Each ``run_python`` call then returns as killed; nothing it started survives."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING.items())
+    for proc, unsafe in running:
+        _kill(proc, unsafe)
 
 
 def sandbox_status() -> str | None:
@@ -324,9 +336,13 @@ def _spawn(command: list[str], status_fd: int, workdir: str | None, unsafe: bool
 @contextlib.contextmanager
 def _reaped(proc: subprocess.Popen[bytes], unsafe: bool) -> Iterator[None]:
     """Whatever happens in between, the program and everything it started are gone afterwards."""
+    with _RUNNING_LOCK:
+        _RUNNING[proc] = unsafe
     try:
         yield
     finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(proc, None)
         _kill(proc, unsafe)
         proc.wait()
         for stream in (proc.stdin, proc.stdout, proc.stderr):

@@ -28,6 +28,7 @@ SAMPLE_FIELDS = {
     # what merging shards needs to rebuild each result exactly
     "v", "nodeid", "groups", "threshold", "group_thresholds", "group_aggregates", "fatal", "metric", "latency_gates",
     "max_unparsed",
+    "attempts", "pass_at",  # repeats > 1: every attempt, and the problem's pass@k
     "score", "aggregate",  # the sample's score on the task's metric, and how its subject combines scores
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}

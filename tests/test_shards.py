@@ -16,7 +16,7 @@ from pytest_llmeval.shard import assign
 from tests.e2e import GEN_N, gen_replies, read_results, read_samples, sample_outcomes, write_gen_suite
 
 # Compared between one run and merged shards: everything but the timing of the run itself.
-DECIDED = ("subjects", "groups", "verdict", "baseline", "comparisons", "regressions", "flips")
+DECIDED = ("subjects", "groups", "verdict", "baseline", "comparisons", "regressions", "flips", "pass_at_k")
 
 
 @given(st.lists(st.text(min_size=1, max_size=8), max_size=60, unique=True), st.integers(1, 7), st.randoms())

@@ -177,7 +177,8 @@ class LlamaCppBackend(Backend):
                 self._model.llm.reset()  # from scratch: a cached prompt prefix can flip greedy choices
                 out = self._model.llm.create_chat_completion(
                     messages=[dict(m) for m in request.messages], max_tokens=request.max_tokens,
-                    temperature=request.temperature, stop=list(request.stop), seed=0)
+                    temperature=request.temperature, stop=list(request.stop),
+                    seed=request.seed if request.seed is not None else 0)
             except Exception as exc:  # noqa: BLE001 - a prompt too long, a template error, a failed decode
                 raise BackendError(f"llama.cpp: {one_line(exc)}") from None
         choice, usage = out["choices"][0], out.get("usage") or {}

@@ -19,6 +19,7 @@ from ..samples import Sample
 from .fields import FieldMap, group_by_subject
 from .gsm8k import load_gsm8k
 from .hf import load_hf
+from .humaneval import load_humaneval
 from .json import read_json_array
 from .paths import generic_files
 from .readers import Table, no_rows, read_csv_table, read_jsonl, read_parquet
@@ -69,6 +70,7 @@ REGISTRY: Mapping[str, Format] = _registry(
     Format("gsm8k", load_gsm8k),
     Format("hf", load_hf),
     rows_format("json", ".json", read_json_array),
+    Format("humaneval", load_humaneval),
 )
 
 

@@ -10,6 +10,12 @@ field before a single program runs: a missing or non-string field, an ``entry_po
 a Python name, a ``test`` that does not parse or defines no ``check``, a repeated ``task_id``,
 and a file with no problems at all.
 ``canonical_solution`` may be absent (problems written for a suite need no reference answer).
+
+As ``data.format: humaneval`` (``load_humaneval``), each problem is a sample of subject
+``data.subject`` (default ``humaneval``) with id ``task_id``, and fields ``prompt``, ``test``,
+``entry_point`` (what ``task: code`` runs) and ``task_id``; its answer is the canonical solution
+(shown in the reports, never compared). ``data.path`` is the file, or a folder holding one
+``*.jsonl.gz`` or ``*.jsonl`` file (``HumanEval.jsonl.gz``).
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..samples import Sample
 from .readers import read_jsonl
+from .spec import DataSpec
 
-__all__ = ["HumanEvalProblem", "read_humaneval"]
+__all__ = ["HumanEvalProblem", "load_humaneval", "read_humaneval"]
 
 _REQUIRED = ("task_id", "prompt", "entry_point", "test")
 
@@ -80,3 +88,25 @@ def _check_test(test: str, where: str) -> None:
                         key="test") from None
     if not any(isinstance(node, ast.FunctionDef) and node.name == "check" for node in tree.body):
         raise DataError("defines no check(candidate) function", where=where, key="test")
+
+
+def load_humaneval(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
+    """The problems of ``data.path`` as samples of one subject (HumanEval has one split)."""
+    subject = spec.subject or "humaneval"
+    samples = [Sample(id=p.task_id, subject=subject, target=p.canonical_solution or "", origin=p.where,
+                      fields={"task_id": p.task_id, "prompt": p.prompt, "test": p.test, "entry_point": p.entry_point,
+                              "target": p.canonical_solution or ""})
+               for p in read_humaneval(_problem_file(spec))]
+    return {subject: samples}
+
+
+def _problem_file(spec: DataSpec) -> Path:
+    if spec.path.is_file():
+        return spec.path
+    if not spec.path.is_dir():
+        raise DataError(f"no such file or folder: {spec.path}", where=spec.where or None, key="data.path")
+    found = sorted(spec.path.glob("*.jsonl.gz")) or sorted(spec.path.glob("*.jsonl"))
+    if len(found) != 1:
+        what = "no *.jsonl.gz or *.jsonl file" if not found else f"{len(found)} problem files ({found[0].name}, ...)"
+        raise DataError(f"{what} in {spec.path}; name the file in data.path", where=spec.where or None, key="data.path")
+    return found[0]

@@ -56,10 +56,19 @@ def request_key(settings: BackendSettings, request: GenerateRequest | Loglikelih
         "v": _KEY_VERSION,
         "backend": settings.backend, "base_url": settings.base_url, "model": settings.model,
         "model_file": _file_identity(settings.model_path), "options": settings.extra,
-        "kind": type(request).__name__, "request": asdict(request),
+        "kind": type(request).__name__, "request": _keyed(request),
     }
     text = json.dumps(identity, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _keyed(request: GenerateRequest | LoglikelihoodRequest) -> dict[str, Any]:
+    """The request's fields; an unset ``seed`` is left out, so a request of one attempt keeps the key
+    it had before attempts had seeds (journals written then still resume)."""
+    fields = asdict(request)
+    if fields.get("seed", 0) is None:
+        del fields["seed"]
+    return fields
 
 
 def _file_identity(path: str | None) -> list[Any] | None:

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..results.conclude import Conclusion
+from ..results.pass_at import pass_at_rows
 from ..results.payload import SampleResult
 from .files import results_document, write_results_csv, write_results_json
 from .baseline import baseline_lines
@@ -32,6 +33,7 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
         "comparisons": [c.to_record() for c in comparison.comparisons] if comparison is not None else [],
         "regressions": [c.to_record() for c in comparison.regressions] if comparison is not None else [],
         "flips": [f.to_record() for f in comparison.flips] if comparison is not None else [],
+        "pass_at_k": pass_at_rows(conclusion.samples),
     })
 
 
@@ -101,11 +103,22 @@ def summary_block(conclusion: Conclusion, document: dict[str, Any], flips_shown:
     headline, notes and flips, then the verdict's failure lines."""
     compared = document.get("comparisons") if document.get("baseline") is not None else None
     lines = summary_lines(conclusion.summary, [], compared)
+    lines += pass_at_lines(document.get("pass_at_k") or [])
     if conclusion.summary.gate == "ci_low":
         lines.append(("thresholds are checked against the 95% interval's lower bound (--llm-gate=ci-low)", {}))
     lines += baseline_lines(document.get("baseline"), document.get("comparisons") or [],
                             document.get("flips") or [], conclusion.notes, flips_shown)
     return lines + [(text, {"red": True, "bold": True}) for text in conclusion.failures]
+
+
+def pass_at_lines(rows: Sequence[dict[str, Any]]) -> list[Line]:
+    """``pass@k code/python [model]: pass@1 0.600  pass@4 0.800  pass^4 0.400 (5 problems x 4)``."""
+    lines: list[Line] = []
+    for row in rows:
+        values = "  ".join(f"{name} {value:.3f}" for name, value in row.items() if name.startswith("pass"))
+        lines.append((f"pass@k {row['suite']}/{row['subject']} [{row['model']}]: {values} "
+                      f"({row['n']} problems x {row['repeats']} attempts)", {}))
+    return lines
 
 
 def terminal_summary(conclusion: Conclusion, document: dict[str, Any], flips_shown: int,

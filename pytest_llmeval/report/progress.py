@@ -30,14 +30,16 @@ class Tally:
 
 
 def tally(results: Iterable[SampleResult]) -> dict[str, Tally]:
-    """Per model. A sample answered from the cache sent nothing; any other sent 1 + its retries."""
+    """Per model. An answer from the cache sent nothing; any other sent 1 + its retries. A sample
+    of several attempts (``repeats``) counts each attempt's answer."""
     tallies: dict[str, Tally] = {}
     for r in results:
         t = tallies.setdefault(r.model, Tally())
         t.samples += 1
         t.retries += r.retries
-        t.cached += r.cached
-        t.requests += 0 if r.cached else 1 + r.retries
+        cached = [bool(a.get("cached")) for a in r.attempts] if r.attempts else [r.cached]
+        t.cached += sum(cached)
+        t.requests += cached.count(False) + r.retries
         t.errors += r.error is not None
         t.rejected += r.rejected is not None
     return tallies

@@ -80,6 +80,10 @@ class SampleResult:
     output_tokens: int | None = None  # usage's completion tokens, else the content chunks counted
     sent_at: float | None = None  # wall clock (epoch s) of the send, for the request phase's span
     latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
+    # A suite with ``repeats`` > 1: every attempt (reply, extracted, rule, correct, error), and the
+    # problem's unbiased pass@k ({"pass@1": ...}); ``correct`` is then pass^k (every attempt right).
+    attempts: list[dict[str, Any]] | None = None
+    pass_at: dict[str, float] | None = None
     v: int = PAYLOAD_VERSION
 
     @property

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from . import builtin, json_match
+from . import builtin, code_tests, json_match
 from .scored import Gold, Scored
 
 __all__ = ["MODES", "REGISTRY", "TASKS", "Task", "task_named"]
@@ -47,6 +47,9 @@ class Task:
     ``read_gold``: the gold answer as the task compares it, checked once at collection so a bad
     answer is a data problem naming its row, never a silent miss (ValueError with the reason).
     ``needs_choices``: a sample without options is a data problem.
+    ``needs_target``: a sample without an answer is a data problem (a code task's gold is its tests).
+    ``executes``: scoring runs model-written code, so the run scores its replies on the execution
+    pool (``suites/executions.py``), never on the thread that sends requests or runs items.
     """
 
     name: str
@@ -55,6 +58,8 @@ class Task:
     check_options: Callable[[Mapping[str, Any]], None] = _no_options
     read_gold: Callable[[Gold], str] | None = None
     needs_choices: bool = False
+    needs_target: bool = True
+    executes: bool = False
     modes: tuple[str, ...] = ("gen",)
     metric: str = "accuracy"
     aggregate: str = "proportion"
@@ -72,6 +77,8 @@ REGISTRY: Mapping[str, Task] = _registry(
     Task("regex", builtin.regex, builtin.FLAGS | {"pattern"}, builtin.check_pattern),
     Task("numeric", builtin.numeric, read_gold=builtin.numeric_gold),
     Task("json_match", json_match.score, read_gold=json_match.read_gold),
+    Task("code", code_tests.score, code_tests.OPTIONS, code_tests.check_options, read_gold=code_tests.read_gold,
+         needs_target=False, executes=True, metric="pass@1"),
 )
 
 TASKS: tuple[str, ...] = tuple(REGISTRY)

@@ -89,7 +89,7 @@ def check_samples(config: SuiteConfig, subject: str, samples: Sequence[Sample], 
         where = s.origin or f"{suite}: {subject} {role} {s.id}"
         before = len(problems.found)
         _unique_id(s, first, subject, where, role, problems)
-        _cells(s, fields, where, role, problems)
+        _cells(s, fields, where, role, problems, REGISTRY[config.task].needs_target)
         normalised = _answer(config, s, where, role, problems)
         out.append(normalised if len(problems.found) == before else s)
     return out
@@ -128,8 +128,8 @@ def _line_of(sample: Sample) -> str:
     return f"line {line}" if colon and line.isdigit() else (where or "another row")
 
 
-def _cells(s: Sample, fields: set[str], where: str, role: str, problems: Problems) -> None:
-    if s.target is None or not s.target.strip():
+def _cells(s: Sample, fields: set[str], where: str, role: str, problems: Problems, needs_target: bool) -> None:
+    if needs_target and (s.target is None or not s.target.strip()):
         problems.add(where, f"{role} {s.id!r}: no answer to score against: the answer {_NO_VALUE}")
     for label, text in zip(s.labels, s.choices):
         if not text.strip():
@@ -148,10 +148,10 @@ def _no_value(value: Any, *, empty: bool) -> bool:
 
 def _answer(config: SuiteConfig, s: Sample, where: str, role: str, problems: Problems) -> Sample:
     """The gold answer as the task compares it (a multiple-choice letter), checked by the task's ``read_gold``."""
-    gold = s.target
-    if gold is None or not gold.strip():
-        return s  # already a problem
     task = REGISTRY[config.task]
+    gold = s.target or ""
+    if task.needs_target and not gold.strip():
+        return s  # already a problem
     if task.needs_choices and not s.choices:
         problems.add(where, f"{role} {s.id!r} has no options; map them with fields.choices")
         return s

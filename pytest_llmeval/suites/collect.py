@@ -9,21 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import ConfigError, LLMEvalError
+from ..errors import Cancelled, ConfigError, LLMEvalError
 from ..identity import SAMPLE, SampleIdentity
 from ..engine.dispatch import Outcome
 from ..item_outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
 from ..runtime import RUNTIME
 from ..samples import Sample
+from ..scoring.tasks import REGISTRY
 from ..yamlfile import load_validated
 from .checks import node_name
-from .evaluate import apply_outcome, new_result, sample_request
+from .evaluate import apply_outcome, attempt_requests, check_repeats, combine_attempts, new_result
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RESULT", "SampleItem", "SuiteFile", "check_streamed", "queue_upcoming"]
 
-_QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
+_QUEUED = pytest.StashKey["list[Future[SampleResult]] | tuple[str, list[Future[Outcome]]]"]()
 
 
 def queue_upcoming(item: pytest.Item) -> None:
@@ -57,6 +60,7 @@ class SuiteFile(pytest.File):
             config = load_validated(self.path, SuiteConfig, shown=where)
             plan = build_plan(config, self.path, where, runtime.options.limit)
             check_streamed(config.latency, runtime.models, "latency.")
+            check_repeats(config, runtime.models)
         except ConfigError as exc:
             raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
@@ -107,13 +111,42 @@ class SampleItem(pytest.Item):
         self.add_marker(pytest.mark.llmeval)
 
     def queue_request(self) -> None:
-        """Build this sample's request and hand it to the model's queue (once)."""
+        """Build this sample's requests (one per attempt) and hand them to the model's queue (once).
+        A task that runs the reply's code is scored on the execution pool as each reply arrives."""
         if _QUEUED in self.stash:
             return
         runtime = self.config.stash[RUNTIME]
         spec = runtime.model(self.model)
-        prompt, request = sample_request(spec, self.plan, self.subject_plan, self.sample)
-        self.stash[_QUEUED] = (prompt, runtime.dispatcher(self.model).submit(request))
+        prompt, requests = attempt_requests(spec, self.plan, self.subject_plan, self.sample)
+        dispatcher = runtime.dispatcher(self.model)
+        futures = [dispatcher.submit(request) for request in requests]
+        if not REGISTRY[self.plan.config.task].executes:
+            self.stash[_QUEUED] = (prompt, futures)
+            return
+        executions = runtime.executions()
+        self.stash[_QUEUED] = [executions.then(future, partial(self._scored, self._answered(prompt)))
+                               for future in futures]
+
+    def _answered(self, prompt: str) -> SampleResult:
+        result = self.skeleton()
+        result.prompt = prompt
+        return result
+
+    def _scored(self, result: SampleResult, outcome: Outcome) -> SampleResult:
+        return apply_outcome(result, self.plan, self.sample, outcome)
+
+    def _attempts(self) -> list[SampleResult]:
+        queued = self.stash[_QUEUED]
+        if isinstance(queued, tuple):
+            prompt, futures = queued
+            return [self._scored(self._answered(prompt), future.result()) for future in futures]
+        results = []
+        for future in queued:
+            try:
+                results.append(future.result())
+            except Cancelled as exc:  # the run stopped before this attempt's code ran
+                results.append(replace(self._answered(""), error=str(exc)))
+        return results
 
     def skeleton(self) -> SampleResult:
         """This sample's result before it is answered: everything but the answer."""
@@ -124,10 +157,7 @@ class SampleItem(pytest.Item):
         runtime = self.config.stash[RUNTIME]
         queue_upcoming(self)
         self.queue_request()
-        prompt, future = self.stash[_QUEUED]
-        result = self.skeleton()
-        result.prompt = prompt
-        self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result())
+        result = self.stash[RESULT] = combine_attempts(self._attempts(), self.plan.config.pass_at_k)
         raise_for_result(result, self.session, runtime.options.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

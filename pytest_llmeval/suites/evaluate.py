@@ -7,20 +7,24 @@ same record.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from typing import Any
 
 from ..engine.dispatch import Outcome
-from ..errors import FatalBackendError
+from ..errors import ConfigError, FatalBackendError, SandboxError
 from ..messages import GenerateRequest, LoglikelihoodRequest, Reply
 from ..profiles import ModelSpec
 from ..prompts import render_messages_text
 from ..results.payload import SampleResult
 from ..samples import Sample
-from ..scoring import pick_by_loglikelihood, rules, score_reply
+from ..scoring import pass_at_k, pick_by_loglikelihood, rules, score_reply
 from ..scoring.tasks import REGISTRY
 from .plan import SubjectPlan, SuitePlan
+from .schema import SuiteConfig
 
-__all__ = ["apply_outcome", "generation_request", "new_result", "sample_request", "timing_fields"]
+__all__ = ["apply_outcome", "attempt_requests", "check_repeats", "combine_attempts", "generation_request",
+           "new_result", "sample_request", "timing_fields"]
 
 Request = GenerateRequest | LoglikelihoodRequest
 
@@ -30,9 +34,74 @@ def generation_request(model: ModelSpec, plan: SuitePlan, messages: tuple[dict[s
     s, gen = model.settings, plan.config.generation
     pinned = model.generation_fixed
     max_tokens = s.max_tokens if "max_tokens" in pinned or gen.max_tokens is None else gen.max_tokens
-    temperature = s.temperature if "temperature" in pinned or gen.temperature is None else gen.temperature
+    temperature = effective_temperature(model, plan.config)
     stop = s.stop if "stop" in pinned or gen.stop is None else tuple(gen.stop)
     return GenerateRequest(messages=messages, max_tokens=max_tokens, temperature=temperature, stop=tuple(stop))
+
+
+def effective_temperature(model: ModelSpec, config: SuiteConfig) -> float:
+    """The temperature ``model`` samples ``config``'s suite at: a pinned one (CLI, profile) wins."""
+    pinned, temperature = "temperature" in model.generation_fixed, config.generation.temperature
+    return model.settings.temperature if pinned or temperature is None else temperature
+
+
+def check_repeats(config: SuiteConfig, models: list[ModelSpec]) -> None:
+    """``repeats`` > 1 at temperature 0 would ask for the same greedy reply k times: ConfigError."""
+    if config.repeats == 1:
+        return
+    for model in models:
+        if effective_temperature(model, config) == 0:
+            raise ConfigError(f"{config.repeats} attempts at temperature 0 (model {model.name}) would be copies of "
+                              "one reply; set generation.temperature above 0 (e.g. 0.8), or repeats: 1",
+                              key="repeats")
+
+
+def attempt_requests(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan,
+                     sample: Sample) -> tuple[str, list[Request]]:
+    """The recorded prompt and one request per attempt: attempt i sampled with seed i, so each is
+    its own journal entry (one attempt: the request as ``sample_request`` builds it)."""
+    prompt, request = sample_request(model, plan, subject, sample)
+    repeats = plan.config.repeats
+    if repeats == 1 or not isinstance(request, GenerateRequest):
+        return prompt, [request]
+    return prompt, [replace(request, seed=i) for i in range(repeats)]
+
+
+def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleResult:
+    """One problem's attempts as its one result (one item, one samples.jsonl row).
+
+    Each attempt's reply, answer, rule and verdict are kept in ``attempts``; ``pass_at`` holds the
+    unbiased pass@k (Chen et al.) for 1 and every k asked for, pass@1 being the pass rate;
+    ``correct`` is pass^k: every attempt right; ``score`` is pass@1, the pass rate (for a graded
+    task, the mean of the attempts' scores), and the subject averages it (``aggregate="mean"``: the mean of per-problem pass@1, with a bootstrap interval,
+    and the baseline's paired test on it). An attempt that failed (backend, sandbox) makes the
+    sample an error: its pass@k would be computed from fewer replies than asked for.
+    """
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    combined = replace(first, retries=sum(r.retries for r in results), cached=all(r.cached for r in results),
+                       attempts=[_attempt_record(r) for r in results])
+    failed = next(((i, r) for i, r in enumerate(results) if r.error is not None), None)
+    if failed is not None:
+        index, result = failed
+        combined.error = f"attempt {index + 1} of {len(results)}: {result.error}"
+        combined.fatal, combined.correct, combined.score = result.fatal, None, None
+        return combined
+    right = sum(bool(r.correct) for r in results)
+    n = len(results)
+    combined.pass_at = {f"pass@{k}": round(pass_at_k(n, right, k), 6) for k in sorted({1, *pass_at})}
+    graded = first.aggregate == "mean"
+    points = [r.points() or 0.0 for r in results]
+    combined.set_verdict(right == n, math.fsum(points) / n if graded else combined.pass_at["pass@1"])
+    combined.aggregate = "mean"
+    combined.unparsed = all(r.unparsed for r in results)
+    return combined
+
+
+def _attempt_record(result: SampleResult) -> dict[str, Any]:
+    return {"reply": result.reply, "extracted": result.extracted, "rule": result.rule, "correct": result.correct,
+            "score": result.score, "error": result.error, "rejected": result.rejected, "cached": result.cached}
 
 
 def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Request]:
@@ -112,10 +181,14 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
         result.set_verdict(result.extracted == sample.target)
         return
     result.reply = reply.text
-    scored = score_reply(
-        plan.config.task, reply.text, sample.target, labels=sample.labels, choices=sample.choices,
-        options=plan.config.scoring, fields=sample.fields,
-    )
+    try:
+        scored = score_reply(
+            plan.config.task, reply.text, sample.target, labels=sample.labels, choices=sample.choices,
+            options=plan.config.scoring, fields=sample.fields,
+        )
+    except SandboxError as exc:  # no program could run: never a miss
+        result.error = f"the sandbox could not run this sample's code: {exc}"
+        return
     result.extracted = scored.extracted
     result.set_verdict(scored.correct, scored.score)
     result.rule, result.unparsed = scored.rule, scored.unparsed

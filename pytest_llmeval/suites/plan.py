@@ -67,10 +67,13 @@ def _sample_key(sample: Sample) -> list[Any]:
 
 
 def _version(config: SuiteConfig, samples: list[Sample], examples: list[Sample]) -> str:
-    """Everything that changes a score: prompt settings, task, mode, scoring, and the data itself."""
+    """Everything that changes a score: prompt settings, task, mode, scoring, attempts per sample
+    (only when more than one, so versions from before ``repeats`` stand), and the data itself."""
     settings = config.model_dump(
         include={"task", "mode", "prompt", "system", "preamble", "target_delimiter", "few_shot", "scoring", "generation"}
     )
+    if config.repeats > 1:
+        settings["repeats"] = config.repeats
     return _digest([settings, [_sample_key(s) for s in samples], [_sample_key(s) for s in examples]])
 
 

@@ -85,6 +85,10 @@ class SuiteConfig(_Strict):
     groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
     limit: Annotated[int | None, ranged("limit")] = None
     latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.latency_gates
+    # attempts per sample (lm-eval's ``repeats``, HumanEval's "n samples per problem"), sampled at
+    # generation.temperature; pass@k is reported for every k here (each at most ``repeats``)
+    repeats: int = Field(default=1, ge=1, le=1000)
+    pass_at_k: list[int] = Field(default_factory=lambda: [1])
 
     @field_validator("prompt")
     @classmethod
@@ -114,10 +118,19 @@ class SuiteConfig(_Strict):
             self.latency = check_gates(self.latency)
         except GateError as exc:
             raise ValueError(f"latency.{exc}") from None
+        self._check_repeats()
         for subject, value in self.thresholds.items():
             if not 0 <= value <= 1:
                 raise ValueError(f"thresholds.{subject}: expected a score between 0 and 1, got {value}")
         return self
+
+    def _check_repeats(self) -> None:
+        bad = [k for k in self.pass_at_k if not 1 <= k <= self.repeats]
+        if bad:
+            raise ValueError(f"pass_at_k: pass@{bad[0]} needs 1 <= k <= repeats ({self.repeats})")
+        if self.repeats > 1 and self.mode != "gen":
+            raise ValueError(f"repeats: {self.repeats} works only with mode: gen (log-likelihoods are the same "
+                             "every time)")
 
     def group_configs(self) -> dict[str, GroupConfig]:
         return dict(self.groups)

@@ -252,6 +252,8 @@ class OpenAIChatBackend(Backend):
             "max_tokens": request.max_tokens, "temperature": request.temperature}
         if request.stop:
             params["stop"] = list(request.stop)
+        if request.seed is not None:  # one of several attempts (``repeats``): each its own sample
+            params["seed"] = request.seed
         if self._extra_body:
             params["extra_body"] = self._extra_body
         return params
