@@ -26,10 +26,10 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from . import builtin, json_match
+from . import builtin, json_match, text_tasks
 from .scored import Gold, Scored
 
-__all__ = ["MODES", "REGISTRY", "TASKS", "Task", "task_named"]
+__all__ = ["MODES", "REGISTRY", "TASKS", "Task", "metric_name", "task_named"]
 
 Scorer = Callable[[str, Gold, Mapping[str, Any]], Scored]
 
@@ -72,6 +72,12 @@ REGISTRY: Mapping[str, Task] = _registry(
     Task("regex", builtin.regex, builtin.FLAGS | {"pattern"}, builtin.check_pattern),
     Task("numeric", builtin.numeric, read_gold=builtin.numeric_gold),
     Task("json_match", json_match.score, read_gold=json_match.read_gold),
+    Task("rouge", text_tasks.rouge, text_tasks.ROUGE_OPTIONS, text_tasks.check_options("rouge"), metric="rouge",
+         aggregate="mean"),
+    Task("bleu", text_tasks.bleu, text_tasks.BLEU_OPTIONS, text_tasks.check_options("bleu"), metric="bleu",
+         aggregate="mean"),
+    Task("chrf", text_tasks.chrf, text_tasks.CHRF_OPTIONS, text_tasks.check_options("chrf"), metric="chrf",
+         aggregate="mean"),
 )
 
 TASKS: tuple[str, ...] = tuple(REGISTRY)
@@ -84,3 +90,9 @@ def task_named(name: str) -> Task:
     if task is None:
         raise ConfigError(f"unknown task {name!r} (expected one of {', '.join(TASKS)})", key="task")
     return task
+
+
+def metric_name(task: str, options: Mapping[str, Any]) -> str:
+    """The name the reports give a subject's score: the task's ``metric``, except that ``rouge``
+    names the ROUGE its ``scoring.rouge`` chose (``rougeL`` by default)."""
+    return text_tasks.metric_of(task, options) if task == "rouge" else task_named(task).metric

@@ -17,7 +17,7 @@ from ..prompts import render_messages_text
 from ..results.payload import SampleResult
 from ..samples import Sample
 from ..scoring import pick_by_loglikelihood, rules, score_reply
-from ..scoring.tasks import REGISTRY
+from ..scoring.tasks import metric_name
 from .plan import SubjectPlan, SuitePlan
 
 __all__ = ["apply_outcome", "generation_request", "new_result", "sample_request", "timing_fields"]
@@ -47,7 +47,7 @@ def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, samp
 def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
-        nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, metric=REGISTRY[plan.config.task].metric, groups=list(subject.groups),
+        nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, metric=metric_name(plan.config.task, plan.config.scoring), groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
         group_aggregates=dict(subject.group_aggregates),
