@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import FatalBackendError
+from .errors import ConfigError, FatalBackendError
 from .options import RunOptions
 
 if TYPE_CHECKING:
@@ -87,9 +87,11 @@ class SharedRun:
 class Runtime:
     options: RunOptions
     resolve_models: Callable[[], list[ModelSpec]]
+    resolve_judge: Callable[[str], ModelSpec] = field(default=lambda name: _no_profiles(name))
     shared: SharedRun = field(default_factory=SharedRun)
     cache_path: Callable[[], Path | None] = lambda: None
     _models: list[ModelSpec] | None = None
+    _judges: dict[str, ModelSpec] = field(default_factory=dict)
     _backends: dict[str, Backend] = field(default_factory=dict)
     _dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
     _store: ResponseStore | None = None
@@ -107,7 +109,22 @@ class Runtime:
         return self._models
 
     def model(self, name: str) -> ModelSpec:
-        return next(m for m in self.models if m.name == name)
+        """A model under evaluation, or else a judge already resolved (``judge``)."""
+        found = next((m for m in self.models if m.name == name), None)
+        return found if found is not None else self._judges[name]
+
+    def judge(self, name: str) -> ModelSpec:
+        """The judge model named ``name`` (``scoring.judge``, ``--llm-judge``). A model under
+        evaluation judges as itself (one engine, one loaded model); any other is resolved from its
+        profile once. ``dispatcher(name)`` is then its request queue."""
+        with self._lock:
+            found = next((m for m in self.models if m.name == name), None)
+            if found is not None:
+                return found
+            if name not in self._judges:
+                self._judges[name] = self.resolve_judge(name)
+                self._scrubber = None  # its key is one of the run's secrets from now on
+            return self._judges[name]
 
     def backend(self, name: str) -> Backend:
         """The model's backend; after a fatal refusal, fail fast without another request."""
@@ -155,7 +172,7 @@ class Runtime:
             if self._scrubber is None:
                 from .scrub import Scrubber, secrets_of
 
-                self._scrubber = Scrubber.of(secrets_of(self.models))
+                self._scrubber = Scrubber.of(secrets_of([*self.models, *self._judges.values()]))
             return self._scrubber
 
     def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:
@@ -198,6 +215,10 @@ class Runtime:
         if self._store is not None:
             self._store.close()
         self.shared.cleanup()
+
+
+def _no_profiles(name: str) -> ModelSpec:
+    raise ConfigError(f"no model profiles to resolve judge {name!r} from", key="judge")
 
 
 RUNTIME = pytest.StashKey[Runtime]()
@@ -257,7 +278,13 @@ def build_runtime(config: pytest.Config) -> Runtime:
 
         return resolve_models(opts, files)
 
-    runtime = Runtime(options=opts, resolve_models=resolve, shared=_shared_run(config, opts),
+    def resolve_judge(name: str) -> ModelSpec:
+        from .profiles import resolve_judge
+
+        return resolve_judge(name, opts, files)
+
+    runtime = Runtime(options=opts, resolve_models=resolve, resolve_judge=resolve_judge,
+                      shared=_shared_run(config, opts),
                       cache_path=_cache_path(config, opts))
     if opts.cache == "clear" and runtime.shared.owner:
         path = runtime.cache_path()

@@ -74,6 +74,8 @@ class SampleResult:
     output_tokens: int | None = None  # usage's completion tokens, else the content chunks counted
     sent_at: float | None = None  # wall clock (epoch s) of the send, for the request phase's span
     latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
+    # task judge: the judge's name, its reply (the reasoning and the verdict), retries, cached
+    judge: dict[str, Any] | None = None
     v: int = PAYLOAD_VERSION
 
     @property

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from . import builtin, json_match, text_tasks
+from . import builtin, json_match, judge_task, text_tasks
 from .scored import Gold, Scored
 
 __all__ = ["MODES", "REGISTRY", "TASKS", "Task", "metric_name", "task_named"]
@@ -47,6 +47,8 @@ class Task:
     ``read_gold``: the gold answer as the task compares it, checked once at collection so a bad
     answer is a data problem naming its row, never a silent miss (ValueError with the reason).
     ``needs_choices``: a sample without options is a data problem.
+    ``judged``: the reply goes to a judge model (``scoring.judge``) in a second request, and
+    ``score`` reads the JUDGE's reply (``judge_task``).
     """
 
     name: str
@@ -58,6 +60,7 @@ class Task:
     modes: tuple[str, ...] = ("gen",)
     metric: str = "accuracy"
     aggregate: str = "proportion"
+    judged: bool = False
 
 
 def _registry(*tasks: Task) -> Mapping[str, Task]:
@@ -78,6 +81,8 @@ REGISTRY: Mapping[str, Task] = _registry(
          aggregate="mean"),
     Task("chrf", text_tasks.chrf, text_tasks.CHRF_OPTIONS, text_tasks.check_options("chrf"), metric="chrf",
          aggregate="mean"),
+    Task("judge", judge_task.score, judge_task.OPTIONS, judge_task.check_options, metric="judge", aggregate="mean",
+         judged=True),
 )
 
 TASKS: tuple[str, ...] = tuple(REGISTRY)

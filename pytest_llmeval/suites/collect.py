@@ -19,11 +19,12 @@ from ..identity import SAMPLE, SampleIdentity
 from ..engine.dispatch import Outcome
 from ..item_outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
-from ..runtime import RUNTIME
+from ..runtime import RUNTIME, Runtime
+from ..scoring.tasks import REGISTRY
 from ..samples import Sample
 from ..yamlfile import load_validated
 from .checks import node_name
-from .evaluate import apply_outcome, new_result, sample_request
+from .evaluate import apply_outcome, judge_after, judge_request, new_result, sample_request
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["RESULT", "SampleItem", "SuiteFile", "check_streamed", "queue_upcoming"]
 
 _QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
+_JUDGED = pytest.StashKey[tuple[str, "Future[Outcome | None]"]]()
 
 
 def queue_upcoming(item: pytest.Item) -> None:
@@ -55,13 +57,29 @@ class SuiteFile(pytest.File):
         where = _relative(self.path, self.config.rootpath)
         try:
             config = load_validated(self.path, SuiteConfig, shown=where)
-            plan = build_plan(config, self.path, where, runtime.options.limit)
+            plan = build_plan(config, self.path, where, runtime.options.limit, judge=_judge_identity(runtime, config))
             check_streamed(config.latency, runtime.models, "latency.")
         except ConfigError as exc:
             raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
         for subject in plan.subjects:
             yield SubjectNode.from_parent(self, name=node_name(subject.subject), plan=plan, subject_plan=subject)
+
+
+def _judge_identity(runtime: Runtime, config: SuiteConfig) -> dict[str, Any] | None:
+    """What a suite's version records of its judge model (``task: judge``): the backend, model and
+    settings that decide its verdicts, so another judge makes the results "not comparable"."""
+    from ..scoring.tasks import REGISTRY
+
+    if not REGISTRY[config.task].judged:
+        return None
+    from ..scoring.options import validate_options
+
+    validate_options(config.task, config.scoring)
+    name = str(config.scoring["judge"])
+    s = runtime.judge(name).settings
+    return {"name": name, "backend": s.backend, "model": s.model, "base_url": s.base_url,
+            "model_path": s.model_path, "options": s.extra, "max_tokens": s.max_tokens, "temperature": s.temperature}
 
 
 def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: str) -> None:
@@ -113,7 +131,13 @@ class SampleItem(pytest.Item):
         runtime = self.config.stash[RUNTIME]
         spec = runtime.model(self.model)
         prompt, request = sample_request(spec, self.plan, self.subject_plan, self.sample)
-        self.stash[_QUEUED] = (prompt, runtime.dispatcher(self.model).submit(request))
+        reply = runtime.dispatcher(self.model).submit(request)
+        self.stash[_QUEUED] = (prompt, reply)
+        if REGISTRY[self.plan.config.task].judged:
+            name = str(self.plan.config.scoring["judge"])
+            judge, queue = runtime.judge(name), runtime.dispatcher(name)
+            self.stash[_JUDGED] = (name, judge_after(reply, lambda text: queue.submit(
+                judge_request(judge, self.plan, self.sample, request, text))))
 
     def skeleton(self) -> SampleResult:
         """This sample's result before it is answered: everything but the answer."""
@@ -127,7 +151,11 @@ class SampleItem(pytest.Item):
         prompt, future = self.stash[_QUEUED]
         result = self.skeleton()
         result.prompt = prompt
-        self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result())
+        judged = None
+        if _JUDGED in self.stash:
+            name, verdict = self.stash[_JUDGED]
+            judged = (name, verdict.result())
+        self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result(), judged)
         raise_for_result(result, self.session, runtime.options.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
