@@ -89,4 +89,6 @@ def test_a_rouge_suite_end_to_end(pytester: pytest.Pytester, xdist: list[str]) -
     expected = sample_scores("rougeL", [REPLIES[r["text"]] for r in ROWS], [r["summary"] for r in ROWS])
     assert [samples[r["id"]]["correct"] for r in ROWS] == [e >= 0.3 for e in expected] == [True, True, False]
     assert {s["metric"] for s in samples.values()} == {"rougeL"}
-    assert read_results(pytester.path / "out")["subjects"][0]["metric"] == "rougeL"
+    subject = read_results(pytester.path / "out")["subjects"][0]
+    assert (subject["metric"], subject["statistic"], subject["correct"]) == ("rougeL", "mean", 2)
+    assert subject["score"] == pytest.approx(sum(expected) / 3) and [samples[r["id"]]["score"] for r in ROWS] == expected

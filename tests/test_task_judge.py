@@ -93,7 +93,8 @@ def test_a_judge_suite_end_to_end(pytester: pytest.Pytester, xdist: list[str]) -
     assert samples["it"]["reply"] == "Milan, I think."
     assert samples["it"]["judge"]["model"] == "judge-model" and samples["it"]["judge"]["reply"] == VERDICTS["it"]
     subject = read_results(pytester.path / "out")["subjects"][0]
-    assert subject["metric"] == "judge" and subject["unparsed"] == 1
+    assert subject["metric"] == "judge" and subject["unparsed"] == 1 and subject["statistic"] == "mean"
+    assert subject["score"] == pytest.approx((1 + 0 + 0.75 + 0) / 4)  # an unparsed verdict scores 0, as a miss
 
 
 def test_a_judge_that_cannot_answer_makes_the_sample_an_error_not_a_miss(pytester: pytest.Pytester) -> None:
