@@ -54,6 +54,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
     ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
     ("--llm-stream", "bool", "stream replies and report time to first token, inter-token latency and time per output token", {"action": "store_true", "default": None}),
+    ("--llm-judge", "string", "the model profile that judges: llm.judge() in Python tests, and --llm-judge-pairwise", {}),
+    ("--llm-judge-pairwise", "bool", "the judge (--llm-judge) compares each reply with the baseline's reply to the same sample, in both orders; a significant loss is a regression", {"action": "store_true", "default": None}),
     ("--llm-latency", "linelist", "latency gate KEY=MS for every model, e.g. ttft_p95_ms=500 or e2e_p99_ms=3000; repeat for more", {"action": "append"}),
 ]
 
@@ -119,6 +121,8 @@ class RunOptions:
     max_unparsed: float | None = None  # every subject's limit on its share of unparsed replies
     flips_shown: int = 5
     shard: tuple[int, int] | None = None  # (index, total), 1-based
+    judge: str | None = None  # --llm-judge: the judge model profile for llm.judge and pairwise judging
+    judge_pairwise: bool = False
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -197,6 +201,8 @@ def read_options(config: pytest.Config) -> RunOptions:
     report_dir = _checked_path("--llm-report-dir", _path_option(config, "llm_report_dir"), folder=True)
     _checked_path("--llm-cache", cache_path, folder=False)
     models_file = _value(config, "llm_models_file")
+    if _value(config, "llm_judge_pairwise") and not (_value(config, "llm_judge") or "").strip():
+        raise pytest.UsageError("--llm-judge-pairwise needs a judge: --llm-judge=PROFILE")
     return RunOptions(
         models=tuple(dict.fromkeys(m.strip() for m in models if m.strip())),
         backend=_value(config, "llm_backend"),
@@ -217,6 +223,8 @@ def read_options(config: pytest.Config) -> RunOptions:
         temperature=_number(config, "temperature"),
         report_dir=report_dir,
         strict=bool(_value(config, "llm_strict")),
+        judge=(_value(config, "llm_judge") or "").strip() or None,
+        judge_pairwise=bool(_value(config, "llm_judge_pairwise")),
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
         **_regression_settings(config),

@@ -120,3 +120,41 @@ def test_the_judge_model_and_rubric_are_part_of_the_version(pytester: pytest.Pyt
     pytester.path.joinpath("llm_models.yaml").write_text(json.dumps(models))
     second = _versions(pytester)
     assert len(first) == len(second) == 1 and first != second
+
+
+def _judge_key(reply: str, criterion: str) -> str:
+    from pytest_llmeval.scoring.judge import Rubric, judge_messages
+
+    return judge_messages(Rubric((criterion,)), "(not given)", reply, None)[-1]["content"]
+
+
+@pytest.mark.parametrize("xdist", XDIST_MODES[::2])
+def test_llm_judge_in_a_python_test(pytester: pytest.Pytester, xdist: list[str]) -> None:
+    criterion = "It names Paris as the capital of France."
+    judged = {_judge_key("Paris.", criterion): "It does.\nVerdict: [[PASS]]",
+              _judge_key("Lyon.", criterion): "Lyon is not the capital.\nVerdict: [[FAIL]]",
+              _judge_key("Nice.", criterion): "Maybe."}
+    models = {"models": {
+        "scripted": {"backend": "pytest_llmeval.testing:ScriptedBackend",
+                     "options": {"replies": {"a": "Paris.", "b": "Lyon.", "c": "Nice."}}},
+        "judge-model": {"backend": "pytest_llmeval.testing:ScriptedBackend", "options": {"replies": judged}},
+    }}
+    pytester.makefile(".yaml", llm_models=json.dumps(models))
+    pytester.makepyfile(test_capital=f"""
+        import pytest
+
+        @pytest.mark.parametrize("prompt", ["a", "b", "c"])
+        def test_capital(llm, prompt):
+            assert llm.judge(llm.generate(prompt), {criterion!r})
+    """)
+    result = pytester.runpytest("--llm-model=scripted", "--llm-judge=judge-model", "-p", "no:cacheprovider", *xdist)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*Judgement(FAIL by judge-model: *Lyon is not the capital*",
+                                 "*UnreadableVerdict: judge judge-model: no verdict: no * in the reply*"],
+                                consecutive=False)
+
+
+def test_pairwise_needs_a_judge(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--llm-judge-pairwise", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--llm-judge-pairwise needs a judge: --llm-judge=PROFILE*"])
