@@ -203,6 +203,10 @@ def read_options(config: pytest.Config) -> RunOptions:
     models_file = _value(config, "llm_models_file")
     if _value(config, "llm_judge_pairwise") and not (_value(config, "llm_judge") or "").strip():
         raise pytest.UsageError("--llm-judge-pairwise needs a judge: --llm-judge=PROFILE")
+    regression = _regression_settings(config)
+    if _value(config, "llm_judge_pairwise") and regression["baseline"] is None:
+        raise pytest.UsageError("--llm-judge-pairwise needs the baseline whose replies it compares with: "
+                                "--llm-baseline=FILE")
     return RunOptions(
         models=tuple(dict.fromkeys(m.strip() for m in models if m.strip())),
         backend=_value(config, "llm_backend"),
@@ -227,7 +231,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         judge_pairwise=bool(_value(config, "llm_judge_pairwise")),
         stream=bool(_value(config, "llm_stream")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
-        **_regression_settings(config),
+        **regression,
         max_unparsed=_max_unparsed(config),
         shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
     )

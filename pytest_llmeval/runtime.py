@@ -92,6 +92,8 @@ class Runtime:
     cache_path: Callable[[], Path | None] = lambda: None
     _models: list[ModelSpec] | None = None
     _judges: dict[str, ModelSpec] = field(default_factory=dict)
+    _baseline: Any = None  # results.baseline.Baseline, loaded once for --llm-judge-pairwise
+    _baseline_loaded: bool = False
     _backends: dict[str, Backend] = field(default_factory=dict)
     _dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
     _store: ResponseStore | None = None
@@ -143,6 +145,23 @@ class Runtime:
             if name not in self._dispatchers:
                 self._dispatchers[name] = self._new_dispatcher(self.model(name))
             return self._dispatchers[name]
+
+    def pairwise_baseline(self) -> Any:
+        """The baseline whose replies ``--llm-judge-pairwise`` compares with (``Baseline``), read
+        once per process; None when there is none or it cannot be read (the controller's
+        comparison reports why, in one line)."""
+        with self._lock:
+            if not self._baseline_loaded:
+                self._baseline_loaded = True
+                path = self.options.baseline
+                if path is not None and path.exists():
+                    from .results.baseline import BaselineError, load_baseline
+
+                    try:
+                        self._baseline = load_baseline(path)
+                    except BaselineError:
+                        self._baseline = None
+            return self._baseline
 
     def prefetch_state(self) -> PrefetchState:
         from .suites.prefetch import PrefetchState

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from ..ranges import default
 from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
+from .pairwise import PairwiseRow, failure_lines, pairwise_rows
 from .compare import Comparison, compare, regression_line
 from .payload import SampleResult, last_per_sample
 from .verdict import failures
@@ -86,6 +87,7 @@ class Conclusion:
     notes: list[str] = field(default_factory=list)  # worth saying, not failing: not comparable, written
     baseline: Baseline | None = None
     comparison: Comparison | None = None
+    pairwise: list[PairwiseRow] = field(default_factory=list)  # --llm-judge-pairwise, per subject
     write_baseline: bool = False  # whether accept_baseline should write the file
     obtained: Path | None = None  # where to leave this run's baseline for diffing, when it differs
 
@@ -118,7 +120,10 @@ def _against_baseline(conclusion: Conclusion, settings: Settings, path: Path) ->
         conclusion.comparison = compare(conclusion.summary, conclusion.samples, conclusion.baseline,
                                         settings.regression_tolerance, settings.regression_significance)
         conclusion.notes.extend(_not_compared(conclusion.comparison))
+        conclusion.pairwise = pairwise_rows(conclusion.samples, settings.regression_significance)
+        conclusion.notes.extend(f"pairwise: {row.line()}" for row in conclusion.pairwise)
         if not settings.update_baseline:
+            conclusion.failures.extend(failure_lines(conclusion.pairwise))
             conclusion.failures.extend(regression_line(c) for c in conclusion.comparison.regressions)
             if _differs(conclusion.comparison) and not settings.sharded and not conclusion.summary.errors:
                 conclusion.obtained = obtained_path(path)

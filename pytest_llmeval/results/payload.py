@@ -82,6 +82,9 @@ class SampleResult:
     latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
     # task judge: the judge's name, its reply (the reasoning and the verdict), retries, cached
     judge: dict[str, Any] | None = None
+    # --llm-judge-pairwise: this reply against the baseline's (``results.pairwise``): the judge,
+    # ``outcome`` (win, tie, loss, unparsed), each order's verdict and the judge's replies, or ``error``
+    pairwise: dict[str, Any] | None = None
     v: int = PAYLOAD_VERSION
 
     @property

@@ -24,7 +24,7 @@ from ..scoring.tasks import REGISTRY
 from ..samples import Sample
 from ..yamlfile import load_validated
 from .checks import node_name
-from .evaluate import apply_outcome, judge_after, judge_request, new_result, sample_request
+from .evaluate import apply_outcome, judge_after, judge_request, new_result, pairwise_after, sample_request
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -35,6 +35,7 @@ __all__ = ["RESULT", "SampleItem", "SuiteFile", "check_streamed", "queue_upcomin
 
 _QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
 _JUDGED = pytest.StashKey[tuple[str, "Future[Outcome | None]"]]()
+_PAIRED = pytest.StashKey["Future[dict[str, Any] | None]"]()
 
 
 def queue_upcoming(item: pytest.Item) -> None:
@@ -138,6 +139,21 @@ class SampleItem(pytest.Item):
             judge, queue = runtime.judge(name), runtime.dispatcher(name)
             self.stash[_JUDGED] = (name, judge_after(reply, lambda text: queue.submit(
                 judge_request(judge, self.plan, self.sample, request, text))))
+        old = self._baseline_reply() if runtime.options.judge_pairwise else None
+        if old is not None and runtime.options.judge is not None:
+            pair_judge, pair_queue = runtime.judge(runtime.options.judge), runtime.dispatcher(runtime.options.judge)
+            self.stash[_PAIRED] = pairwise_after(reply, old, pair_judge, request, self.sample, pair_queue.submit)
+
+    def _baseline_reply(self) -> str | None:
+        """The baseline's reply to this sample, for ``--llm-judge-pairwise``: only from a baseline
+        subject of the same version (another version is "not comparable"), and only a generated one."""
+        baseline = self.config.stash[RUNTIME].pairwise_baseline()
+        model = baseline.model_for(self.model) if baseline is not None else None
+        subject = baseline.subject(model, self.plan.name, self.subject_plan.subject) if model is not None else None
+        if subject is None or subject.version != self.subject_plan.version or self.plan.config.mode != "gen":
+            return None
+        entry = subject.samples.get(str(self.sample.id))
+        return entry.reply if entry is not None else None
 
     def skeleton(self) -> SampleResult:
         """This sample's result before it is answered: everything but the answer."""
@@ -156,6 +172,8 @@ class SampleItem(pytest.Item):
             name, verdict = self.stash[_JUDGED]
             judged = (name, verdict.result())
         self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result(), judged)
+        if _PAIRED in self.stash and result.error is None:
+            result.pairwise = self.stash[_PAIRED].result()
         raise_for_result(result, self.session, runtime.options.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

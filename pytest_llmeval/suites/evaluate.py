@@ -24,8 +24,8 @@ from ..scoring.tasks import REGISTRY, metric_name
 from .plan import SubjectPlan, SuitePlan
 
 __all__ = [
-    "apply_outcome", "generation_request", "judge_after", "judge_request", "new_result", "sample_request",
-    "timing_fields",
+    "apply_outcome", "generation_request", "judge_after", "judge_request", "new_result", "pairwise_after",
+    "sample_request", "timing_fields",
 ]
 
 Request = GenerateRequest | LoglikelihoodRequest
@@ -86,6 +86,61 @@ def judge_after(reply: Future[Outcome], ask: Callable[[str], Future[Outcome]]) -
 
     reply.add_done_callback(on_reply)
     return judged
+
+
+def pairwise_after(reply: Future[Outcome], old: str, judge: ModelSpec, request: Request, sample: Sample,
+                   submit: Callable[[GenerateRequest], Future[Outcome]]) -> Future[dict[str, Any] | None]:
+    """``--llm-judge-pairwise``: once this run's reply arrives, the judge compares it with the
+    baseline's reply ``old`` to the same sample, asked in both orders (``judge.combine_orders``).
+    The record for ``SampleResult.pairwise``: the outcome (win, tie, loss, unparsed), each order's
+    verdict and the judge's replies; ``error`` when the judge could not answer. Identical replies
+    are a tie without asking. None when there is no reply to compare."""
+    from ..scoring.judge import combine_orders, pairwise_messages, parse_preference
+
+    assert isinstance(request, GenerateRequest)
+    question, s = request.messages[-1]["content"], judge.settings
+    record: Future[dict[str, Any] | None] = Future()
+
+    def ask(first: str, second: str) -> Future[Outcome]:
+        messages = pairwise_messages(question, first, second, reference=sample.target)
+        return submit(GenerateRequest(messages=messages, max_tokens=s.max_tokens, temperature=s.temperature,
+                                      stop=tuple(s.stop)))
+
+    def combine(orders: list[Future[Outcome]]) -> None:
+        outcomes = [o.result() for o in orders]
+        failed = next((o for o in outcomes if o.reply is None), None)
+        if failed is not None:
+            why = failed.error if failed.error is not None else f"refused to judge: {failed.rejected}"
+            record.set_result({"judge": judge.name, "error": f"judge {judge.name}: {why}"})
+            return
+        texts = [o.reply.text for o in outcomes if o.reply is not None]
+        verdicts = [parse_preference(text) for text in texts]
+        record.set_result({"judge": judge.name, "outcome": combine_orders(*verdicts),
+                           "orders": [v.value for v in verdicts], "replies": texts})
+
+    def on_reply(done: Future[Outcome]) -> None:
+        try:
+            outcome = done.result()
+            if outcome.reply is None:
+                record.set_result(None)
+            elif outcome.reply.text == old:
+                record.set_result({"judge": judge.name, "outcome": "tie", "orders": [], "identical": True})
+            else:
+                orders = [ask(outcome.reply.text, old), ask(old, outcome.reply.text)]
+                orders[1].add_done_callback(lambda _: orders[0].add_done_callback(lambda _: _safely(combine, orders)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the item, which raises it
+            if not record.done():
+                record.set_exception(exc)
+
+    def _safely(step: Callable[[list[Future[Outcome]]], None], orders: list[Future[Outcome]]) -> None:
+        try:
+            step(orders)
+        except BaseException as exc:  # noqa: BLE001
+            if not record.done():
+                record.set_exception(exc)
+
+    reply.add_done_callback(on_reply)
+    return record
 
 
 def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
