@@ -92,3 +92,46 @@ def test_a_rouge_suite_end_to_end(pytester: pytest.Pytester, xdist: list[str]) -
     subject = read_results(pytester.path / "out")["subjects"][0]
     assert (subject["metric"], subject["statistic"], subject["correct"]) == ("rougeL", "mean", 2)
     assert subject["score"] == pytest.approx(sum(expected) / 3) and [samples[r["id"]]["score"] for r in ROWS] == expected
+
+
+def _corpus_expected() -> tuple[float, str]:
+    from pytest_llmeval.scoring.text_metrics import corpus_score
+
+    ordered = sorted(ROWS, key=lambda r: r["id"])
+    value = corpus_score("bleu", [REPLIES[r["text"]] for r in ordered], [r["summary"] for r in ordered])
+    return value.value, value.signature
+
+
+@pytest.mark.parametrize("xdist", XDIST_MODES[::2])
+def test_corpus_bleu_and_its_signature_beside_the_mean(pytester: pytest.Pytester, xdist: list[str]) -> None:
+    write_summaries(pytester, task="bleu")
+    result = pytester.runpytest("--llm-model=scripted", "--llm-report-dir=out", "-p", "no:cacheprovider", *xdist)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    document = read_results(pytester.path / "out")
+    value, signature = _corpus_expected()
+    assert signature == "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
+    [row] = document["corpus"]
+    assert (row["metric"], row["n"], row["signature"]) == ("bleu", 3, signature)
+    assert row["corpus"] == pytest.approx(value) and row["sentence_signature"].startswith("nrefs:1|case:mixed|eff:yes")
+    mean = sum(sample_scores("bleu", [REPLIES[r["text"]] for r in ROWS], [r["summary"] for r in ROWS])) / 3
+    assert document["subjects"][0]["score"] == pytest.approx(mean) != pytest.approx(value)
+    result.stdout.fnmatch_lines([f"*corpus bleu scripted news/news: {value:.4f} over 3 samples ({signature})*"])
+
+
+def test_shards_merge_to_the_same_means_and_corpus_bleu(pytester: pytest.Pytester) -> None:
+    import subprocess
+    import sys
+
+    write_summaries(pytester, task="bleu")
+    whole = pytester.runpytest("--llm-model=scripted", "--llm-report-dir=whole", "-p", "no:cacheprovider")
+    assert whole.ret == pytest.ExitCode.OK
+    for shard in ("1/2", "2/2"):
+        pytester.runpytest("--llm-model=scripted", f"--llm-shard={shard}", f"--llm-report-dir=s{shard[0]}",
+                           "-p", "no:cacheprovider")
+    merged = subprocess.run([sys.executable, "-m", "pytest_llmeval", "merge", "s1", "s2", "--out", "merged"],
+                            cwd=pytester.path, capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    one, two = read_results(pytester.path / "whole"), read_results(pytester.path / "merged")
+    assert one["corpus"] == two["corpus"] and len(one["corpus"]) == 1
+    assert [(s["score"], s["ci_low"], s["ci_high"]) for s in one["subjects"]] == \
+        [(s["score"], s["ci_low"], s["ci_high"]) for s in two["subjects"]]

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from ..ranges import default
 from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
+from .corpus import corpus_rows
 from .pairwise import PairwiseRow, failure_lines, pairwise_rows
 from .compare import Comparison, compare, regression_line
 from .payload import SampleResult, last_per_sample
@@ -88,6 +89,7 @@ class Conclusion:
     baseline: Baseline | None = None
     comparison: Comparison | None = None
     pairwise: list[PairwiseRow] = field(default_factory=list)  # --llm-judge-pairwise, per subject
+    corpus: list[dict[str, Any]] = field(default_factory=list)  # corpus BLEU/chrF beside the means (results.corpus)
     write_baseline: bool = False  # whether accept_baseline should write the file
     obtained: Path | None = None  # where to leave this run's baseline for diffing, when it differs
 
@@ -100,7 +102,10 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     samples = last_per_sample(results)
     summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
                         max_unparsed=settings.max_unparsed)
-    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary))
+    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), corpus=corpus_rows(samples))
+    conclusion.notes.extend(f"corpus {c['metric']} {c['model']} {c['suite']}/{c['subject']}: {c['corpus']:.4f} "
+                            f"over {c['n']} samples ({c['signature']}); the score is the mean per-sample value"
+                            for c in conclusion.corpus)
     if settings.baseline is not None:
         _against_baseline(conclusion, settings, settings.baseline)
     return conclusion

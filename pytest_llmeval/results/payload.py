@@ -85,6 +85,8 @@ class SampleResult:
     # --llm-judge-pairwise: this reply against the baseline's (``results.pairwise``): the judge,
     # ``outcome`` (win, tie, loss, unparsed), each order's verdict and the judge's replies, or ``error``
     pairwise: dict[str, Any] | None = None
+    # text metrics: the metric, tokenisation, stemming and per-sample signature (``results.corpus``)
+    metric_settings: dict[str, Any] | None = None
     v: int = PAYLOAD_VERSION
 
     @property

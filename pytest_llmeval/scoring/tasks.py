@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -47,6 +48,7 @@ class Task:
     ``read_gold``: the gold answer as the task compares it, checked once at collection so a bad
     answer is a data problem naming its row, never a silent miss (ValueError with the reason).
     ``needs_choices``: a sample without options is a data problem.
+    ``settings``: how the score was computed (a metric's signature), recorded with each sample.
     ``judged``: the reply goes to a judge model (``scoring.judge``) in a second request, and
     ``score`` reads the JUDGE's reply (``judge_task``).
     """
@@ -61,6 +63,7 @@ class Task:
     metric: str = "accuracy"
     aggregate: str = "proportion"
     judged: bool = False
+    settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 def _registry(*tasks: Task) -> Mapping[str, Task]:
@@ -76,11 +79,11 @@ REGISTRY: Mapping[str, Task] = _registry(
     Task("numeric", builtin.numeric, read_gold=builtin.numeric_gold),
     Task("json_match", json_match.score, read_gold=json_match.read_gold),
     Task("rouge", text_tasks.rouge, text_tasks.ROUGE_OPTIONS, text_tasks.check_options("rouge"), metric="rouge",
-         aggregate="mean"),
+         aggregate="mean", settings=partial(text_tasks.metric_settings, "rouge")),
     Task("bleu", text_tasks.bleu, text_tasks.BLEU_OPTIONS, text_tasks.check_options("bleu"), metric="bleu",
-         aggregate="mean"),
+         aggregate="mean", settings=partial(text_tasks.metric_settings, "bleu")),
     Task("chrf", text_tasks.chrf, text_tasks.CHRF_OPTIONS, text_tasks.check_options("chrf"), metric="chrf",
-         aggregate="mean"),
+         aggregate="mean", settings=partial(text_tasks.metric_settings, "chrf")),
     Task("judge", judge_task.score, judge_task.OPTIONS, judge_task.check_options, metric="judge", aggregate="mean",
          judged=True),
 )

@@ -22,7 +22,10 @@ from . import rules, text_metrics
 from .graded import Graded, read_pass_at
 from .scored import Gold
 
-__all__ = ["BLEU_OPTIONS", "CHRF_OPTIONS", "ROUGE_OPTIONS", "bleu", "check_options", "chrf", "metric_of", "rouge"]
+__all__ = [
+    "BLEU_OPTIONS", "CHRF_OPTIONS", "ROUGE_OPTIONS", "bleu", "check_options", "chrf", "metric_of", "metric_settings",
+    "rouge",
+]
 
 ROUGE_OPTIONS = frozenset({"pass_at", "rouge", "tokenize", "use_stemmer"})
 BLEU_OPTIONS = frozenset({"pass_at", "tokenize"})
@@ -33,6 +36,17 @@ DEFAULT_ROUGE = "rougeL"
 def metric_of(task: str, options: Mapping[str, Any]) -> str:
     """The ``text_metrics`` metric a task's scores are: ``rougeL`` (or the chosen ROUGE), ``bleu``, ``chrf``."""
     return str(options.get("rouge", DEFAULT_ROUGE)) if task == "rouge" else task
+
+
+def metric_settings(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """How the task's scores are computed, recorded with each sample (``SampleResult.metric_settings``):
+    the metric, its tokenisation and stemming, and the per-sample signature. The corpus value
+    beside a subject's mean (``results.corpus``) is computed again from these, in the controller
+    and in ``pytest-llmeval merge`` alike."""
+    metric = metric_of(task, options)
+    tokenize, stem = str(options.get("tokenize", "default")), bool(options.get("use_stemmer", False))
+    return {"metric": metric, "tokenize": tokenize, "use_stemmer": stem,
+            "signature": text_metrics.signature(metric, tokenize=tokenize, use_stemmer=stem)}
 
 
 def check_options(task: str) -> Any:

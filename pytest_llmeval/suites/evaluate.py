@@ -148,7 +148,7 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
         nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=metric_name(task.name, plan.config.scoring),
-        aggregate=task.aggregate,
+        aggregate=task.aggregate, metric_settings=task.settings(plan.config.scoring) if task.settings else None,
         groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
