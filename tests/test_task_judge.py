@@ -158,3 +158,15 @@ def test_pairwise_needs_a_judge(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--llm-judge-pairwise", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--llm-judge-pairwise needs a judge: --llm-judge=PROFILE*"])
+
+
+def test_a_rerun_takes_replies_and_verdicts_from_the_journal(pytester: pytest.Pytester) -> None:
+    write_judge_suite(pytester)
+    args = ("--llm-model=scripted", "--llm-report-dir=out", "-p", "no:cacheprovider", "--llm-cache=journal.sqlite")
+    first = pytester.runpytest(*args)
+    assert sample_outcomes(first) == {"passed": 2, "missed": 2}
+    again = pytester.runpytest(*args)
+    assert sample_outcomes(again) == {"passed": 2, "missed": 2}
+    samples = read_samples(pytester.path / "out")
+    assert all(s["cached"] and s["judge"]["cached"] for s in samples)
+    assert {s["id"]: s["extracted"] for s in samples} == {"fr": "5", "it": "1", "no": "4", "pe": None}
