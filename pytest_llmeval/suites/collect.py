@@ -70,8 +70,6 @@ class SuiteFile(pytest.File):
 def _judge_identity(runtime: Runtime, config: SuiteConfig) -> dict[str, Any] | None:
     """What a suite's version records of its judge model (``task: judge``): the backend, model and
     settings that decide its verdicts, so another judge makes the results "not comparable"."""
-    from ..scoring.tasks import REGISTRY
-
     if not REGISTRY[config.task].judged:
         return None
     from ..scoring.options import validate_options
