@@ -170,3 +170,26 @@ def test_a_rerun_takes_replies_and_verdicts_from_the_journal(pytester: pytest.Py
     samples = read_samples(pytester.path / "out")
     assert all(s["cached"] and s["judge"]["cached"] for s in samples)
     assert {s["id"]: s["extracted"] for s in samples} == {"fr": "5", "it": "1", "no": "4", "pe": None}
+
+
+@pytest.mark.parametrize("xdist", XDIST_MODES[::2])
+def test_a_judge_behind_an_openai_server_through_the_engine(pytester: pytest.Pytester, fake_openai_factory: Any,
+                                                          monkeypatch: pytest.MonkeyPatch, xdist: list[str]) -> None:
+    """Any backend judges: here a real OpenAI-compatible HTTP server on 127.0.0.1 that wants a key
+    and fails its first request (503): the engine retries it, and the key never reaches a report."""
+    server = fake_openai_factory({judge_message(r): VERDICTS[r["id"]] for r in ROWS}, required_key="sk-judge-secret",
+                                 fail_first=1, fail_status=503)
+    monkeypatch.setenv("JUDGE_KEY", "sk-judge-secret")
+    write_judge_suite(pytester)
+    models = json.loads(pytester.path.joinpath("llm_models.yaml").read_text())
+    models["models"]["judge-model"] = {"backend": "openai", "base_url": server.base_url, "model": "judge-m",
+                                       "api_key_env": "JUDGE_KEY", "retries": 2}
+    pytester.path.joinpath("llm_models.yaml").write_text(json.dumps(models))
+    result = pytester.runpytest("--llm-model=scripted", "--llm-report-dir=out", "-p", "no:cacheprovider",
+                                "--llm-cache=off", *xdist)
+    assert sample_outcomes(result) == {"passed": 2, "missed": 2}, result.stdout.str()
+    samples = {s["id"]: s for s in read_samples(pytester.path / "out")}
+    assert {k: s["extracted"] for k, s in samples.items()} == {"fr": "5", "it": "1", "no": "4", "pe": None}
+    assert sum(s["judge"]["retries"] for s in samples.values()) >= 1
+    assert {r.body["model"] for r in server.requests} == {"judge-m"}
+    assert "sk-judge-secret" not in (pytester.path / "out" / "samples.jsonl").read_text()
