@@ -3,6 +3,7 @@
 - ``merge``: the command line around ``merge``. Exit status as pytest's: 0 when the merged run
   passes, 1 when its verdict fails, 4 for bad input (pytest's usage error).
 - ``doctor``: what a first run needs, one line per check (``doctor``); 1 when a check failed.
+- ``calibrate``: a judge's verdicts against a person's on a labelled file (``calibrate``).
 
 Each command imports its module only when it runs: the plugin never imports this one.
 """
@@ -43,6 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--models-file", type=Path, help="model profiles file (as --llm-models-file)")
     doctor.add_argument("--timeout", type=float,
                         help="seconds the bundled model may take to load and answer (default 300)")
+    calibrate = commands.add_parser(
+        "calibrate", help="run a judge over labelled replies: agreement, Cohen's kappa, confusion matrix",
+        description="The judge grades every reply of a labelled JSON Lines file (prompt, reply, reference, and "
+                    "the person's label PASS/FAIL or score 1..K) with the prompt of task: judge; its verdicts "
+                    "against the person's: agreement, Cohen's kappa (quadratic weighted kappa on a scale), "
+                    "the confusion matrix and the unparsed verdicts.")
+    calibrate.add_argument("file", type=Path, help="labelled replies, JSON Lines")
+    calibrate.add_argument("--judge", required=True, metavar="PROFILE", help="the judge's model profile")
+    calibrate.add_argument("--scale", default="pass_fail",
+                           help="pass_fail (default: the label field) or K, a 1..K scale (the score field)")
+    calibrate.add_argument("--criterion", action="append", metavar="TEXT",
+                           help="a criterion of the rubric (repeat; default: right answer, nothing false)")
+    calibrate.add_argument("--rubric", type=Path, help="a YAML file with a rubric mapping (criteria, scale, levels)")
+    calibrate.add_argument("--models-file", type=Path, help="model profiles file (as --llm-models-file)")
+    calibrate.add_argument("--limit", type=int, help="only the first N replies")
+    calibrate.add_argument("--json", type=Path, help="write the numbers and every verdict to this JSON file")
     return parser
 
 
@@ -52,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .doctor import main as doctor
 
         return doctor(args)
+    if args.command == "calibrate":
+        from .calibrate import main as calibrate
+
+        return calibrate(args)
     return _merge(args)
 
 

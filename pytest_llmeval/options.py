@@ -55,6 +55,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
     ("--llm-stream", "bool", "stream replies and report time to first token, inter-token latency and time per output token", {"action": "store_true", "default": None}),
     ("--llm-unsafe-exec", "bool", "where no sandbox runs, run model-written code (task: code) in a plain subprocess, as you, with your network and files", {"action": "store_true", "default": None}),
+    ("--llm-judge", "string", "the model profile that judges: llm.judge() in Python tests, and --llm-judge-pairwise", {}),
+    ("--llm-judge-pairwise", "bool", "the judge (--llm-judge) compares each reply with the baseline's reply to the same sample, in both orders; a significant loss is a regression", {"action": "store_true", "default": None}),
     ("--llm-latency", "linelist", "latency gate KEY=MS for every model, e.g. ttft_p95_ms=500 or e2e_p99_ms=3000; repeat for more", {"action": "append"}),
 ]
 
@@ -121,6 +123,8 @@ class RunOptions:
     flips_shown: int = 5
     shard: tuple[int, int] | None = None  # (index, total), 1-based
     unsafe_exec: bool = False  # --llm-unsafe-exec: a machine without a sandbox may run model code unsandboxed
+    judge: str | None = None  # --llm-judge: the judge model profile for llm.judge and pairwise judging
+    judge_pairwise: bool = False
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -200,6 +204,12 @@ def read_options(config: pytest.Config) -> RunOptions:
     report_dir = _checked_path("--llm-report-dir", _path_option(config, "llm_report_dir"), folder=True)
     _checked_path("--llm-cache", cache_path, folder=False)
     models_file = _value(config, "llm_models_file")
+    if _value(config, "llm_judge_pairwise") and not (_value(config, "llm_judge") or "").strip():
+        raise pytest.UsageError("--llm-judge-pairwise needs a judge: --llm-judge=PROFILE")
+    regression = _regression_settings(config)
+    if _value(config, "llm_judge_pairwise") and regression["baseline"] is None:
+        raise pytest.UsageError("--llm-judge-pairwise needs the baseline whose replies it compares with: "
+                                "--llm-baseline=FILE")
     return RunOptions(
         models=tuple(dict.fromkeys(m.strip() for m in models if m.strip())),
         backend=_value(config, "llm_backend"),
@@ -220,10 +230,12 @@ def read_options(config: pytest.Config) -> RunOptions:
         temperature=_number(config, "temperature"),
         report_dir=report_dir,
         strict=bool(_value(config, "llm_strict")),
+        judge=(_value(config, "llm_judge") or "").strip() or None,
+        judge_pairwise=bool(_value(config, "llm_judge_pairwise")),
         stream=bool(_value(config, "llm_stream")),
         unsafe_exec=bool(_value(config, "llm_unsafe_exec")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
-        **_regression_settings(config),
+        **regression,
         max_unparsed=_max_unparsed(config),
         shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
     )

@@ -201,3 +201,17 @@ def resolve_models(opts: RunOptions, files: list[Path]) -> list[ModelSpec]:
     if not opts.models and default and default not in profiles:
         raise ConfigError(f"default: no model profile named {default!r}", where=str(files[0]) if files else None)
     return [_spec(name, profiles.get(name), opts) for name in names]
+
+
+def resolve_judge(name: str, opts: RunOptions, files: list[Path]) -> ModelSpec:
+    """A judge model (``scoring.judge``, ``--llm-judge``): its profile as written, or a bare model
+    name as ``--llm-model`` reads one. The command line's model overrides (``--llm-backend``,
+    ``--llm-base-url``, ``--llm-max-tokens``, ``--llm-temperature``, ``--llm-stream``) are for the
+    models under evaluation and do not reach the judge; the engine's (retries, timeout,
+    concurrency, rate) do."""
+    from dataclasses import replace
+
+    profiles, _ = load_profiles(files)
+    judge_opts = replace(opts, models=(name,), backend=None, base_url=None, api_key_env=None, max_tokens=None,
+                         temperature=None, stream=False)
+    return _spec(name, profiles.get(name), judge_opts)

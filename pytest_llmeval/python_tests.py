@@ -26,7 +26,10 @@ from .runtime import RUNTIME, Runtime
 from .suites.evaluate import timing_fields
 from .suites.plan import choose_limited
 
-__all__ = ["DatasetSample", "LLMClient", "dataset", "parametrize", "result_for_test", "sample_skeleton"]
+__all__ = [
+    "DatasetSample", "Judgement", "LLMClient", "UnreadableVerdict", "dataset", "parametrize", "result_for_test",
+    "sample_skeleton",
+]
 
 DATASET_MARK = "llm_dataset"
 THRESHOLD_MARK = "llm_threshold"
@@ -45,6 +48,28 @@ class DatasetSample(dict[str, Any]):
     """What the test receives as ``sample``: the row's fields, plus ``id``, ``subject`` and ``target``."""
 
     meta: dict[str, Any]
+
+
+class UnreadableVerdict(BackendError):
+    """``llm.judge``: the judge's reply has no verdict that can be read. The test then errors (it
+    measured nothing); it never passes or misses on a guessed verdict."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What ``llm.judge`` decided: truthy when the judge said PASS. ``reply`` is the judge's text,
+    its reasoning and verdict, shown in an assertion's message."""
+
+    passed: bool
+    verdict: str
+    reply: str
+    judge: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"Judgement({self.verdict} by {self.judge}: {self.reply.strip()[-300:]!r})"
 
 
 @dataclass
@@ -72,6 +97,34 @@ class LLMClient:
         )
         reply = self._call(request, render_messages_text(messages))
         return str(reply.text)
+
+    def judge(self, reply: str, criterion: str | Sequence[str], *, question: str | None = None,
+              reference: str | None = None, judge: str | None = None) -> Judgement:
+        """Has the judge model (``judge``, else ``--llm-judge``) decide whether ``reply`` meets
+        ``criterion`` (one or a list), PASS or FAIL, with the judge prompt of ``task: judge``:
+        ``assert llm.judge(reply, "It names Paris as the capital.")``. Through the judge's engine
+        queue (journal, retries, rate limit); an unreadable verdict raises ``UnreadableVerdict``."""
+        from .scoring.judge import Rubric, judge_messages, parse_verdict
+
+        name = judge or self.runtime.options.judge
+        if not name:
+            raise ConfigError("llm.judge needs a judge model: --llm-judge=PROFILE, or judge='profile'", key="--llm-judge")
+        criteria = (criterion,) if isinstance(criterion, str) else tuple(criterion)
+        rubric = Rubric.from_record({"criteria": list(criteria)}, key="llm.judge criterion")
+        spec = self.runtime.judge(name)
+        s = spec.settings
+        request = GenerateRequest(messages=judge_messages(rubric, question or "(not given)", reply, reference),
+                                  max_tokens=s.max_tokens, temperature=s.temperature, stop=tuple(s.stop))
+        outcome = self.runtime.dispatcher(name).submit(request).result()
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.rejected is not None:
+            raise BackendError(f"judge {name} refused to judge: {outcome.rejected}")
+        assert outcome.reply is not None
+        verdict = parse_verdict(outcome.reply.text, rubric)
+        if verdict.value is None:
+            raise UnreadableVerdict(f"judge {name}: {verdict.problem}")
+        return Judgement(verdict.value == "PASS", verdict.value, outcome.reply.text, name)
 
     def loglikelihood(self, context: str, continuations: Sequence[str]) -> list[float]:
         request = LoglikelihoodRequest(context=context, continuations=tuple(continuations))

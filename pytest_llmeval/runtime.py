@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import FatalBackendError
+from .errors import ConfigError, FatalBackendError
 from .options import RunOptions
 
 if TYPE_CHECKING:
@@ -88,10 +88,14 @@ class SharedRun:
 class Runtime:
     options: RunOptions
     resolve_models: Callable[[], list[ModelSpec]]
+    resolve_judge: Callable[[str], ModelSpec] = field(default=lambda name: _no_profiles(name))
     shared: SharedRun = field(default_factory=SharedRun)
     cache_path: Callable[[], Path | None] = lambda: None
     _models: list[ModelSpec] | None = None
     _classes: dict[str, type[Backend]] = field(default_factory=dict)
+    _judges: dict[str, ModelSpec] = field(default_factory=dict)
+    _baseline: Any = None  # results.baseline.Baseline, loaded once for --llm-judge-pairwise
+    _baseline_loaded: bool = False
     _backends: dict[str, Backend] = field(default_factory=dict)
     _dispatchers: dict[str, Dispatcher] = field(default_factory=dict)
     _store: ResponseStore | None = None
@@ -110,7 +114,22 @@ class Runtime:
         return self._models
 
     def model(self, name: str) -> ModelSpec:
-        return next(m for m in self.models if m.name == name)
+        """A model under evaluation, or else a judge already resolved (``judge``)."""
+        found = next((m for m in self.models if m.name == name), None)
+        return found if found is not None else self._judges[name]
+
+    def judge(self, name: str) -> ModelSpec:
+        """The judge model named ``name`` (``scoring.judge``, ``--llm-judge``). A model under
+        evaluation judges as itself (one engine, one loaded model); any other is resolved from its
+        profile once. ``dispatcher(name)`` is then its request queue."""
+        with self._lock:
+            found = next((m for m in self.models if m.name == name), None)
+            if found is not None:
+                return found
+            if name not in self._judges:
+                self._judges[name] = self.resolve_judge(name)
+                self._scrubber = None  # its key is one of the run's secrets from now on
+            return self._judges[name]
 
     def backend(self, name: str) -> Backend:
         """The model's backend; after a fatal refusal, fail fast without another request."""
@@ -137,6 +156,23 @@ class Runtime:
             if name not in self._dispatchers:
                 self._dispatchers[name] = self._new_dispatcher(self.model(name))
             return self._dispatchers[name]
+
+    def pairwise_baseline(self) -> Any:
+        """The baseline whose replies ``--llm-judge-pairwise`` compares with (``Baseline``), read
+        once per process; None when there is none or it cannot be read (the controller's
+        comparison reports why, in one line)."""
+        with self._lock:
+            if not self._baseline_loaded:
+                self._baseline_loaded = True
+                path = self.options.baseline
+                if path is not None and path.exists():
+                    from .results.baseline import BaselineError, load_baseline
+
+                    try:
+                        self._baseline = load_baseline(path)
+                    except BaselineError:
+                        self._baseline = None
+            return self._baseline
 
     def prefetch_state(self) -> PrefetchState:
         from .suites.prefetch import PrefetchState
@@ -177,7 +213,7 @@ class Runtime:
             if self._scrubber is None:
                 from .scrub import Scrubber, secrets_of
 
-                self._scrubber = Scrubber.of(secrets_of(self.models))
+                self._scrubber = Scrubber.of(secrets_of([*self.models, *self._judges.values()]))
             return self._scrubber
 
     def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:
@@ -226,6 +262,10 @@ class Runtime:
         if self._store is not None:
             self._store.close()
         self.shared.cleanup()
+
+
+def _no_profiles(name: str) -> ModelSpec:
+    raise ConfigError(f"no model profiles to resolve judge {name!r} from", key="judge")
 
 
 RUNTIME = pytest.StashKey[Runtime]()
@@ -291,7 +331,13 @@ def build_runtime(config: pytest.Config) -> Runtime:
 
         return resolve_models(opts, files)
 
-    runtime = Runtime(options=opts, resolve_models=resolve, shared=_shared_run(config, opts),
+    def resolve_judge(name: str) -> ModelSpec:
+        from .profiles import resolve_judge
+
+        return resolve_judge(name, opts, files)
+
+    runtime = Runtime(options=opts, resolve_models=resolve, resolve_judge=resolve_judge,
+                      shared=_shared_run(config, opts),
                       cache_path=_cache_path(config, opts))
     if opts.cache == "clear" and runtime.shared.owner:
         path = runtime.cache_path()

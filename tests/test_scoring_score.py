@@ -91,14 +91,22 @@ def test_score_reply_validates_its_options():
         score_reply("regex", "x", "x")
 
 
-@pytest.mark.parametrize("task", [t for t in TASKS if t != "regex"])
-def test_every_task_but_regex_accepts_no_options(task):
+@pytest.mark.parametrize("task", [t for t in TASKS if t not in ("regex", "rouge", "bleu", "chrf", "judge")])
+def test_every_task_but_regex_and_the_graded_ones_accepts_no_options(task):
     validate_options(task, {})
 
 
+@pytest.mark.parametrize("task", ["rouge", "bleu", "chrf"])
+def test_a_graded_task_needs_pass_at(task):
+    with pytest.raises(ConfigError, match="^scoring.pass_at: task .* needs the score from which a sample passes"):
+        validate_options(task, {})
+
+
 def test_option_names_and_tasks():
-    assert SCORING_OPTIONS == {"ignore_case", "ignore_punctuation", "strip", "pattern", "timeout_s", "memory_mb"}
-    assert TASKS == ("multiple_choice", "exact_match", "contains", "regex", "numeric", "json_match", "code")
+    assert SCORING_OPTIONS == {"ignore_case", "ignore_punctuation", "strip", "pattern", "timeout_s", "memory_mb",
+                               "pass_at", "rouge", "tokenize", "use_stemmer", "judge", "rubric"}
+    assert TASKS == ("multiple_choice", "exact_match", "contains", "regex", "numeric", "json_match", "code", "rouge",
+                     "bleu", "chrf", "judge")
     validate_options("regex", {"pattern": r"(\w+)", "ignore_case": True, "ignore_punctuation": False, "strip": True})
 
 

@@ -34,6 +34,8 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
         "regressions": [c.to_record() for c in comparison.regressions] if comparison is not None else [],
         "flips": [f.to_record() for f in comparison.flips] if comparison is not None else [],
         "pass_at_k": pass_at_rows(conclusion.samples),
+        "pairwise": [row.to_record() for row in conclusion.pairwise],
+        "corpus": list(conclusion.corpus),
     })
 
 

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 from ..ranges import default
 from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
+from .corpus import corpus_rows
+from .pairwise import PairwiseRow, failure_lines, pairwise_rows
 from .compare import Comparison, compare, regression_line
 from .payload import SampleResult, last_per_sample
 from .verdict import failures
@@ -86,6 +88,8 @@ class Conclusion:
     notes: list[str] = field(default_factory=list)  # worth saying, not failing: not comparable, written
     baseline: Baseline | None = None
     comparison: Comparison | None = None
+    pairwise: list[PairwiseRow] = field(default_factory=list)  # --llm-judge-pairwise, per subject
+    corpus: list[dict[str, Any]] = field(default_factory=list)  # corpus BLEU/chrF beside the means (results.corpus)
     write_baseline: bool = False  # whether accept_baseline should write the file
     obtained: Path | None = None  # where to leave this run's baseline for diffing, when it differs
 
@@ -98,7 +102,10 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     samples = last_per_sample(results)
     summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
                         max_unparsed=settings.max_unparsed)
-    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary))
+    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), corpus=corpus_rows(samples))
+    conclusion.notes.extend(f"corpus {c['metric']} {c['model']} {c['suite']}/{c['subject']}: {c['corpus']:.4f} "
+                            f"over {c['n']} samples ({c['signature']}); the score is the mean per-sample value"
+                            for c in conclusion.corpus)
     if settings.baseline is not None:
         _against_baseline(conclusion, settings, settings.baseline)
     return conclusion
@@ -118,7 +125,10 @@ def _against_baseline(conclusion: Conclusion, settings: Settings, path: Path) ->
         conclusion.comparison = compare(conclusion.summary, conclusion.samples, conclusion.baseline,
                                         settings.regression_tolerance, settings.regression_significance)
         conclusion.notes.extend(_not_compared(conclusion.comparison))
+        conclusion.pairwise = pairwise_rows(conclusion.samples, settings.regression_significance)
+        conclusion.notes.extend(f"pairwise: {row.line()}" for row in conclusion.pairwise)
         if not settings.update_baseline:
+            conclusion.failures.extend(failure_lines(conclusion.pairwise))
             conclusion.failures.extend(regression_line(c) for c in conclusion.comparison.regressions)
             if _differs(conclusion.comparison) and not settings.sharded and not conclusion.summary.errors:
                 conclusion.obtained = obtained_path(path)

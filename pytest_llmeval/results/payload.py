@@ -84,6 +84,13 @@ class SampleResult:
     # problem's unbiased pass@k ({"pass@1": ...}); ``correct`` is then pass^k (every attempt right).
     attempts: list[dict[str, Any]] | None = None
     pass_at: dict[str, float] | None = None
+    # task judge: the judge's name, its reply (the reasoning and the verdict), retries, cached
+    judge: dict[str, Any] | None = None
+    # --llm-judge-pairwise: this reply against the baseline's (``results.pairwise``): the judge,
+    # ``outcome`` (win, tie, loss, unparsed), each order's verdict and the judge's replies, or ``error``
+    pairwise: dict[str, Any] | None = None
+    # text metrics: the metric, tokenisation, stemming and per-sample signature (``results.corpus``)
+    metric_settings: dict[str, Any] | None = None
     v: int = PAYLOAD_VERSION
 
     @property

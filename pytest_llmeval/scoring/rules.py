@@ -11,8 +11,8 @@ them, so renaming one is a breaking change.
 from __future__ import annotations
 
 __all__ = [
-    "ANSWER_PHRASE", "BOXED", "CONFLICTING", "ECHOED_OPTIONS", "LAST_NUMBER", "LOG_LIKELIHOOD", "LONE_LETTER",
-    "MARKER", "NO_ANSWER", "NO_MATCH", "NO_NUMBER", "OPENING_LETTER", "OPTION_TEXT", "OUTSIDE_CHOICES", "PATTERN",
+    "ANSWER_PHRASE", "BOXED", "CONFLICTING", "ECHOED_OPTIONS", "JUDGE_VERDICT", "LAST_NUMBER", "LOG_LIKELIHOOD", "LONE_LETTER",
+    "MARKER", "NO_ANSWER", "NO_MATCH", "NO_NUMBER", "NO_VERDICT", "OPENING_LETTER", "OPTION_TEXT", "OUTSIDE_CHOICES", "PATTERN",
     "RESTATED_OPTION", "UNPARSED", "WHOLE_REPLY",
 ]
 
@@ -31,6 +31,8 @@ LAST_NUMBER = "last number"
 # regex, exact_match and contains
 PATTERN = "pattern"
 WHOLE_REPLY = "whole reply"
+# judge: the judge's verdict, read strictly (judge.py)
+JUDGE_VERDICT = "judge verdict"
 
 # Why a reply is unparsed.
 NO_ANSWER = "no answer"  # no letter, phrase or option text at all
@@ -39,5 +41,6 @@ CONFLICTING = "conflicting answers"  # two conclusions, or several letters, disa
 OUTSIDE_CHOICES = "outside the choices"  # the reply commits to a letter the question does not have
 NO_NUMBER = "no number"
 NO_MATCH = "no match"
+NO_VERDICT = "no verdict"  # task judge: the judge's reply has no verdict that can be read
 
-UNPARSED: frozenset[str] = frozenset({NO_ANSWER, ECHOED_OPTIONS, CONFLICTING, OUTSIDE_CHOICES, NO_NUMBER, NO_MATCH})
+UNPARSED: frozenset[str] = frozenset({NO_ANSWER, ECHOED_OPTIONS, CONFLICTING, OUTSIDE_CHOICES, NO_NUMBER, NO_MATCH, NO_VERDICT})

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from . import builtin, code_tests, json_match
+from . import builtin, code_tests, json_match, judge_task, text_tasks
 from .scored import Gold, Scored
 
-__all__ = ["MODES", "REGISTRY", "TASKS", "Task", "task_named"]
+__all__ = ["MODES", "REGISTRY", "TASKS", "Task", "metric_name", "task_named"]
 
 Scorer = Callable[[str, Gold, Mapping[str, Any]], Scored]
 
@@ -50,6 +51,9 @@ class Task:
     ``needs_target``: a sample without an answer is a data problem (a code task's gold is its tests).
     ``executes``: scoring runs model-written code, so the run scores its replies on the execution
     pool (``suites/executions.py``), never on the thread that sends requests or runs items.
+    ``settings``: how the score was computed (a metric's signature), recorded with each sample.
+    ``judged``: the reply goes to a judge model (``scoring.judge``) in a second request, and
+    ``score`` reads the JUDGE's reply (``judge_task``).
     """
 
     name: str
@@ -63,6 +67,8 @@ class Task:
     modes: tuple[str, ...] = ("gen",)
     metric: str = "accuracy"
     aggregate: str = "proportion"
+    judged: bool = False
+    settings: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 def _registry(*tasks: Task) -> Mapping[str, Task]:
@@ -79,6 +85,14 @@ REGISTRY: Mapping[str, Task] = _registry(
     Task("json_match", json_match.score, read_gold=json_match.read_gold),
     Task("code", code_tests.score, code_tests.OPTIONS, code_tests.check_options, read_gold=code_tests.read_gold,
          needs_target=False, executes=True, metric="pass@1"),
+    Task("rouge", text_tasks.rouge, text_tasks.ROUGE_OPTIONS, text_tasks.check_options("rouge"), metric="rouge",
+         aggregate="mean", settings=partial(text_tasks.metric_settings, "rouge")),
+    Task("bleu", text_tasks.bleu, text_tasks.BLEU_OPTIONS, text_tasks.check_options("bleu"), metric="bleu",
+         aggregate="mean", settings=partial(text_tasks.metric_settings, "bleu")),
+    Task("chrf", text_tasks.chrf, text_tasks.CHRF_OPTIONS, text_tasks.check_options("chrf"), metric="chrf",
+         aggregate="mean", settings=partial(text_tasks.metric_settings, "chrf")),
+    Task("judge", judge_task.score, judge_task.OPTIONS, judge_task.check_options, metric="judge", aggregate="mean",
+         judged=True),
 )
 
 TASKS: tuple[str, ...] = tuple(REGISTRY)
@@ -91,3 +105,9 @@ def task_named(name: str) -> Task:
     if task is None:
         raise ConfigError(f"unknown task {name!r} (expected one of {', '.join(TASKS)})", key="task")
     return task
+
+
+def metric_name(task: str, options: Mapping[str, Any]) -> str:
+    """The name the reports give a subject's score: the task's ``metric``, except that ``rouge``
+    names the ROUGE its ``scoring.rouge`` chose (``rougeL`` by default)."""
+    return text_tasks.metric_of(task, options) if task == "rouge" else task_named(task).metric

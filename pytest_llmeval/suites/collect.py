@@ -21,12 +21,13 @@ from ..identity import SAMPLE, SampleIdentity
 from ..engine.dispatch import Outcome
 from ..item_outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
-from ..runtime import RUNTIME
+from ..runtime import RUNTIME, Runtime
 from ..samples import Sample
 from ..scoring.tasks import REGISTRY
 from ..yamlfile import load_validated
 from .checks import node_name
-from .evaluate import apply_outcome, attempt_requests, check_repeats, combine_attempts, new_result
+from .evaluate import (apply_outcome, attempt_requests, check_repeats, combine_attempts, judge_after, judge_request,
+                       new_result, pairwise_after)
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["RESULT", "SampleItem", "SuiteFile", "check_streamed", "queue_upcoming"]
 
 _QUEUED = pytest.StashKey["list[Future[SampleResult]] | tuple[str, list[Future[Outcome]]]"]()
+_JUDGED = pytest.StashKey["tuple[str, list[Future[Outcome | None]]]"]()  # one verdict per attempt
+_PAIRED = pytest.StashKey["Future[dict[str, Any] | None]"]()
 
 
 def queue_upcoming(item: pytest.Item) -> None:
@@ -58,7 +61,7 @@ class SuiteFile(pytest.File):
         where = _relative(self.path, self.config.rootpath)
         try:
             config = load_validated(self.path, SuiteConfig, shown=where)
-            plan = build_plan(config, self.path, where, runtime.options.limit)
+            plan = build_plan(config, self.path, where, runtime.options.limit, judge=_judge_identity(runtime, config))
             check_streamed(config.latency, runtime.models, "latency.")
             check_repeats(config, runtime.models)
         except ConfigError as exc:
@@ -66,6 +69,20 @@ class SuiteFile(pytest.File):
         self.extra_keyword_matches.add(plan.name)
         for subject in plan.subjects:
             yield SubjectNode.from_parent(self, name=node_name(subject.subject), plan=plan, subject_plan=subject)
+
+
+def _judge_identity(runtime: Runtime, config: SuiteConfig) -> dict[str, Any] | None:
+    """What a suite's version records of its judge model (``task: judge``): the backend, model and
+    settings that decide its verdicts, so another judge makes the results "not comparable"."""
+    if not REGISTRY[config.task].judged:
+        return None
+    from ..scoring.options import validate_options
+
+    validate_options(config.task, config.scoring)
+    name = str(config.scoring["judge"])
+    s = runtime.judge(name).settings
+    return {"name": name, "backend": s.backend, "model": s.model, "base_url": s.base_url,
+            "model_path": s.model_path, "options": s.extra, "max_tokens": s.max_tokens, "temperature": s.temperature}
 
 
 def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: str) -> None:
@@ -120,6 +137,7 @@ class SampleItem(pytest.Item):
         prompt, requests = attempt_requests(spec, self.plan, self.subject_plan, self.sample)
         dispatcher = runtime.dispatcher(self.model)
         futures = [dispatcher.submit(request) for request in requests]
+        self._queue_judges(futures, requests)
         if not REGISTRY[self.plan.config.task].executes:
             self.stash[_QUEUED] = (prompt, futures)
             return
@@ -135,10 +153,34 @@ class SampleItem(pytest.Item):
     def _scored(self, result: SampleResult, outcome: Outcome) -> SampleResult:
         return apply_outcome(result, self.plan, self.sample, outcome)
 
+    def _queue_judges(self, replies: list[Future[Outcome]], requests: list[Any]) -> None:
+        """A judged task: each attempt's reply goes to the judge as soon as it arrives. Pairwise
+        judging (``--llm-judge-pairwise``): this run's reply against the baseline's, which holds
+        one reply per sample, so only for a suite of one attempt per sample."""
+        runtime = self.config.stash[RUNTIME]
+        if REGISTRY[self.plan.config.task].judged:
+            name = str(self.plan.config.scoring["judge"])
+            judge, queue = runtime.judge(name), runtime.dispatcher(name)
+            self.stash[_JUDGED] = (name, [
+                judge_after(reply, partial(self._ask_judge, judge, queue, request))
+                for reply, request in zip(replies, requests)])
+        old = self._baseline_reply() if runtime.options.judge_pairwise and len(replies) == 1 else None
+        if old is not None and runtime.options.judge is not None:
+            pair_judge, pair_queue = runtime.judge(runtime.options.judge), runtime.dispatcher(runtime.options.judge)
+            self.stash[_PAIRED] = pairwise_after(replies[0], old, pair_judge, requests[0], self.sample,
+                                                 pair_queue.submit)
+
+    def _ask_judge(self, judge: ModelSpec, queue: Any, request: Any, text: str) -> Future[Outcome]:
+        return queue.submit(judge_request(judge, self.plan, self.sample, request, text))
+
     def _attempts(self) -> list[SampleResult]:
         queued = self.stash[_QUEUED]
         if isinstance(queued, tuple):
             prompt, futures = queued
+            if _JUDGED in self.stash:
+                name, verdicts = self.stash[_JUDGED]
+                return [apply_outcome(self._answered(prompt), self.plan, self.sample, future.result(),
+                                      (name, verdict.result())) for future, verdict in zip(futures, verdicts)]
             return [self._scored(self._answered(prompt), future.result()) for future in futures]
         results = []
         for future in queued:
@@ -147,6 +189,17 @@ class SampleItem(pytest.Item):
             except Cancelled as exc:  # the run stopped before this attempt's code ran
                 results.append(replace(self._answered(""), error=str(exc)))
         return results
+
+    def _baseline_reply(self) -> str | None:
+        """The baseline's reply to this sample, for ``--llm-judge-pairwise``: only from a baseline
+        subject of the same version (another version is "not comparable"), and only a generated one."""
+        baseline = self.config.stash[RUNTIME].pairwise_baseline()
+        model = baseline.model_for(self.model) if baseline is not None else None
+        subject = baseline.subject(model, self.plan.name, self.subject_plan.subject) if model is not None else None
+        if subject is None or subject.version != self.subject_plan.version or self.plan.config.mode != "gen":
+            return None
+        entry = subject.samples.get(str(self.sample.id))
+        return entry.reply if entry is not None else None
 
     def skeleton(self) -> SampleResult:
         """This sample's result before it is answered: everything but the answer."""
@@ -158,6 +211,8 @@ class SampleItem(pytest.Item):
         queue_upcoming(self)
         self.queue_request()
         result = self.stash[RESULT] = combine_attempts(self._attempts(), self.plan.config.pass_at_k)
+        if _PAIRED in self.stash and result.error is None:
+            result.pairwise = self.stash[_PAIRED].result()
         raise_for_result(result, self.session, runtime.options.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

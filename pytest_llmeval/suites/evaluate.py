@@ -8,6 +8,8 @@ same record.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
@@ -18,13 +20,15 @@ from ..profiles import ModelSpec
 from ..prompts import render_messages_text
 from ..results.payload import SampleResult
 from ..samples import Sample
-from ..scoring import pass_at_k, pick_by_loglikelihood, rules, score_reply
-from ..scoring.tasks import REGISTRY
+from ..scoring import judge_task, pass_at_k, pick_by_loglikelihood, rules, score_reply
+from ..scoring.tasks import REGISTRY, metric_name
 from .plan import SubjectPlan, SuitePlan
 from .schema import SuiteConfig
 
-__all__ = ["apply_outcome", "attempt_requests", "check_repeats", "combine_attempts", "generation_request",
-           "new_result", "sample_request", "timing_fields"]
+__all__ = [
+    "apply_outcome", "attempt_requests", "check_repeats", "combine_attempts", "generation_request", "judge_after",
+    "judge_request", "new_result", "pairwise_after", "sample_request", "timing_fields",
+]
 
 Request = GenerateRequest | LoglikelihoodRequest
 
@@ -113,11 +117,105 @@ def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, samp
     return render_messages_text(messages), generation_request(model, plan, messages)
 
 
+def judge_request(judge: ModelSpec, plan: SuitePlan, sample: Sample, request: Request, reply: str) -> GenerateRequest:
+    """The judge's request for one reply (``task: judge``): the question as the model was asked it
+    (the last message of its request), the reply, and the sample's answer as the reference. The
+    judge's own profile decides its generation settings, never the suite's."""
+    assert isinstance(request, GenerateRequest)
+    question = request.messages[-1]["content"]
+    messages = judge_task.request_messages(plan.config.scoring, question, reply, sample.target)
+    s = judge.settings
+    return GenerateRequest(messages=messages, max_tokens=s.max_tokens, temperature=s.temperature, stop=tuple(s.stop))
+
+
+def judge_after(reply: Future[Outcome], ask: Callable[[str], Future[Outcome]]) -> Future[Outcome | None]:
+    """The judge's outcome, asked for as soon as the reply arrives (not when the item runs), so
+    judging overlaps with the replies still being generated; None when there is no reply to judge
+    (an error or a refusal, which the item reports as it would without a judge)."""
+    judged: Future[Outcome | None] = Future()
+
+    def chain(done: Future[Outcome | None] | Future[Outcome], into: Future[Outcome | None]) -> None:
+        try:
+            into.set_result(done.result())
+        except BaseException as exc:  # noqa: BLE001 - handed to the item, which raises it
+            into.set_exception(exc)
+
+    def on_reply(done: Future[Outcome]) -> None:
+        try:
+            outcome = done.result()
+            if outcome.reply is None:
+                judged.set_result(None)
+                return
+            ask(outcome.reply.text).add_done_callback(lambda j: chain(j, judged))
+        except BaseException as exc:  # noqa: BLE001 - handed to the item, which raises it
+            if not judged.done():
+                judged.set_exception(exc)
+
+    reply.add_done_callback(on_reply)
+    return judged
+
+
+def pairwise_after(reply: Future[Outcome], old: str, judge: ModelSpec, request: Request, sample: Sample,
+                   submit: Callable[[GenerateRequest], Future[Outcome]]) -> Future[dict[str, Any] | None]:
+    """``--llm-judge-pairwise``: once this run's reply arrives, the judge compares it with the
+    baseline's reply ``old`` to the same sample, asked in both orders (``judge.combine_orders``).
+    The record for ``SampleResult.pairwise``: the outcome (win, tie, loss, unparsed), each order's
+    verdict and the judge's replies; ``error`` when the judge could not answer. Identical replies
+    are a tie without asking. None when there is no reply to compare."""
+    from ..scoring.judge import combine_orders, pairwise_messages, parse_preference
+
+    assert isinstance(request, GenerateRequest)
+    question, s = request.messages[-1]["content"], judge.settings
+    record: Future[dict[str, Any] | None] = Future()
+
+    def ask(first: str, second: str) -> Future[Outcome]:
+        messages = pairwise_messages(question, first, second, reference=sample.target)
+        return submit(GenerateRequest(messages=messages, max_tokens=s.max_tokens, temperature=s.temperature,
+                                      stop=tuple(s.stop)))
+
+    def combine(orders: list[Future[Outcome]]) -> None:
+        outcomes = [o.result() for o in orders]
+        failed = next((o for o in outcomes if o.reply is None), None)
+        if failed is not None:
+            why = failed.error if failed.error is not None else f"refused to judge: {failed.rejected}"
+            record.set_result({"judge": judge.name, "error": f"judge {judge.name}: {why}"})
+            return
+        texts = [o.reply.text for o in outcomes if o.reply is not None]
+        verdicts = [parse_preference(text) for text in texts]
+        record.set_result({"judge": judge.name, "outcome": combine_orders(*verdicts),
+                           "orders": [v.value for v in verdicts], "replies": texts})
+
+    def on_reply(done: Future[Outcome]) -> None:
+        try:
+            outcome = done.result()
+            if outcome.reply is None:
+                record.set_result(None)
+            elif outcome.reply.text == old:
+                record.set_result({"judge": judge.name, "outcome": "tie", "orders": [], "identical": True})
+            else:
+                orders = [ask(outcome.reply.text, old), ask(old, outcome.reply.text)]
+                orders[1].add_done_callback(lambda _: orders[0].add_done_callback(lambda _: _safely(combine, orders)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the item, which raises it
+            if not record.done():
+                record.set_exception(exc)
+
+    def _safely(step: Callable[[list[Future[Outcome]]], None], orders: list[Future[Outcome]]) -> None:
+        try:
+            step(orders)
+        except BaseException as exc:  # noqa: BLE001
+            if not record.done():
+                record.set_exception(exc)
+
+    reply.add_done_callback(on_reply)
+    return record
+
+
 def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
     task = REGISTRY[plan.config.task]
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
-        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=task.metric, aggregate=task.aggregate,
+        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=metric_name(task.name, plan.config.scoring),
+        aggregate=task.aggregate, metric_settings=task.settings(plan.config.scoring) if task.settings else None,
         groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
@@ -126,8 +224,10 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
     )
 
 
-def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome) -> SampleResult:
-    """Fill ``result`` from what the engine got for the sample's request."""
+def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome,
+                  judged: tuple[str, Outcome | None] | None = None) -> SampleResult:
+    """Fill ``result`` from what the engine got for the sample's request, and for a judged task
+    ``judged``: the judge's name and what the engine got for its request."""
     result.retries, result.cached = outcome.retries, outcome.cached
     if outcome.latency_s is not None:
         result.latency_s = round(outcome.latency_s, 6)
@@ -143,8 +243,34 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     assert outcome.reply is not None
     reply = outcome.reply
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
-    _score(plan, sample, reply, result)
+    if judged is None:
+        _score(plan, sample, reply, result)
+        return result
+    result.reply = reply.text
+    name, verdict = judged
+    if verdict is not None:
+        _judge(plan, sample, name, verdict, result)
     return result
+
+
+def _judge(plan: SuitePlan, sample: Sample, name: str, outcome: Outcome, result: SampleResult) -> None:
+    """The judge's outcome into the result: its failure is the sample's error (the sample was not
+    measured: never a miss), its refusal too; its reply is scored by the task."""
+    result.judge = {"model": name, "retries": outcome.retries, "cached": outcome.cached}
+    if outcome.error is not None:
+        result.error = f"judge {name}: {outcome.error}"
+        result.fatal = isinstance(outcome.error, FatalBackendError)
+        return
+    if outcome.rejected is not None:
+        result.error = f"judge {name} refused to judge: {outcome.rejected}"
+        return
+    assert outcome.reply is not None and sample.target is not None
+    result.judge["reply"] = outcome.reply.text
+    scored = score_reply(plan.config.task, outcome.reply.text, sample.target, labels=sample.labels,
+                         choices=sample.choices, options=plan.config.scoring, fields=sample.fields)
+    result.extracted = scored.extracted
+    result.set_verdict(scored.correct, scored.score)
+    result.rule, result.unparsed = scored.rule, scored.unparsed
 
 
 def timing_fields(outcome: Outcome) -> dict[str, Any]:

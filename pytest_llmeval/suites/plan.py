@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..identity import SUITE_SUFFIX
 from ..prompts import PromptSpec, validate_template
 from ..samples import Sample
-from ..scoring import validate_options
+from ..scoring import judge_task, validate_options
 from .checks import Problems, check_samples, node_name
 from .schema import SuiteConfig
 
@@ -66,14 +66,18 @@ def _sample_key(sample: Sample) -> list[Any]:
     return [sample.id, sample.fields, sample.target, list(sample.choices)]
 
 
-def _version(config: SuiteConfig, samples: list[Sample], examples: list[Sample]) -> str:
+def _version(config: SuiteConfig, samples: list[Sample], examples: list[Sample],
+             judge: dict[str, Any] | None = None) -> str:
     """Everything that changes a score: prompt settings, task, mode, scoring, attempts per sample
-    (only when more than one, so versions from before ``repeats`` stand), and the data itself."""
+    (only when more than one, so versions from before ``repeats`` stand), and the data itself;
+    for a judged task also the judge (its model and settings, and the prompt it is shown)."""
     settings = config.model_dump(
         include={"task", "mode", "prompt", "system", "preamble", "target_delimiter", "few_shot", "scoring", "generation"}
     )
     if config.repeats > 1:
         settings["repeats"] = config.repeats
+    if judge is not None:
+        settings["judge"] = {**judge, "prompt": judge_task.prompt_identity()}
     return _digest([settings, [_sample_key(s) for s in samples], [_sample_key(s) for s in examples]])
 
 
@@ -141,8 +145,10 @@ def _check_names(config: SuiteConfig, subjects: set[str], where: str) -> None:
         raise ConfigError(f"no subject named {name!r} in the data (subjects: {known})", where=where, key=key)
 
 
-def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | None) -> SuitePlan:
-    """Load and check everything a suite needs, so a bad suite fails collection with one line."""
+def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | None, *,
+               judge: dict[str, Any] | None = None) -> SuitePlan:
+    """Load and check everything a suite needs, so a bad suite fails collection with one line.
+    ``judge``: what identifies a judged task's judge model, for the version."""
     validate_options(config.task, config.scoring)
     fs = config.few_shot
     prompt = PromptSpec(
@@ -174,7 +180,7 @@ def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | N
             subject=subject,
             samples=choose_limited(samples, limit if limit is not None else config.limit, f"{name}/{subject}"),
             examples=examples,
-            version=_version(config, samples, examples),
+            version=_version(config, samples, examples, judge),
             threshold=config.thresholds.get(subject, config.threshold),
             groups=member_of,
             group_thresholds={g: groups[g].threshold for g in member_of},
