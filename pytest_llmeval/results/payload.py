@@ -37,6 +37,9 @@ class SampleResult:
     right/wrong task, the float of a graded one: a ROUGE F1, a judge's scale, pass@1 over repeats);
     ``aggregate`` says how its subject combines them: ``proportion`` (right / n, Wilson interval)
     or ``mean`` (the mean score, bootstrap interval). Set both through ``set_verdict``.
+    ``question``, ``variant`` and ``variants`` are set for a variant of a question (``robustness``
+    ``circular``: one rotation of its options): the question's id shared by its variants, this
+    variant's name and how many the question was planned with (``results/circular.py``).
     """
 
     model: str
@@ -80,6 +83,10 @@ class SampleResult:
     output_tokens: int | None = None  # usage's completion tokens, else the content chunks counted
     sent_at: float | None = None  # wall clock (epoch s) of the send, for the request phase's span
     latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
+    robustness: str | None = None  # "circular": a variant of a question, aggregated by question
+    question: str | None = None
+    variant: str | None = None
+    variants: int = 1
     v: int = PAYLOAD_VERSION
 
     @property

@@ -54,6 +54,8 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
         group_aggregates=dict(subject.group_aggregates),
         latency_gates=dict(plan.config.latency),
+        robustness="circular" if sample.question is not None else None,
+        question=sample.question, variant=sample.variant, variants=sample.variants,
     )
 
 

@@ -20,6 +20,7 @@ from ..samples import Sample
 from ..scoring import validate_options
 from .checks import Problems, check_samples, node_name
 from .schema import SuiteConfig
+from .variants import circular_variants
 
 __all__ = ["SubjectPlan", "SuitePlan", "build_plan", "choose_limited"]
 
@@ -71,6 +72,8 @@ def _version(config: SuiteConfig, samples: list[Sample], examples: list[Sample])
     settings = config.model_dump(
         include={"task", "mode", "prompt", "system", "preamble", "target_delimiter", "few_shot", "scoring", "generation"}
     )
+    if config.circular is not None:  # only when set, so the versions of every other suite stay as they were
+        settings["circular"] = config.circular.model_dump()
     return _digest([settings, [_sample_key(s) for s in samples], [_sample_key(s) for s in examples]])
 
 
@@ -169,7 +172,9 @@ def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | N
         member_of = [g for g, gc in groups.items() if subject in gc.subjects]
         plans.append(SubjectPlan(
             subject=subject,
-            samples=choose_limited(samples, limit if limit is not None else config.limit, f"{name}/{subject}"),
+            samples=circular_variants(
+                choose_limited(samples, limit if limit is not None else config.limit, f"{name}/{subject}"),
+                config.circular),
             examples=examples,
             version=_version(config, samples, examples),
             threshold=config.thresholds.get(subject, config.threshold),

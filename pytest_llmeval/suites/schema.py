@@ -10,7 +10,7 @@ from ..data.formats import FORMATS
 from ..ranges import ranged
 from ..scoring.tasks import MODES, REGISTRY, TASKS
 
-__all__ = ["DataConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
+__all__ = ["CircularConfig", "DataConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
 
 
 def _registered(kind: str, names: tuple[str, ...]) -> AfterValidator:
@@ -65,6 +65,18 @@ class GroupConfig(_Strict):
     aggregate: Literal["weighted", "naive"] = "weighted"
 
 
+class CircularConfig(_Strict):
+    """``circular:``: ask each multiple-choice question once per rotation of its options and count
+    it right only when every rotation is (OpenCompass's CircularEval). ``all``: as many rotations
+    as the question has options; a number: the first that many (the identity, then shifts by one)."""
+
+    rotations: Literal["all"] | Annotated[int, Field(ge=2)] = "all"
+
+    def count(self, options: int) -> int:
+        """How many rotations a question with ``options`` options gets (never more than it has)."""
+        return options if self.rotations == "all" else min(self.rotations, options)
+
+
 class SuiteConfig(_Strict):
     name: str | None = None
     description: str | None = None
@@ -85,6 +97,15 @@ class SuiteConfig(_Strict):
     groups: dict[str, GroupConfig] = Field(default_factory=dict)  # a bare list is the subjects
     limit: Annotated[int | None, ranged("limit")] = None
     latency: dict[str, Any] = Field(default_factory=dict)  # gates: {ttft_p95_ms: 500}, see results.latency_gates
+    circular: CircularConfig | None = None  # ``true`` is ``{rotations: all}``; see suites/variants.py
+
+    @field_validator("circular", mode="before")
+    @classmethod
+    def _circular_flag(cls, value: Any) -> Any:
+        """``circular: true`` is every rotation; ``false`` (or no key) is none."""
+        if value is True:
+            return {}
+        return None if value is False else value
 
     @field_validator("prompt")
     @classmethod
@@ -114,6 +135,8 @@ class SuiteConfig(_Strict):
             self.latency = check_gates(self.latency)
         except GateError as exc:
             raise ValueError(f"latency.{exc}") from None
+        if self.circular is not None and not REGISTRY[self.task].needs_choices:
+            raise ValueError(f"circular: rotates options and works only with task: multiple_choice, not {self.task!r}")
         for subject, value in self.thresholds.items():
             if not 0 <= value <= 1:
                 raise ValueError(f"thresholds.{subject}: expected a score between 0 and 1, got {value}")
