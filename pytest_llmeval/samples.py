@@ -29,6 +29,8 @@ class Sample:
     question: for a variant of a row (a rotation of its options, ``suites/variants.py``), the
              row's own id, shared by all its variants: results meet by it; None for a plain row.
     variant: which variant it is (``rot1``); ``variants``: how many the row was planned with.
+    template: the prompt template this variant is asked with instead of the suite's
+             (``perturb.prompt_variant``); None: the suite's.
     """
 
     id: str
@@ -40,6 +42,7 @@ class Sample:
     question: str | None = None
     variant: str | None = None
     variants: int = 1
+    template: str | None = None
 
     @property
     def labels(self) -> str:

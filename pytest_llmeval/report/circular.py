@@ -1,12 +1,13 @@
-"""The circular-evaluation block of the terminal summary, read from results.json's ``circular``
-rows (``results/circular.py``), so a run and a merge of its shards print the same lines."""
+"""The robustness lines of the terminal summary, read from results.json's ``circular`` and
+``perturb`` rows (``results/circular.py``, ``results/perturb.py``), so a run and a merge of its
+shards print the same lines."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["circular_lines", "letter_shares"]
+__all__ = ["circular_lines", "letter_shares", "perturb_lines", "transform_shares"]
 
 
 def circular_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -31,3 +32,23 @@ def letter_shares(shares: Mapping[str, float]) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
+
+
+def perturb_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Per model and subject: accuracy on originals and on variants, and consistency."""
+    return [_perturb_line(row) for row in rows]
+
+
+def _perturb_line(row: Mapping[str, Any]) -> str:
+    limit = f", min {row['min_consistency']:.3f}" if row.get("min_consistency") is not None else ""
+    errors = f", {row['errors']} with errors" if row.get("errors") else ""
+    return (f"perturb {row['model']} {row['suite']}/{row['subject']}: originals {row['original_correct']}/"
+            f"{row['questions']} ({_pct(row.get('original_accuracy'))}), variants {row['variants_correct']}/"
+            f"{row['variants']} ({_pct(row.get('variant_accuracy'))}), consistency {row['consistent']}/"
+            f"{row['questions']} ({_pct(row.get('consistency'))}{limit}){errors}; "
+            f"{transform_shares(row.get('by_transform') or {})}")
+
+
+def transform_shares(shares: Mapping[str, float]) -> str:
+    """``case 100% typo 67%``: each transform's accuracy."""
+    return " ".join(f"{name} {value:.0%}" for name, value in sorted(shares.items()))

@@ -18,23 +18,25 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .payload import SampleResult
+from .perturb import PERTURB, perturb_question
 
-__all__ = ["CIRCULAR", "CircularRow", "circular_rows", "questions"]
+__all__ = ["CIRCULAR", "CircularRow", "by_question", "circular_rows", "questions"]
 
 CIRCULAR = "circular"
 _Key = tuple[str, str, str, str]  # (model, suite, subject, question)
 
 
-def _is_rotation(r: SampleResult) -> bool:
-    return r.robustness == CIRCULAR and r.question is not None
+def _is_variant(r: SampleResult) -> bool:
+    return r.robustness in (CIRCULAR, PERTURB) and r.question is not None
 
 
-def _by_question(results: Iterable[SampleResult]) -> tuple[list[SampleResult | _Key], dict[_Key, list[SampleResult]]]:
-    """The results in order, each rotation replaced by its question's key (once), and each key's rotations."""
+def by_question(results: Iterable[SampleResult]) -> tuple[list[SampleResult | _Key], dict[_Key, list[SampleResult]]]:
+    """The results in order, each variant (a rotation, a perturbation) replaced by its question's
+    key (once), and each key's variants."""
     order: list[SampleResult | _Key] = []
     rotations: dict[_Key, list[SampleResult]] = {}
     for r in results:
-        if not _is_rotation(r):
+        if not _is_variant(r):
             order.append(r)
             continue
         key = (r.model, r.suite, r.subject, str(r.question))
@@ -46,9 +48,16 @@ def _by_question(results: Iterable[SampleResult]) -> tuple[list[SampleResult | _
 
 
 def questions(results: Iterable[SampleResult]) -> list[SampleResult]:
-    """Each question's rotations made one result (plain samples pass through unchanged)."""
-    order, rotations = _by_question(results)
-    return [item if isinstance(item, SampleResult) else _question(item[3], rotations[item]) for item in order]
+    """Each question's variants made one result (plain samples pass through unchanged): circular
+    rotations by ``_question``, perturbations by ``perturb.perturb_question``."""
+    order, rotations = by_question(results)
+    return [item if isinstance(item, SampleResult) else _merged(item[3], rotations[item]) for item in order]
+
+
+def _merged(question: str, variants: list[SampleResult]) -> SampleResult:
+    if variants[0].robustness == PERTURB:
+        return perturb_question(question, variants)
+    return _question(question, variants)
 
 
 def _question(question: str, rotations: list[SampleResult]) -> SampleResult:
@@ -110,9 +119,11 @@ class CircularRow:
 
 def circular_rows(results: Iterable[SampleResult], models: Sequence[str]) -> list[CircularRow]:
     """Per (model, suite, subject) with circular questions, in the summary's order."""
-    _, rotations = _by_question(results)
+    _, rotations = by_question(results)
     subjects: dict[tuple[str, str, str], list[list[SampleResult]]] = {}
     for (model, suite, subject, _q), group in rotations.items():
+        if group[0].robustness != CIRCULAR:
+            continue
         subjects.setdefault((model, suite, subject), []).append(group)
     rank = {m: i for i, m in enumerate(models)}
     keys = sorted(subjects, key=lambda k: (k[1], k[2], rank.get(k[0], len(rank)), k[0]))

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 from ..ranges import default
 from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
-from .circular import CircularRow, circular_rows, questions
+from .circular import CircularRow, by_question, circular_rows, questions
+from .perturb import PerturbRow, consistency_failures, perturb_rows
 from .compare import Comparison, compare, regression_line
 from .payload import SampleResult, last_per_sample
 from .verdict import failures
@@ -88,6 +89,7 @@ class Conclusion:
     # question's rotations made one result (``results/circular.py``); the samples themselves otherwise
     scored: list[SampleResult] = field(default_factory=list)
     circular: list[CircularRow] = field(default_factory=list)
+    perturb: list[PerturbRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # worth saying, not failing: not comparable, written
     baseline: Baseline | None = None
     comparison: Comparison | None = None
@@ -105,8 +107,10 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     summary = aggregate(scored, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
                         max_unparsed=settings.max_unparsed)
     conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), scored=scored,
-                            circular=circular_rows(samples, summary.models))
+                            circular=circular_rows(samples, summary.models),
+                            perturb=perturb_rows(by_question(samples)[1], summary.models))
     conclusion.notes.extend(_incomplete(conclusion.circular))
+    conclusion.failures.extend(consistency_failures(conclusion.perturb))
     if settings.baseline is not None:
         _against_baseline(conclusion, settings, settings.baseline)
     return conclusion

@@ -38,8 +38,9 @@ class SampleResult:
     ``aggregate`` says how its subject combines them: ``proportion`` (right / n, Wilson interval)
     or ``mean`` (the mean score, bootstrap interval). Set both through ``set_verdict``.
     ``question``, ``variant`` and ``variants`` are set for a variant of a question (``robustness``
-    ``circular``: one rotation of its options): the question's id shared by its variants, this
-    variant's name and how many the question was planned with (``results/circular.py``).
+    ``circular``: one rotation of its options; ``perturb``: the original or one perturbation): the
+    question's id shared by its variants, this variant's name and how many the question was
+    planned with (``results/circular.py``, ``results/perturb.py``).
     """
 
     model: str
@@ -83,7 +84,8 @@ class SampleResult:
     output_tokens: int | None = None  # usage's completion tokens, else the content chunks counted
     sent_at: float | None = None  # wall clock (epoch s) of the send, for the request phase's span
     latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
-    robustness: str | None = None  # "circular": a variant of a question, aggregated by question
+    robustness: str | None = None  # "circular" | "perturb": a variant of a question, aggregated by question
+    min_consistency: float | None = None  # perturb: the subject's least share of questions answered alike
     question: str | None = None
     variant: str | None = None
     variants: int = 1
