@@ -29,6 +29,7 @@ SAMPLE_FIELDS = {
     "v", "nodeid", "groups", "threshold", "group_thresholds", "group_aggregates", "fatal", "metric", "latency_gates",
     "max_unparsed",
     "score", "aggregate",  # the sample's score on the task's metric, and how its subject combines scores
+    "robustness", "question", "variant", "variants", "min_consistency",  # a rotation's or perturbation's question
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 
