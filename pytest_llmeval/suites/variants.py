@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..samples import Sample
 from .schema import CircularConfig, PerturbConfig
 
-__all__ = ["circular_variants", "perturb_variants", "rotate", "rotation_id", "shuffle_permutation"]
+__all__ = ["circular_variants", "perturb_variants", "reordered", "rotate", "rotation_id", "shuffle_permutation"]
 
 ORIGINAL = "orig"
 
@@ -40,15 +40,21 @@ def rotation_id(question: str, shift: int) -> str:
 def rotate(sample: Sample, shift: int, count: int) -> Sample:
     """The sample with its options rotated left by ``shift``: the option texts, the lettered fields
     (``{A}``..), and the answer (``target``, ``{answer}``, ``{target}``) follow; other columns stay."""
-    labels, n = sample.labels, len(sample.choices)
-    choices = tuple(sample.choices[(i + shift) % n] for i in range(n))
+    n = len(sample.choices)
+    return replace(reordered(sample, [(i + shift) % n for i in range(n)]), id=rotation_id(sample.id, shift),
+                   question=sample.id, variant=f"rot{shift}", variants=count)
+
+
+def reordered(sample: Sample, perm: list[int]) -> Sample:
+    """The sample showing original option ``perm[i]`` at position ``i``; the answer follows its text."""
+    labels = sample.labels
     assert sample.target is not None and sample.target in labels  # checked letters only reach here
-    target = labels[(labels.index(sample.target) - shift) % n]
+    target = labels[perm.index(labels.index(sample.target))]
+    choices = tuple(sample.choices[p] for p in perm)
     fields = dict(sample.fields)
     fields.update(zip(labels, choices))
     fields.update({key: target for key in ("answer", "target") if key in fields})
-    return replace(sample, id=rotation_id(sample.id, shift), fields=fields, target=target, choices=choices,
-                   question=sample.id, variant=f"rot{shift}", variants=count)
+    return replace(sample, fields=fields, target=target, choices=choices)
 
 
 def circular_variants(samples: list[Sample], circular: CircularConfig | None) -> list[Sample]:
@@ -139,12 +145,5 @@ def shuffle_permutation(n: int, rng: random.Random) -> list[int]:
 
 def _shuffled(sample: Sample, rng: random.Random) -> Sample:
     """The options in a seeded order; ``variant`` holds the original letters in shown order (``CADB``)."""
-    labels = sample.labels
     perm = shuffle_permutation(len(sample.choices), rng)
-    assert sample.target is not None and sample.target in labels
-    target = labels[perm.index(labels.index(sample.target))]
-    choices = tuple(sample.choices[p] for p in perm)
-    fields = dict(sample.fields)
-    fields.update(zip(labels, choices))
-    fields.update({key: target for key in ("answer", "target") if key in fields})
-    return replace(sample, fields=fields, target=target, choices=choices, variant="".join(labels[p] for p in perm))
+    return replace(reordered(sample, perm), variant="".join(sample.labels[p] for p in perm))
