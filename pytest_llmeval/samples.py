@@ -26,6 +26,11 @@ class Sample:
     choices: option texts in label order (A, B, C, ...); empty for non-choice data.
     origin:  where the row is, for messages: ``file:line`` (``file: row N`` where the format has
              no lines). Not part of the sample's identity: it never changes a version or an id.
+    question: for a variant of a row (a rotation of its options, ``suites/variants.py``), the
+             row's own id, shared by all its variants: results meet by it; None for a plain row.
+    variant: which variant it is (``rot1``); ``variants``: how many the row was planned with.
+    template: the prompt template this variant is asked with instead of the suite's
+             (``perturb.prompt_variant``); None: the suite's.
     """
 
     id: str
@@ -34,6 +39,10 @@ class Sample:
     target: str | None = None
     choices: tuple[str, ...] = ()
     origin: str = field(default="", compare=False)
+    question: str | None = None
+    variant: str | None = None
+    variants: int = 1
+    template: str | None = None
 
     @property
     def labels(self) -> str:

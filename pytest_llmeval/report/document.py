@@ -17,6 +17,7 @@ from ..results.pass_at import pass_at_rows
 from ..results.payload import SampleResult
 from .files import results_document, write_results_csv, write_results_json
 from .baseline import baseline_lines
+from .circular import circular_lines, perturb_lines
 from .terminal import Line, summary_lines
 
 __all__ = ["WRITERS", "build_document", "ordered_samples", "sample_records", "summary_block", "terminal_summary",
@@ -29,6 +30,8 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
     return results_document(run, conclusion.summary, extra={
         "verdict": {"passed": conclusion.passed, "failures": list(conclusion.failures), "notes": list(conclusion.notes)},
         "latency": [row.to_record() for row in conclusion.summary.latency],
+        "circular": [row.to_record() for row in conclusion.circular],
+        "perturb": [row.to_record() for row in conclusion.perturb],
         "baseline": conclusion.baseline.describe() if conclusion.baseline is not None else None,
         "comparisons": [c.to_record() for c in comparison.comparisons] if comparison is not None else [],
         "regressions": [c.to_record() for c in comparison.regressions] if comparison is not None else [],
@@ -108,6 +111,8 @@ def summary_block(conclusion: Conclusion, document: dict[str, Any], flips_shown:
     lines += pass_at_lines(document.get("pass_at_k") or [])
     if conclusion.summary.gate == "ci_low":
         lines.append(("thresholds are checked against the 95% interval's lower bound (--llm-gate=ci-low)", {}))
+    lines += [(text, {}) for text in circular_lines(document.get("circular") or [])]
+    lines += [(text, {}) for text in perturb_lines(document.get("perturb") or [])]
     lines += baseline_lines(document.get("baseline"), document.get("comparisons") or [],
                             document.get("flips") or [], conclusion.notes, flips_shown)
     return lines + [(text, {"red": True, "bold": True}) for text in conclusion.failures]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..atomic import write_atomic
 from . import view
 from .baseline import flip_now
+from .circular import letter_shares, transform_shares
 
 if TYPE_CHECKING:
     import jinja2
@@ -133,6 +134,8 @@ def _environment() -> jinja2.Environment:
     env.filters["num"] = _num
     env.globals["MISSING"] = view.MISSING
     env.filters["duration"] = _duration
+    env.filters["shares"] = letter_shares
+    env.filters["transforms"] = transform_shares
     return env
 
 
@@ -157,6 +160,8 @@ def _context(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "flips": [_short_flip(f) for f in document.get("flips") or []],
         "has_baseline": bool(comparisons or document.get("baseline")),
         "latency": list(document.get("latency") or []),
+        "circular": list(document.get("circular") or []),
+        "perturb": list(document.get("perturb") or []),
         "latency_metrics": _latency_metrics(document.get("latency") or []),
         "samples_json": _samples_json(records), "sample_count": len(records),
         "text_limit": SAMPLE_TEXT_LIMIT, "page_size": PAGE_SIZE,

@@ -18,6 +18,8 @@ from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
 from .corpus import corpus_rows
 from .pairwise import PairwiseRow, failure_lines, pairwise_rows
+from .circular import CircularRow, by_question, circular_rows, questions
+from .perturb import PerturbRow, consistency_failures, perturb_rows
 from .compare import Comparison, compare, regression_line
 from .payload import SampleResult, last_per_sample
 from .verdict import failures
@@ -85,6 +87,11 @@ class Conclusion:
     summary: Summary
     samples: list[SampleResult]  # one per (model, suite, subject, id), the last reported
     failures: list[str]
+    # what the summary, the baseline and the comparison count: ``samples`` with each circular
+    # question's rotations made one result (``results/circular.py``); the samples themselves otherwise
+    scored: list[SampleResult] = field(default_factory=list)
+    circular: list[CircularRow] = field(default_factory=list)
+    perturb: list[PerturbRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # worth saying, not failing: not comparable, written
     baseline: Baseline | None = None
     comparison: Comparison | None = None
@@ -100,15 +107,27 @@ class Conclusion:
 
 def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     samples = last_per_sample(results)
-    summary = aggregate(samples, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
+    scored = questions(samples)
+    summary = aggregate(scored, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
                         max_unparsed=settings.max_unparsed)
-    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), corpus=corpus_rows(samples))
+    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), scored=scored,
+                            circular=circular_rows(samples, summary.models),
+                            perturb=perturb_rows(by_question(samples)[1], summary.models), corpus=corpus_rows(samples))
     conclusion.notes.extend(f"corpus {c['metric']} {c['model']} {c['suite']}/{c['subject']}: {c['corpus']:.4f} "
                             f"over {c['n']} samples ({c['signature']}); the score is the mean per-sample value"
                             for c in conclusion.corpus)
+    conclusion.notes.extend(_incomplete(conclusion.circular))
+    conclusion.failures.extend(consistency_failures(conclusion.perturb))
     if settings.baseline is not None:
         _against_baseline(conclusion, settings, settings.baseline)
     return conclusion
+
+
+def _incomplete(rows: list[CircularRow]) -> list[str]:
+    """A circular question that ran only some of its rotations (``-k``, ``--deselect``) is scored
+    over those: a weaker test than circular accuracy, which the run must say."""
+    return [f"circular: {r.model} {r.suite}/{r.subject}: {r.incomplete} of {r.questions + r.errors} question(s) "
+            "ran only some of their rotations; scored over the rotations that ran" for r in rows if r.incomplete]
 
 
 def _against_baseline(conclusion: Conclusion, settings: Settings, path: Path) -> None:
@@ -122,7 +141,7 @@ def _against_baseline(conclusion: Conclusion, settings: Settings, path: Path) ->
                 return
             conclusion.notes.append(f"{exc}; replacing it")
     if conclusion.baseline is not None:
-        conclusion.comparison = compare(conclusion.summary, conclusion.samples, conclusion.baseline,
+        conclusion.comparison = compare(conclusion.summary, conclusion.scored, conclusion.baseline,
                                         settings.regression_tolerance, settings.regression_significance)
         conclusion.notes.extend(_not_compared(conclusion.comparison))
         conclusion.pairwise = pairwise_rows(conclusion.samples, settings.regression_significance)
@@ -177,7 +196,7 @@ def accept_baseline(conclusion: Conclusion, path: Path) -> None:
 
     from .baseline import updated_baseline, write_baseline
 
-    document = updated_baseline(conclusion.baseline, conclusion.samples, conclusion.summary, version("pytest-llmeval"))
+    document = updated_baseline(conclusion.baseline, conclusion.scored, conclusion.summary, version("pytest-llmeval"))
     if conclusion.write_baseline:
         write_baseline(path, document)
         conclusion.notes.append(f"baseline written: {path} ({len(conclusion.summary.subjects)} subject rows)")

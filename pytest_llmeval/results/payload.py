@@ -37,6 +37,10 @@ class SampleResult:
     right/wrong task, the float of a graded one: a ROUGE F1, a judge's scale, pass@1 over repeats);
     ``aggregate`` says how its subject combines them: ``proportion`` (right / n, Wilson interval)
     or ``mean`` (the mean score, bootstrap interval). Set both through ``set_verdict``.
+    ``question``, ``variant`` and ``variants`` are set for a variant of a question (``robustness``
+    ``circular``: one rotation of its options; ``perturb``: the original or one perturbation): the
+    question's id shared by its variants, this variant's name and how many the question was
+    planned with (``results/circular.py``, ``results/perturb.py``).
     """
 
     model: str
@@ -91,6 +95,11 @@ class SampleResult:
     pairwise: dict[str, Any] | None = None
     # text metrics: the metric, tokenisation, stemming and per-sample signature (``results.corpus``)
     metric_settings: dict[str, Any] | None = None
+    robustness: str | None = None  # "circular" | "perturb": a variant of a question, aggregated by question
+    min_consistency: float | None = None  # perturb: the subject's least share of questions answered alike
+    question: str | None = None
+    variant: str | None = None
+    variants: int = 1
     v: int = PAYLOAD_VERSION
 
     @property

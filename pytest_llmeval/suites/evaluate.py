@@ -110,10 +110,11 @@ def _attempt_record(result: SampleResult) -> dict[str, Any]:
 
 def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample) -> tuple[str, Request]:
     """The recorded prompt and the request, built once before anything is sent."""
+    prompt = plan.prompt if sample.template is None else replace(plan.prompt, prompt=sample.template)
     if plan.config.mode == "ll":
-        context = plan.prompt.text(sample, subject.examples)
-        return context, LoglikelihoodRequest(context=context, continuations=plan.prompt.continuations(sample.labels))
-    messages = plan.prompt.messages(sample, subject.examples)
+        context = prompt.text(sample, subject.examples)
+        return context, LoglikelihoodRequest(context=context, continuations=prompt.continuations(sample.labels))
+    messages = prompt.messages(sample, subject.examples)
     return render_messages_text(messages), generation_request(model, plan, messages)
 
 
@@ -221,7 +222,17 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
         group_aggregates=dict(subject.group_aggregates),
         latency_gates=dict(plan.config.latency),
+        robustness=_robustness(plan, sample),
+        min_consistency=plan.config.perturb.min_consistency if plan.config.perturb else None,
+        question=sample.question, variant=sample.variant, variants=sample.variants,
     )
+
+
+def _robustness(plan: SuitePlan, sample: Sample) -> str | None:
+    """How the sample's question aggregates its variants: ``circular`` or ``perturb`` (None: plain)."""
+    if sample.question is None:
+        return None
+    return "circular" if plan.config.circular is not None else "perturb"
 
 
 def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome,

@@ -20,6 +20,7 @@ from ..samples import Sample
 from ..scoring import judge_task, validate_options
 from .checks import Problems, check_samples, node_name
 from .schema import SuiteConfig
+from .variants import circular_variants, perturb_variants
 
 __all__ = ["SubjectPlan", "SuitePlan", "build_plan", "choose_limited"]
 
@@ -78,6 +79,9 @@ def _version(config: SuiteConfig, samples: list[Sample], examples: list[Sample],
         settings["repeats"] = config.repeats
     if judge is not None:
         settings["judge"] = {**judge, "prompt": judge_task.prompt_identity()}
+    for key in ("circular", "perturb"):  # only when set, so the versions of every other suite stay as they were
+        if getattr(config, key) is not None:
+            settings[key] = getattr(config, key).model_dump(exclude={"min_consistency"})
     return _digest([settings, [_sample_key(s) for s in samples], [_sample_key(s) for s in examples]])
 
 
@@ -145,6 +149,20 @@ def _check_names(config: SuiteConfig, subjects: set[str], where: str) -> None:
         raise ConfigError(f"no subject named {name!r} in the data (subjects: {known})", where=where, key=key)
 
 
+def _variants(config: SuiteConfig, samples: list[Sample], salt: str, where: str) -> list[Sample]:
+    """The questions chosen, each followed by its variants (rotations or perturbations), if any."""
+    return perturb_variants(circular_variants(samples, config.circular), config.perturb, salt, where)
+
+
+def _check_variant_templates(config: SuiteConfig, sample: Sample, where: str) -> None:
+    """A ``perturb.prompt_variant`` template is checked like the suite's prompt."""
+    for i, template in enumerate(config.perturb.prompt_variant if config.perturb else []):
+        try:
+            validate_template(template, "prompt", sample)
+        except ConfigError as exc:
+            raise ConfigError(exc.detail, where=where, key=f"perturb.prompt_variant[{i}]") from None
+
+
 def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | None, *,
                judge: dict[str, Any] | None = None) -> SuitePlan:
     """Load and check everything a suite needs, so a bad suite fails collection with one line.
@@ -169,6 +187,7 @@ def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | N
     checked: dict[str, tuple[list[Sample], list[Sample]]] = {}
     for subject in selected:
         _check_templates(prompt, loaded[subject][0], where)
+        _check_variant_templates(config, loaded[subject][0], where)
         checked[subject] = (check_samples(config, subject, loaded[subject], problems, suite=where),
                             _examples(config, subject, examples_by_subject, problems, where))
     problems.raise_first()
@@ -178,7 +197,8 @@ def build_plan(config: SuiteConfig, suite_file: Path, where: str, limit: int | N
         member_of = [g for g, gc in groups.items() if subject in gc.subjects]
         plans.append(SubjectPlan(
             subject=subject,
-            samples=choose_limited(samples, limit if limit is not None else config.limit, f"{name}/{subject}"),
+            samples=_variants(config, choose_limited(samples, limit if limit is not None else config.limit,
+                                                     f"{name}/{subject}"), f"{name}/{subject}", where),
             examples=examples,
             version=_version(config, samples, examples, judge),
             threshold=config.thresholds.get(subject, config.threshold),

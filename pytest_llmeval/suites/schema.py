@@ -10,7 +10,7 @@ from ..data.formats import FORMATS
 from ..ranges import ranged
 from ..scoring.tasks import MODES, REGISTRY, TASKS
 
-__all__ = ["DataConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
+__all__ = ["CircularConfig", "DataConfig", "PerturbConfig", "TypoConfig", "FewShotConfig", "GenerationConfig", "GroupConfig", "SuiteConfig"]
 
 
 def _registered(kind: str, names: tuple[str, ...]) -> AfterValidator:
@@ -65,6 +65,59 @@ class GroupConfig(_Strict):
     aggregate: Literal["weighted", "naive"] = "weighted"
 
 
+class CircularConfig(_Strict):
+    """``circular:``: ask each multiple-choice question once per rotation of its options and count
+    it right only when every rotation is (OpenCompass's CircularEval). ``all``: as many rotations
+    as the question has options; a number: the first that many (the identity, then shifts by one)."""
+
+    rotations: Literal["all"] | Annotated[int, Field(ge=2)] = "all"
+
+    def count(self, options: int) -> int:
+        """How many rotations a question with ``options`` options gets (never more than it has)."""
+        return options if self.rotations == "all" else min(self.rotations, options)
+
+
+class TypoConfig(_Strict):
+    rate: float = Field(default=0.05, gt=0, le=1)  # the chance that each letter swaps with the next
+
+
+class PerturbConfig(_Strict):
+    """``perturb:``: each named transform makes one variant of every question (``prompt_variant``
+    one per template), asked beside the original; ``suites/variants.py`` says what each does.
+    ``min_consistency`` fails the run when a subject's share of questions answered alike in the
+    original and every variant is below it."""
+
+    seed: int = 0
+    shuffle_options: bool = False
+    whitespace: bool = False
+    case: Literal["upper", "lower"] | None = None
+    typo: TypoConfig | None = None
+    distractor_sentence: str | None = None
+    prompt_variant: list[str] = Field(default_factory=list)
+    min_consistency: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("case", "typo", "distractor_sentence", mode="before")
+    @classmethod
+    def _flags(cls, value: Any, info: Any) -> Any:
+        """``case: true`` is upper case, ``typo: true`` the default rate, ``distractor_sentence: true``
+        the default sentence; ``false`` is off."""
+        if value is False:
+            return None
+        if value is True:
+            return {"case": "upper", "typo": {}, "distractor_sentence": DISTRACTOR}[info.field_name]
+        return value
+
+    def transforms(self) -> list[str]:
+        """The variants each question gets, in order (``prompt_variant1``.. one per template)."""
+        named = [("shuffle_options", self.shuffle_options), ("whitespace", self.whitespace),
+                 ("case", self.case is not None), ("typo", self.typo is not None),
+                 ("distractor_sentence", self.distractor_sentence is not None)]
+        return [name for name, on in named if on] + [f"prompt_variant{i + 1}" for i in range(len(self.prompt_variant))]
+
+
+DISTRACTOR = "Note that the weather was pleasant yesterday."
+
+
 class SuiteConfig(_Strict):
     name: str | None = None
     description: str | None = None
@@ -89,6 +142,16 @@ class SuiteConfig(_Strict):
     # generation.temperature; pass@k is reported for every k here (each at most ``repeats``)
     repeats: int = Field(default=1, ge=1, le=1000)
     pass_at_k: list[int] = Field(default_factory=lambda: [1])
+    circular: CircularConfig | None = None  # ``true`` is ``{rotations: all}``; see suites/variants.py
+    perturb: PerturbConfig | None = None
+
+    @field_validator("circular", mode="before")
+    @classmethod
+    def _circular_flag(cls, value: Any) -> Any:
+        """``circular: true`` is every rotation; ``false`` (or no key) is none."""
+        if value is True:
+            return {}
+        return None if value is False else value
 
     @field_validator("prompt")
     @classmethod
@@ -119,6 +182,10 @@ class SuiteConfig(_Strict):
         except GateError as exc:
             raise ValueError(f"latency.{exc}") from None
         self._check_repeats()
+        if self.circular is not None and not REGISTRY[self.task].needs_choices:
+            raise ValueError(f"circular: rotates options and works only with task: multiple_choice, not {self.task!r}")
+        if self.perturb is not None:
+            self._check_perturb(self.perturb)
         for subject, value in self.thresholds.items():
             if not 0 <= value <= 1:
                 raise ValueError(f"thresholds.{subject}: expected a score between 0 and 1, got {value}")
@@ -131,6 +198,17 @@ class SuiteConfig(_Strict):
         if self.repeats > 1 and self.mode != "gen":
             raise ValueError(f"repeats: {self.repeats} works only with mode: gen (log-likelihoods are the same "
                              "every time)")
+    def _check_perturb(self, perturb: PerturbConfig) -> None:
+        if not perturb.transforms():
+            raise ValueError("perturb: names no transform (shuffle_options, whitespace, case, typo, "
+                             "distractor_sentence, prompt_variant)")
+        if self.circular is not None:
+            raise ValueError("circular: and perturb: cannot be combined in one suite; use two suites")
+        if perturb.shuffle_options and not REGISTRY[self.task].needs_choices:
+            raise ValueError(f"perturb.shuffle_options works only with task: multiple_choice, not {self.task!r}")
+        for i, template in enumerate(perturb.prompt_variant):
+            if not template.strip():
+                raise ValueError(f"perturb.prompt_variant[{i}]: expected a template with text, got an empty one")
 
     def group_configs(self) -> dict[str, GroupConfig]:
         return dict(self.groups)
