@@ -74,7 +74,7 @@ def test_the_example_suites_need_nothing_beyond_the_llamacpp_extra(tmp_path):
                            "no:hypothesispytest", "example_suites/"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "116 tests collected" in done.stdout
+    assert "201 tests collected" in done.stdout
 
 
 def test_served_model_answers_like_the_local_one(pytester, examples, llama_server_url, smollm2_backend):
