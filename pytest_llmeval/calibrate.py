@@ -168,7 +168,12 @@ def _dispatcher(judge: str, models_file: Path | None, data: Path) -> Any:
             backend.append(create_backend(spec.settings))
         return backend[0]
 
-    dispatcher = Dispatcher(spec.name, spec.settings, make, store=None, limiter=None,
+    def backend_class() -> Any:
+        from .backends.registry import resolve_backend_class
+
+        return resolve_backend_class(spec.settings.backend)
+
+    dispatcher = Dispatcher(spec.name, spec.settings, make, backend_class, store=None, limiter=None,
                             policy=RetryPolicy(retries=spec.settings.retries), concurrency=spec.concurrency,
                             batch_size=int(spec.settings.extra.get("batch_size", 16)), on_fatal=lambda _: None,
                             scrubber=Scrubber.of(secrets_of([spec])))
