@@ -27,6 +27,7 @@ SAMPLE_FIELDS = {
     # what merging shards needs to rebuild each result exactly
     "v", "nodeid", "groups", "threshold", "group_thresholds", "group_aggregates", "fatal", "metric", "latency_gates",
     "max_unparsed",
+    "logprobs", "unconditional", "picks", "metrics",  # mode: cloze
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

@@ -97,7 +97,7 @@ def test_every_task_but_regex_accepts_no_options(task):
 
 
 def test_option_names_and_tasks():
-    assert SCORING_OPTIONS == {"ignore_case", "ignore_punctuation", "strip", "pattern"}
+    assert SCORING_OPTIONS == {"ignore_case", "ignore_punctuation", "strip", "pattern", "metric", "mutual_info"}
     assert TASKS == ("multiple_choice", "exact_match", "contains", "regex", "numeric", "json_match")
     validate_options("regex", {"pattern": r"(\w+)", "ignore_case": True, "ignore_punctuation": False, "strip": True})
 

@@ -74,6 +74,13 @@ class SampleResult:
     output_tokens: int | None = None  # usage's completion tokens, else the content chunks counted
     sent_at: float | None = None  # wall clock (epoch s) of the send, for the request phase's span
     latency_gates: dict[str, float] = field(default_factory=dict)  # the suite's or marker's gates
+    # ``mode: cloze``: each option's summed log-likelihood (``unconditional``: after the empty
+    # context, for mutual information), each rule's pick (a label), and ``metrics``: each computed
+    # metric's value for this sample (1.0 or 0.0), which the subject and group rows average.
+    logprobs: list[float] | None = None
+    unconditional: list[float] | None = None
+    picks: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
     v: int = PAYLOAD_VERSION
 
     @property

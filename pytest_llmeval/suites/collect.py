@@ -23,7 +23,7 @@ from ..runtime import RUNTIME
 from ..samples import Sample
 from ..yamlfile import load_validated
 from .checks import node_name
-from .evaluate import apply_outcome, new_result, sample_request
+from .evaluate import apply_outcome, new_result, sample_request, unconditional_request
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RESULT", "SampleItem", "SuiteFile", "check_streamed", "queue_upcoming"]
 
-_QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]"]]()
+_QUEUED = pytest.StashKey[tuple[str, "Future[Outcome]", "Future[Outcome] | None"]]()
 
 
 def queue_upcoming(item: pytest.Item) -> None:
@@ -57,6 +57,7 @@ class SuiteFile(pytest.File):
             config = load_validated(self.path, SuiteConfig, shown=where)
             plan = build_plan(config, self.path, where, runtime.options.limit)
             check_streamed(config.latency, runtime.models, "latency.")
+            check_loglikelihood(config, runtime.models)
         except ConfigError as exc:
             raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
@@ -74,6 +75,27 @@ def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: st
         metric = parse_gate_key(keys[0])[0]
         raise ConfigError(f"{metric} gates need --llm-stream (model {unstreamed[0]} does not stream)",
                           key=f"{prefix}{keys[0]}")
+
+
+def check_loglikelihood(config: SuiteConfig, models: Iterable[ModelSpec]) -> None:
+    """``mode: ll`` and ``cloze`` need every model's backend to score log-likelihoods, and cloze's
+    mutual information needs them after an empty context; ConfigError naming ``mode`` or the key."""
+    if config.mode not in ("ll", "cloze"):
+        return
+    from ..backends.base import Backend
+    from ..backends.registry import resolve_backend_class
+    from ..scoring.cloze import cloze_metric, wants_mutual_info
+
+    for model in models:
+        backend = resolve_backend_class(model.settings.backend)
+        if backend.loglikelihood is Backend.loglikelihood and backend.loglikelihood_batch is Backend.loglikelihood_batch:
+            raise ConfigError(f"model {model.name}: backend {model.settings.backend!r} cannot score log-likelihoods; "
+                              f"use mode: gen", key="mode")
+        if config.mode == "cloze" and wants_mutual_info(config.scoring) and not backend.scores_empty_context:
+            key = "metric" if cloze_metric(config.scoring) == "acc_mutual_info" else "mutual_info"
+            raise ConfigError(f"model {model.name}: backend {model.settings.backend!r} cannot score options after an "
+                              "empty context (lm-eval's unconditional request); use hf or llamacpp",
+                              key=f"scoring.{key}")
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -113,7 +135,10 @@ class SampleItem(pytest.Item):
         runtime = self.config.stash[RUNTIME]
         spec = runtime.model(self.model)
         prompt, request = sample_request(spec, self.plan, self.subject_plan, self.sample)
-        self.stash[_QUEUED] = (prompt, runtime.dispatcher(self.model).submit(request))
+        dispatcher = runtime.dispatcher(self.model)
+        unconditional = unconditional_request(self.plan, self.sample)
+        self.stash[_QUEUED] = (prompt, dispatcher.submit(request),
+                               None if unconditional is None else dispatcher.submit(unconditional))
 
     def skeleton(self) -> SampleResult:
         """This sample's result before it is answered: everything but the answer."""
@@ -124,10 +149,11 @@ class SampleItem(pytest.Item):
         runtime = self.config.stash[RUNTIME]
         queue_upcoming(self)
         self.queue_request()
-        prompt, future = self.stash[_QUEUED]
+        prompt, future, unconditional = self.stash[_QUEUED]
         result = self.skeleton()
         result.prompt = prompt
-        self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result())
+        self.stash[RESULT] = apply_outcome(result, self.plan, self.sample, future.result(),
+                                           None if unconditional is None else unconditional.result())
         raise_for_result(result, self.session, runtime.options.strict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

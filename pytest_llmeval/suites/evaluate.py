@@ -17,10 +17,12 @@ from ..prompts import render_messages_text
 from ..results.payload import SampleResult
 from ..samples import Sample
 from ..scoring import pick_by_loglikelihood, rules, score_reply
+from ..scoring.cloze import cloze_continuations, cloze_metric, cloze_scores, wants_mutual_info
 from ..scoring.tasks import REGISTRY
 from .plan import SubjectPlan, SuitePlan
 
-__all__ = ["apply_outcome", "generation_request", "new_result", "sample_request", "timing_fields"]
+__all__ = ["apply_outcome", "generation_request", "new_result", "sample_request", "timing_fields",
+           "unconditional_request"]
 
 Request = GenerateRequest | LoglikelihoodRequest
 
@@ -40,14 +42,30 @@ def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, samp
     if plan.config.mode == "ll":
         context = plan.prompt.text(sample, subject.examples)
         return context, LoglikelihoodRequest(context=context, continuations=plan.prompt.continuations(sample.labels))
+    if plan.config.mode == "cloze":  # the option texts after the delimiter, as lm-eval's continuations
+        context = plan.prompt.text(sample, subject.examples)
+        return context, LoglikelihoodRequest(context, cloze_continuations(sample.choices, plan.config.target_delimiter))
     messages = plan.prompt.messages(sample, subject.examples)
     return render_messages_text(messages), generation_request(model, plan, messages)
+
+
+def unconditional_request(plan: SuitePlan, sample: Sample) -> LoglikelihoodRequest | None:
+    """lm-eval's second request for ``acc_mutual_info``: the same continuations after an empty
+    context (the BOS token); None unless the cloze suite asks for mutual information."""
+    if plan.config.mode != "cloze" or not wants_mutual_info(plan.config.scoring):
+        return None
+    return LoglikelihoodRequest("", cloze_continuations(sample.choices, plan.config.target_delimiter))
+
+
+def _metric_name(plan: SuitePlan) -> str:
+    """A cloze suite's subject score is the metric it names; other suites report the task's."""
+    return cloze_metric(plan.config.scoring) if plan.config.mode == "cloze" else REGISTRY[plan.config.task].metric
 
 
 def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
-        nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, metric=REGISTRY[plan.config.task].metric, groups=list(subject.groups),
+        nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, metric=_metric_name(plan), groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
         group_aggregates=dict(subject.group_aggregates),
@@ -55,8 +73,12 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
     )
 
 
-def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome) -> SampleResult:
-    """Fill ``result`` from what the engine got for the sample's request."""
+def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome,
+                  unconditional: Outcome | None = None) -> SampleResult:
+    """Fill ``result`` from what the engine got for the sample's request (and for its
+    ``unconditional_request``, when it has one: either one failing fails the sample)."""
+    if unconditional is not None and (unconditional.error is not None or unconditional.rejected is not None):
+        outcome = unconditional
     result.retries, result.cached = outcome.retries, outcome.cached
     if outcome.latency_s is not None:
         result.latency_s = round(outcome.latency_s, 6)
@@ -71,7 +93,10 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     assert outcome.reply is not None
     reply = outcome.reply
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
-    _score(plan, sample, reply, result)
+    if plan.config.mode == "cloze":
+        _score_cloze(plan, sample, reply, None if unconditional is None else unconditional.reply, result)
+    else:
+        _score(plan, sample, reply, result)
     return result
 
 
@@ -115,3 +140,27 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
     )
     result.extracted, result.correct = scored.extracted, scored.correct
     result.rule, result.unparsed = scored.rule, scored.unparsed
+
+
+def _score_cloze(plan: SuitePlan, sample: Sample, reply: Reply, unconditional: Reply | None,
+                 result: SampleResult) -> None:
+    """Every cloze rule's pick; the suite's metric decides ``correct`` (the subject score and gate)."""
+    assert sample.target is not None  # plan building rejects unanswered samples
+    for got in (reply, unconditional):
+        if got is not None and (got.logprobs is None or len(got.logprobs) != len(sample.choices)):
+            result.error = (f"backend returned {0 if got.logprobs is None else len(got.logprobs)} log-likelihoods "
+                            f"for {len(sample.choices)} options")
+            return
+    assert reply.logprobs is not None
+    after_nothing = None if unconditional is None else unconditional.logprobs
+    scores = cloze_scores(reply.logprobs, sample.choices, sample.labels, sample.target, after_nothing)
+    metric = cloze_metric(plan.config.scoring)
+    picks, metrics = dict(scores.picks), dict(scores.metrics)
+    if metric == "mc1":  # TruthfulQA's name for acc over the MC1 answers
+        picks["mc1"], metrics["mc1"] = picks["acc"], metrics["acc"]
+    result.logprobs = list(reply.logprobs)
+    result.unconditional = None if after_nothing is None else list(after_nothing)
+    result.picks, result.metrics = picks, metrics
+    result.extracted, result.rule = picks[metric], rules.LOG_LIKELIHOOD
+    result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
+    result.correct = metrics[metric] == 1.0
