@@ -210,14 +210,15 @@ def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool
             setattr(result, name, value)
     exc = call.excinfo.value if call.excinfo else None
     if exc is None:
-        result.correct = True
+        result.set_verdict(True)
     elif isinstance(exc, SampleRejected):
-        result.correct, result.rejected = False, exc.reason
+        result.set_verdict(False)
+        result.rejected = exc.reason
     elif isinstance(exc, FatalBackendError):
         result.error, result.fatal = str(exc), True
         item.session.shouldstop = f"pytest-llmeval: {exc}"
     elif isinstance(exc, AssertionError):
-        result.correct = False
+        result.set_verdict(False)
     elif call.excinfo and call.excinfo.errisinstance(pytest.skip.Exception):
         return None
     else:

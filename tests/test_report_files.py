@@ -16,7 +16,8 @@ from pytest_llmeval.results.aggregate import Summary, aggregate
 from pytest_llmeval.results.payload import SampleResult
 
 ROW_FIELDS = ["model", "suite", "{kind}", "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed"]
-EXTRA_FIELDS = ["metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed"]
+EXTRA_FIELDS = ["metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed",
+                "statistic"]
 GROUP_FIELDS = {"subject": [], "group": ["aggregate", "score_weighted", "score_naive", "members"]}
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
@@ -27,6 +28,7 @@ SAMPLE_FIELDS = {
     # what merging shards needs to rebuild each result exactly
     "v", "nodeid", "groups", "threshold", "group_thresholds", "group_aggregates", "fatal", "metric", "latency_gates",
     "max_unparsed",
+    "score", "aggregate",  # the sample's score on the task's metric, and how its subject combines scores
     "logprobs", "unconditional", "picks", "metrics",  # mode: cloze
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}

@@ -23,7 +23,7 @@ __all__ = ["CSV_COLUMNS", "FolderBusy", "SamplesWriter", "results_document", "wr
 CSV_COLUMNS = [
     "kind", "model", "suite", "name", "version", "n", "correct", "score", "ci_low", "ci_high",
     "threshold", "passed", "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed",
-    "unparsed_passed", "aggregate", "score_weighted", "score_naive", "members", "metrics",
+    "unparsed_passed", "statistic", "aggregate", "score_weighted", "score_naive", "members", "metrics",
 ]
 _TOP_LEVEL = ("run", "subjects", "groups")
 

@@ -16,7 +16,7 @@ from typing import Any
 from .latency_gates import gate_failures
 from .latency import LatencyRow, latency_rows
 from .payload import SampleResult, last_per_sample
-from .stats import naive_interval, wilson_interval
+from .stats import naive_interval, naive_mean_interval, wilson_interval
 
 __all__ = ["Row", "Summary", "aggregate"]
 
@@ -31,7 +31,9 @@ class Row:
 
     ``unparsed`` counts the scored replies from which no answer could be read, and
     ``unparsed_share`` is that count over ``n``; both are None where no answer is read from a
-    reply (Python tests). ``max_unparsed`` is the limit on the share (subjects only; None: none)
+    reply (Python tests). ``statistic`` is how ``score`` was formed: ``proportion`` (``correct`` /
+    ``n`` with Wilson's interval) or ``mean`` (the mean of graded per-sample scores with a
+    bootstrap interval; ``correct`` then counts the samples that reached the suite's pass mark). ``max_unparsed`` is the limit on the share (subjects only; None: none)
     and ``unparsed_passed`` whether the share is within it.
     """
 
@@ -55,6 +57,7 @@ class Row:
     unparsed_share: float | None = None
     max_unparsed: float | None = None
     unparsed_passed: bool = True
+    statistic: str = "proportion"  # "proportion" (right / n, Wilson) or "mean" (graded scores, bootstrap)
     # Groups only: how ``score`` was formed, both scores, and the member subjects seen.
     aggregate: str | None = None
     score_weighted: float | None = None
@@ -76,7 +79,7 @@ class Row:
             "ci_low": self.ci_low, "ci_high": self.ci_high, "threshold": self.threshold, "passed": self.passed,
             "metric": self.metric, "mode": self.mode, "task": self.task, "errors": self.errors,
             "unparsed": self.unparsed, "unparsed_share": self.unparsed_share, "max_unparsed": self.max_unparsed,
-            "unparsed_passed": self.unparsed_passed,
+            "unparsed_passed": self.unparsed_passed, "statistic": self.statistic,
         } | ({"metrics": dict(self.metrics)} if self.metrics else {}) | ({} if self.kind == "subject" else {
             "aggregate": self.aggregate, "score_weighted": self.score_weighted, "score_naive": self.score_naive,
             "members": list(self.members),
@@ -158,10 +161,11 @@ def _rows(
 
 def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float | None) -> Row:
     model, suite, name = key
-    n = sum(r.correct is not None for r in samples)
+    points = _points(samples)
+    n = len(points)
     correct = sum(r.correct is True for r in samples)
-    score = correct / n if n else None
-    low, high = wilson_interval(correct, n)
+    statistic = _statistic(samples)
+    score, (low, high) = _estimate(statistic, points, correct)
     unparsed = _unparsed(samples)
     return Row(
         kind=kind, model=model, suite=suite, name=name, version=version,
@@ -170,7 +174,7 @@ def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float
         n=n, correct=correct, errors=sum(r.error is not None for r in samples), score=score,
         ci_low=_finite(low), ci_high=_finite(high), threshold=threshold, passed=True,
         unparsed=unparsed, unparsed_share=unparsed / n if unparsed is not None and n else None,
-        metrics=_metric_means(samples),
+        statistic=statistic, metrics=_metric_means(samples),
     )
 
 
@@ -182,6 +186,26 @@ def _metric_means(samples: _Samples) -> dict[str, float]:
             for name, value in r.metrics.items():
                 sums.setdefault(name, []).append(value)
     return {name: math.fsum(values) / len(values) for name, values in sorted(sums.items())}
+
+
+def _points(samples: _Samples) -> list[float]:
+    return [p for p in (r.points() for r in samples) if p is not None]
+
+
+def _statistic(samples: _Samples) -> str:
+    """``mean`` when any sample is graded (a group may mix graded and right/wrong subjects: a
+    right/wrong sample is then a score of 1 or 0 in the mean), else ``proportion``."""
+    return "mean" if any(r.aggregate == "mean" for r in samples) else "proportion"
+
+
+def _estimate(statistic: str, points: list[float], correct: int) -> tuple[float | None, tuple[float, float]]:
+    """The score and its 95% interval: right / n with Wilson's interval for right/wrong samples,
+    the mean with the seeded BCa bootstrap (``bootstrap.py``) for graded ones."""
+    if statistic == "proportion":
+        return (correct / len(points) if points else None), wilson_interval(correct, len(points))
+    from .bootstrap import bootstrap_interval, mean_score
+
+    return (mean_score(points) if points else None), bootstrap_interval(points)
 
 
 def _unparsed(samples: _Samples) -> int | None:
@@ -202,18 +226,17 @@ def _unparsed_gated(row: Row, samples: _Samples, run_limit: float | None) -> Row
 
 def _grouped(row: Row, samples: _Samples) -> Row:
     """The group row with both aggregations; ``score`` and its interval follow the group's choice."""
-    members: dict[str, list[int]] = {}
+    members: dict[str, _Samples] = {}
     for r in samples:
-        counts = members.setdefault(r.subject, [0, 0])
-        counts[0] += r.correct is True
-        counts[1] += r.correct is not None
-    scored = [(c, n) for c, n in members.values() if n]
-    naive = sum(c / n for c, n in scored) / len(scored) if scored else None
+        members.setdefault(r.subject, []).append(r)
+    scored = [points for points in map(_points, members.values()) if points]
+    naive = math.fsum(math.fsum(p) / len(p) for p in scored) / len(scored) if scored else None
     choice = "naive" if any(r.group_aggregates.get(row.name) == "naive" for r in samples) else "weighted"
     fields: dict[str, Any] = {"aggregate": choice, "score_weighted": row.score, "score_naive": naive,
                               "members": tuple(sorted(members))}
     if choice == "naive":
-        low, high = naive_interval(scored)
+        low, high = (naive_interval([(int(sum(p)), len(p)) for p in scored]) if row.statistic == "proportion"
+                     else naive_mean_interval(scored))
         fields |= {"score": naive, "ci_low": _finite(low), "ci_high": _finite(high),
                    "metrics": _naive_metrics(samples)}
     return replace(row, **fields)

@@ -3,8 +3,8 @@
 Written by ``--llm-update-baseline`` and read by ``--llm-baseline PATH``. It is meant to be
 committed beside the suites, so it is stable and diffable: keys sorted, one run's numbers only,
 nothing time-dependent but ``created``. It holds no prompt (the suite and data make those again)
-and no secret: per sample only whether it was right, the extracted answer and the reply, which
-the flips show as "was".
+and no secret: per sample only whether it was right (and a graded task's score), the extracted
+answer and the reply, which the flips show as "was".
 
 Updating replaces the (model, suite, subject) entries the run scored and keeps every other one,
 so ``-k agronomy --llm-update-baseline`` accepts agronomy without forgetting the rest.
@@ -40,9 +40,16 @@ class _Strict(BaseModel):
 
 
 class SampleEntry(_Strict):
+    """One accepted sample. ``score`` is kept only for a graded task (its float); a right/wrong
+    sample's score is 1 or 0 and is not written, so such baselines stay as they were."""
+
     correct: bool
+    score: float | None = Field(default=None, ge=0, le=1)
     extracted: str | None = None
     reply: str | None = None
+
+    def points(self) -> float:
+        return self.score if self.score is not None else float(self.correct)
 
 
 class BaselineSubject(_Strict):
@@ -130,7 +137,7 @@ def updated_baseline(previous: Baseline | None, results: Iterable[SampleResult],
     """The baseline document after accepting this run: its scored subjects replace the previous
     entries, everything else is kept. ``results`` are the run's unique samples, without errors."""
     models: dict[str, dict[str, dict[str, Any]]] = {
-        model: {suite: entry.model_dump() for suite, entry in suites.items()}
+        model: {suite: _dumped(entry) for suite, entry in suites.items()}
         for model, suites in (previous.models.items() if previous else [])
     }
     fresh: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -138,7 +145,8 @@ def updated_baseline(previous: Baseline | None, results: Iterable[SampleResult],
         if r.correct is None:
             continue
         entry = fresh.setdefault((r.model, r.suite, r.subject), {"version": r.version, "samples": {}})
-        entry["samples"][r.id] = {"correct": r.correct, "extracted": r.extracted, "reply": r.reply}
+        entry["samples"][r.id] = {"correct": r.correct, "extracted": r.extracted, "reply": r.reply} | (
+            {"score": r.points()} if r.aggregate == "mean" else {})
     for row in summary.subjects:
         if (row.model, row.suite, row.name) in fresh:
             fresh[(row.model, row.suite, row.name)] |= {"n": row.n, "correct": row.correct, "score": row.score,
@@ -153,6 +161,16 @@ def updated_baseline(previous: Baseline | None, results: Iterable[SampleResult],
             models[row.model][row.suite]["groups"][row.name] = record
     created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return {"llmeval_baseline": BASELINE_FORMAT, "created": created, "pytest_llmeval": version, "models": models}
+
+
+def _dumped(entry: SuiteEntry) -> dict[str, Any]:
+    """A kept suite entry as it was read: a sample's unset ``score`` is left out, not written null."""
+    data = entry.model_dump()
+    for subject in data["subjects"].values():
+        for sample in subject["samples"].values():
+            if sample["score"] is None:
+                del sample["score"]
+    return data
 
 
 def dump_baseline(document: dict[str, Any]) -> str:

@@ -1,7 +1,10 @@
 """This run against the accepted baseline: paired comparisons per subject and group, and flips.
 
 A row regresses when, over the samples scored in both runs, its score drops by more than the
-tolerance **and** McNemar's exact test on those pairs gives p below the significance level. Pairing
+tolerance **and** McNemar's exact test on those pairs gives p below the significance level. A
+graded row (``statistic`` ``mean``: ROUGE, a judge's scale, pass@1 over repeats) is tested the same
+way by the paired sign-flip permutation test on the per-sample score differences, McNemar's test
+generalised to scores (``stats.paired_permutation``). Pairing
 is what makes small drops detectable: the same questions were asked twice, so only the samples
 that flipped carry evidence, and an unpaired test (as lm-evaluation-harness uses) wastes it.
 
@@ -16,6 +19,7 @@ are counted apart and each flip says which it is (``now``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -24,12 +28,27 @@ from typing import Any
 from .aggregate import Row, Summary
 from .baseline import Baseline, BaselineSubject
 from .payload import SampleResult
-from .stats import mcnemar_exact
+from .stats import mcnemar_exact, paired_permutation
 
 __all__ = ["Comparison", "Flip", "RowComparison", "compare", "regression_line"]
 
 _TOLERANCE = 1e-12
-_Pairs = list[tuple[str, bool, bool, bool]]  # (subject, was right, is right, is unparsed)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    """One sample scored in both runs: right/wrong then and now, and the scores then and now
+    (1 or 0 for a right/wrong task, the float of a graded one)."""
+
+    subject: str
+    was_right: bool
+    is_right: bool
+    unparsed: bool
+    was: float
+    now: float
+
+
+_Pairs = list[_Pair]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +75,7 @@ class RowComparison:
     right_to_unparsed: int | None = None
     wrong_to_right: int | None = None
     p_value: float | None = None
+    test: str | None = None  # "mcnemar" (right/wrong samples) or "permutation" (graded scores)
     significant: bool = False
     regressed: bool = False
     improved: bool = False
@@ -135,7 +155,8 @@ def _compare_row(row: Row, by_subject: dict[tuple[str, str, str], list[SampleRes
     pairs, flips = _paired(row, base_model, entries, by_subject)
     if not pairs:
         return replace(record, status="not_comparable", reason="no scored sample in common with the baseline"), []
-    return replace(record, **_paired_numbers(pairs, row.aggregate == "naive", tolerance, significance)), flips
+    numbers = _paired_numbers(pairs, row.aggregate == "naive", row.statistic, tolerance, significance)
+    return replace(record, **numbers), flips
 
 
 def _paired(row: Row, base_model: str, entries: dict[str, BaselineSubject | None],
@@ -149,7 +170,9 @@ def _paired(row: Row, base_model: str, entries: dict[str, BaselineSubject | None
             was = entry.samples.get(r.id)
             if was is None:
                 continue
-            pairs.append((member, was.correct, bool(r.correct), r.unparsed))
+            now = r.points()
+            assert now is not None  # only scored samples are paired
+            pairs.append(_Pair(member, was.correct, bool(r.correct), r.unparsed, was.points(), now))
             if was.correct != r.correct and row.kind == "subject":
                 flips.append(_flip(r, base_model, was.correct, was.extracted, was.reply))
     return pairs, flips
@@ -173,32 +196,36 @@ def _not_comparable(row: Row, entries: dict[str, BaselineSubject | None],
     return None
 
 
-def _paired_numbers(pairs: _Pairs, naive: bool, tolerance: float, significance: float) -> dict[str, Any]:
-    was = _score([(s, w) for s, w, _, _ in pairs], naive)
-    now = _score([(s, n) for s, _, n, _ in pairs], naive)
-    worse = sum(w and not n for _, w, n, _ in pairs)
-    unparsed = sum(w and not n and u for _, w, n, u in pairs)
-    better = sum(n and not w for _, w, n, _ in pairs)
-    p = mcnemar_exact(worse, better)
+def _paired_numbers(pairs: _Pairs, naive: bool, statistic: str, tolerance: float,
+                    significance: float) -> dict[str, Any]:
+    was = _score([(p.subject, p.was) for p in pairs], naive)
+    now = _score([(p.subject, p.now) for p in pairs], naive)
+    worse = sum(p.was_right and not p.is_right for p in pairs)
+    unparsed = sum(p.was_right and not p.is_right and p.unparsed for p in pairs)
+    better = sum(p.is_right and not p.was_right for p in pairs)
+    graded = statistic == "mean"
+    p = paired_permutation([q.now - q.was for q in pairs]) if graded else mcnemar_exact(worse, better)
     delta = now - was
     significant = p < significance
     return {
         "n_paired": len(pairs), "baseline_score": was, "score": now, "delta": delta,
         "right_to_wrong": worse, "right_to_wrong_answer": worse - unparsed, "right_to_unparsed": unparsed,
-        "wrong_to_right": better, "p_value": p, "significant": significant,
+        "wrong_to_right": better, "p_value": p, "test": "permutation" if graded else "mcnemar",
+        "significant": significant,
         "regressed": significant and delta < -tolerance - _TOLERANCE,
         "improved": significant and delta > tolerance + _TOLERANCE,
     }
 
 
-def _score(outcomes: Sequence[tuple[str, bool]], naive: bool) -> float:
-    """Weighted: right / paired. Naive: the mean of the members' paired scores."""
+def _score(outcomes: Sequence[tuple[str, float]], naive: bool) -> float:
+    """Weighted: the mean score over the pairs (right / paired for right/wrong samples). Naive:
+    the mean of the members' paired scores."""
     if not naive:
-        return sum(ok for _, ok in outcomes) / len(outcomes)
-    per: dict[str, list[bool]] = {}
-    for subject, ok in outcomes:
-        per.setdefault(subject, []).append(ok)
-    return sum(sum(v) / len(v) for v in per.values()) / len(per)
+        return math.fsum(v for _, v in outcomes) / len(outcomes)
+    per: dict[str, list[float]] = {}
+    for subject, value in outcomes:
+        per.setdefault(subject, []).append(value)
+    return math.fsum(math.fsum(v) / len(v) for v in per.values()) / len(per)
 
 
 def _flip(r: SampleResult, base_model: str, was_right: bool, was_extracted: str | None,
@@ -219,8 +246,12 @@ def regression_line(c: RowComparison) -> str:
     assert c.baseline_score is not None and c.score is not None and c.delta is not None and c.p_value is not None
     where = f"{c.model} {c.suite}/{c.name}" + (" [group]" if c.kind == "group" else "")
     return (f"regression: {where} {c.baseline_score:.3f} -> {c.score:.3f} (delta {c.delta:+.3f}, "
-            f"McNemar p={c.p_value:.3g}, right->wrong {c.right_to_wrong}{_split(c)}, "
+            f"{_test_name(c)} p={c.p_value:.3g}, right->wrong {c.right_to_wrong}{_split(c)}, "
             f"wrong->right {c.wrong_to_right}, n={c.n_paired})")
+
+
+def _test_name(c: RowComparison) -> str:
+    return "paired permutation" if c.test == "permutation" else "McNemar"
 
 
 def _split(c: RowComparison) -> str:

@@ -33,6 +33,10 @@ class SampleResult:
     (``scoring.rules``); ``unparsed`` is true when none could: a format failure, not a wrong
     answer. Both stay unset where nothing is read from a reply (errors, refusals, Python tests).
     ``max_unparsed`` is the suite's limit on the subject's unparsed share (None: no limit).
+    ``score`` is the sample's score on the task's metric, set with ``correct`` (1.0 or 0.0 for a
+    right/wrong task, the float of a graded one: a ROUGE F1, a judge's scale, pass@1 over repeats);
+    ``aggregate`` says how its subject combines them: ``proportion`` (right / n, Wilson interval)
+    or ``mean`` (the mean score, bootstrap interval). Set both through ``set_verdict``.
     """
 
     model: str
@@ -56,6 +60,8 @@ class SampleResult:
     unparsed: bool = False
     target: str | None = None
     correct: bool | None = None
+    score: float | None = None
+    aggregate: str = "proportion"
     error: str | None = None
     rejected: str | None = None  # the endpoint refused the prompt by policy: a miss, with why
     fatal: bool = False
@@ -86,6 +92,19 @@ class SampleResult:
     @property
     def key(self) -> SampleKey:
         return self.model, self.suite, self.subject, self.id
+
+    def set_verdict(self, correct: bool, score: float | None = None) -> None:
+        """The sample was scored: right or wrong (for a graded task: whether it reached the suite's
+        pass mark), and its score (None: 1.0 when right, 0.0 when wrong)."""
+        self.correct = correct
+        self.score = float(correct) if score is None else float(score)
+
+    def points(self) -> float | None:
+        """The score its subject aggregates; None when not scored. Records written before scores
+        were carried (``score`` unset) count 1.0 when right and 0.0 when wrong."""
+        if self.correct is None:
+            return None
+        return self.score if self.score is not None else float(self.correct)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))

@@ -4,9 +4,14 @@ every run about a second (measured in benchmarks/RESULTS.md); the tests check it
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from statistics import NormalDist
 
-__all__ = ["mcnemar_exact", "naive_interval", "wilson_interval"]
+__all__ = ["PERMUTATIONS", "mcnemar_exact", "naive_interval", "naive_mean_interval", "paired_permutation", "wilson_interval"]
+
+PERMUTATIONS = 10_000
+PERMUTATION_SEED = 20261207
+EXACT_UP_TO = 16  # 65,536 sign patterns: a 1 MB matrix, milliseconds
 
 
 def wilson_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -71,3 +76,64 @@ def naive_interval(counts: list[tuple[int, int]], level: float = 0.95) -> tuple[
     variance = sum(((c + 2) / (n + 4)) * (1 - (c + 2) / (n + 4)) / n for c, n in scored) / (k * k)
     half = NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt(variance)
     return min(max(mean - half, 0.0), mean), max(min(mean + half, 1.0), mean)
+
+
+def paired_permutation(differences: Sequence[float], *, permutations: int = PERMUTATIONS,
+                       seed: int = PERMUTATION_SEED) -> float:
+    """The two-sided p-value of "no change" for paired per-sample score differences (now - was):
+    the paired sign-flip permutation test (approximate randomisation, the test sacreBLEU and
+    Riezler and Maxwell (2005) use to compare systems on the same sentences).
+
+    It is McNemar's test generalised to graded scores: under "no change" each sample's difference
+    is as likely to have the other sign, so the observed |sum| is ranked among the sums with the
+    signs flipped. Exact (all 2^m sign patterns of the m non-zero differences) when m is at most
+    ``EXACT_UP_TO`` or 2^m at most ``permutations``; otherwise that many random patterns from a fixed seed, with the +1 correction
+    that keeps a Monte Carlo p-value valid (Phipson and Smyth 2010). Differences are sorted first,
+    so the same pairs give the same p in any process and order. No differences: p = 1.
+    """
+    import numpy as np
+
+    values = np.sort(np.asarray([d for d in differences if d != 0], dtype=np.float64))
+    if values.size and not np.isfinite(values).all():
+        raise ValueError("differences must be finite numbers")
+    m = int(values.size)
+    if m == 0:
+        return 1.0
+    observed = abs(math.fsum(values.tolist()))
+    slack = 1e-9 * max(1.0, float(np.abs(values).sum()))  # float sums of one pattern differ in the last bits
+    if m <= EXACT_UP_TO or (1 << m) <= permutations:
+        patterns = ((np.arange(1 << m)[:, None] >> np.arange(m)) & 1) * 2 - 1
+        sums = np.abs(patterns @ values)
+        return float(np.count_nonzero(sums >= observed - slack)) / (1 << m)
+    rng = np.random.default_rng(seed)
+    hits, done = 0, 0
+    rows = max(1, (1 << 20) // m)
+    while done < permutations:
+        count = min(rows, permutations - done)
+        signs = rng.integers(0, 2, (count, m), dtype=np.int8) * 2 - 1
+        hits += int(np.count_nonzero(np.abs(signs @ values) >= observed - slack))
+        done += count
+    return min(1.0, (hits + 1) / (permutations + 1))
+
+
+def naive_mean_interval(members: Sequence[Sequence[float]], level: float = 0.95) -> tuple[float, float]:
+    """``naive_interval`` for graded scores on the 0-1 scale: the unweighted mean of the members'
+    mean scores, with variance sum(s_i^2 / n_i) / k^2 from each member's sample variance s_i^2.
+    A member with one score has no variance estimate and counts the largest a 0-1 score can
+    have, 1/4, as Agresti-Coull's pseudo-counts keep an all-right subject's uncertainty.
+    Members with no scores are left out; with none left the interval is (nan, nan)."""
+    scored = [list(m) for m in members if len(m)]
+    if not scored:
+        return math.nan, math.nan
+    k = len(scored)
+    means = [math.fsum(m) / len(m) for m in scored]
+    mean = math.fsum(means) / k
+    variance = math.fsum(_variance(m, mu) / len(m) for m, mu in zip(scored, means)) / (k * k)
+    half = NormalDist().inv_cdf(0.5 + level / 2) * math.sqrt(variance)
+    return min(max(mean - half, 0.0), mean), max(min(mean + half, 1.0), mean)
+
+
+def _variance(scores: list[float], mean: float) -> float:
+    if len(scores) < 2:
+        return 0.25
+    return math.fsum((x - mean) ** 2 for x in scores) / (len(scores) - 1)

@@ -15,8 +15,8 @@ Seams for what comes next (declared here, read by the layers above):
 - ``metric``: the name the reports give the subject score (``accuracy`` for the tasks here).
 - ``aggregate``: how a subject's per-sample scores become its score. ``proportion`` counts right
   answers (``Scored.correct``) and gives a Wilson interval; a graded task (ROUGE, a judge's scale)
-  declares ``mean``, returns its float in ``Scored.score``, and gets a bootstrap interval
-  (``results/bootstrap.py``) once ``results/aggregate.py`` reads that name.
+  declares ``mean``, returns its float in ``Scored.score``, and gets the mean with a bootstrap
+  interval (``results/aggregate.py``) and the paired permutation test against a baseline.
 """
 
 from __future__ import annotations

@@ -63,9 +63,11 @@ def _metric_name(plan: SuitePlan) -> str:
 
 
 def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
+    task = REGISTRY[plan.config.task]
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
-        nodeid=nodeid, task=plan.config.task, mode=plan.config.mode, metric=_metric_name(plan), groups=list(subject.groups),
+        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=_metric_name(plan), aggregate=task.aggregate,
+        groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
         group_aggregates=dict(subject.group_aggregates),
@@ -88,7 +90,8 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
         result.error, result.fatal = str(outcome.error), isinstance(outcome.error, FatalBackendError)
         return result
     if outcome.rejected is not None:
-        result.rejected, result.correct = outcome.rejected, False
+        result.rejected = outcome.rejected
+        result.set_verdict(False)
         return result
     assert outcome.reply is not None
     reply = outcome.reply
@@ -131,14 +134,15 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
         result.extracted = pick_by_loglikelihood(reply.logprobs, sample.labels)
         result.rule = rules.LOG_LIKELIHOOD
         result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
-        result.correct = result.extracted == sample.target
+        result.set_verdict(result.extracted == sample.target)
         return
     result.reply = reply.text
     scored = score_reply(
         plan.config.task, reply.text, sample.target, labels=sample.labels, choices=sample.choices,
         options=plan.config.scoring, fields=sample.fields,
     )
-    result.extracted, result.correct = scored.extracted, scored.correct
+    result.extracted = scored.extracted
+    result.set_verdict(scored.correct, scored.score)
     result.rule, result.unparsed = scored.rule, scored.unparsed
 
 
@@ -163,4 +167,4 @@ def _score_cloze(plan: SuitePlan, sample: Sample, reply: Reply, unconditional: R
     result.picks, result.metrics = picks, metrics
     result.extracted, result.rule = picks[metric], rules.LOG_LIKELIHOOD
     result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
-    result.correct = metrics[metric] == 1.0
+    result.set_verdict(metrics[metric] == 1.0)
