@@ -37,7 +37,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["CLOZE_METRICS", "CLOZE_OPTIONS", "ClozePicks", "ClozeScores", "DEFAULT_METRIC", "TARGET_DELIMITER",
+__all__ = ["CLOZE_METRICS", "CLOZE_OPTIONS", "GRADED_METRICS", "ClozePicks", "ClozeScores", "DEFAULT_METRIC", "TARGET_DELIMITER",
            "check_cloze_options", "cloze_continuations", "cloze_metric", "cloze_picks", "cloze_scores",
            "wants_mutual_info", "truthfulqa_mc1", "truthfulqa_mc2"]
 
@@ -57,8 +57,10 @@ class ClozePicks:
 
 # ``mode: cloze`` in a suite: ``scoring: {metric: ..., mutual_info: ...}``. ``acc_norm`` is the
 # default because it is the figure lm-eval users quote for cloze tasks (ARC, HellaSwag, PIQA,
-# OpenBookQA): ``acc`` favours short options. ``mc1`` is TruthfulQA's name for ``acc``.
-CLOZE_METRICS: tuple[str, ...] = ("acc", "acc_norm", "acc_bytes", "acc_mutual_info", "mc1")
+# OpenBookQA): ``acc`` favours short options. ``mc1`` is TruthfulQA's name for ``acc`` over its MC1
+# answers, ``mc2`` its graded score (``truthfulqa_mc2``), for data that carries MC2 answers.
+CLOZE_METRICS: tuple[str, ...] = ("acc", "acc_norm", "acc_bytes", "acc_mutual_info", "mc1", "mc2")
+GRADED_METRICS: frozenset[str] = frozenset({"mc2"})  # a float per sample: subjects take the mean
 CLOZE_OPTIONS: frozenset[str] = frozenset({"metric", "mutual_info"})
 DEFAULT_METRIC = "acc_norm"
 

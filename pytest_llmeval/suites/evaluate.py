@@ -17,7 +17,9 @@ from ..prompts import render_messages_text
 from ..results.payload import SampleResult
 from ..samples import Sample
 from ..scoring import pick_by_loglikelihood, rules, score_reply
-from ..scoring.cloze import cloze_continuations, cloze_metric, cloze_scores, wants_mutual_info
+from ..scoring.cloze import (
+    GRADED_METRICS, cloze_continuations, cloze_metric, cloze_scores, truthfulqa_mc2, wants_mutual_info,
+)
 from ..scoring.tasks import REGISTRY
 from .plan import SubjectPlan, SuitePlan
 
@@ -44,7 +46,7 @@ def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, samp
         return context, LoglikelihoodRequest(context=context, continuations=plan.prompt.continuations(sample.labels))
     if plan.config.mode == "cloze":  # the option texts after the delimiter, as lm-eval's continuations
         context = plan.prompt.text(sample, subject.examples)
-        return context, LoglikelihoodRequest(context, cloze_continuations(sample.choices, plan.config.target_delimiter))
+        return context, LoglikelihoodRequest(context, cloze_continuations(_cloze_texts(sample), plan.config.target_delimiter))
     messages = plan.prompt.messages(sample, subject.examples)
     return render_messages_text(messages), generation_request(model, plan, messages)
 
@@ -54,7 +56,14 @@ def unconditional_request(plan: SuitePlan, sample: Sample) -> LoglikelihoodReque
     context (the BOS token); None unless the cloze suite asks for mutual information."""
     if plan.config.mode != "cloze" or not wants_mutual_info(plan.config.scoring):
         return None
-    return LoglikelihoodRequest("", cloze_continuations(sample.choices, plan.config.target_delimiter))
+    return LoglikelihoodRequest("", cloze_continuations(_cloze_texts(sample), plan.config.target_delimiter))
+
+
+def _cloze_texts(sample: Sample) -> tuple[str, ...]:
+    """The texts one cloze request scores: the options, then (TruthfulQA, ``data.format:
+    truthfulqa``) its MC2 answers that are not among them, so MC1 and MC2 share one request."""
+    extra = [text for text in sample.fields.get("mc2_choices") or () if text not in sample.choices]
+    return (*sample.choices, *dict.fromkeys(extra))
 
 
 def _metric_name(plan: SuitePlan) -> str:
@@ -66,7 +75,8 @@ def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: 
     task = REGISTRY[plan.config.task]
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
-        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=_metric_name(plan), aggregate=task.aggregate,
+        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=_metric_name(plan),
+        aggregate="mean" if _metric_name(plan) in GRADED_METRICS else task.aggregate,
         groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
@@ -150,21 +160,29 @@ def _score_cloze(plan: SuitePlan, sample: Sample, reply: Reply, unconditional: R
                  result: SampleResult) -> None:
     """Every cloze rule's pick; the suite's metric decides ``correct`` (the subject score and gate)."""
     assert sample.target is not None  # plan building rejects unanswered samples
+    texts = _cloze_texts(sample)
     for got in (reply, unconditional):
-        if got is not None and (got.logprobs is None or len(got.logprobs) != len(sample.choices)):
+        if got is not None and (got.logprobs is None or len(got.logprobs) != len(texts)):
             result.error = (f"backend returned {0 if got.logprobs is None else len(got.logprobs)} log-likelihoods "
-                            f"for {len(sample.choices)} options")
+                            f"for {len(texts)} options")
             return
     assert reply.logprobs is not None
-    after_nothing = None if unconditional is None else unconditional.logprobs
-    scores = cloze_scores(reply.logprobs, sample.choices, sample.labels, sample.target, after_nothing)
+    n, after_nothing = len(sample.choices), None if unconditional is None else unconditional.logprobs
+    scores = cloze_scores(reply.logprobs[:n], sample.choices, sample.labels, sample.target,
+                          None if after_nothing is None else after_nothing[:n])
     metric = cloze_metric(plan.config.scoring)
     picks, metrics = dict(scores.picks), dict(scores.metrics)
-    if metric == "mc1":  # TruthfulQA's name for acc over the MC1 answers
+    if metric == "mc1" or "mc2_choices" in sample.fields:  # TruthfulQA's name for acc over the MC1 answers
         picks["mc1"], metrics["mc1"] = picks["acc"], metrics["acc"]
+    if "mc2_choices" in sample.fields:
+        by_text = dict(zip(texts, reply.logprobs))
+        metrics["mc2"] = truthfulqa_mc2([by_text[t] for t in sample.fields["mc2_choices"]], sample.fields["mc2_labels"])
     result.logprobs = list(reply.logprobs)
     result.unconditional = None if after_nothing is None else list(after_nothing)
     result.picks, result.metrics = picks, metrics
-    result.extracted, result.rule = picks[metric], rules.LOG_LIKELIHOOD
+    result.extracted, result.rule = picks.get(metric, picks["acc"]), rules.LOG_LIKELIHOOD
     result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
-    result.set_verdict(metrics[metric] == 1.0)
+    if metric in GRADED_METRICS:  # right: most of the probability is on the true answers
+        result.set_verdict(metrics[metric] > 0.5, metrics[metric])
+    else:
+        result.set_verdict(metrics[metric] == 1.0)

@@ -113,6 +113,8 @@ class SuiteConfig(_Strict):
         if self.mode != "cloze" and CLOZE_OPTIONS & set(self.scoring):
             key = sorted(CLOZE_OPTIONS & set(self.scoring))[0]
             raise ValueError(f"scoring.{key}: applies to mode: cloze only (this suite has mode: {self.mode})")
+        if self.scoring.get("metric") == "mc2" and self.data.format != "truthfulqa":
+            raise ValueError("scoring.metric: mc2 needs TruthfulQA's MC2 answers (data.format: truthfulqa)")
         from ..results.latency_gates import GateError, check_gates
 
         try:
