@@ -109,6 +109,7 @@ def test_a_cloze_subject_is_compared_with_its_baseline_and_merged_from_shards(py
     assert data["regressions"] == [] and data["flips"] == []
     compared = [c for c in data["comparisons"] if c["kind"] == "subject"]
     assert {c["status"] for c in compared} == {"compared"} and all(c["p_value"] == 1.0 for c in compared)
+    assert {c["test"] for c in compared} == {"mcnemar"}  # right/wrong samples: McNemar's exact test
     assert again.ret == accepted.ret
 
     for index, extra in ((1, []), (2, ["-n", "2"])):
