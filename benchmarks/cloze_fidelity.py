@@ -68,12 +68,12 @@ REQUIRED_AGREEMENT = 0.995
 def main() -> None:
     args = _parser().parse_args()
     if args.lm_eval_worker:
-        _lm_eval_worker(Path(args.work), args.threads, args.lm_eval_batch_size, Path(args.lm_eval_worker))
+        _lm_eval_worker(Path(args.work), args.threads, args.lm_eval_batch_size, Path(args.lm_eval_worker), args.tasks)
         return
     sys.path.insert(0, str(REPO))
     work = Path(args.work or tempfile.mkdtemp(prefix="cloze-fidelity-"))
     shared = Path(args.data or os.environ.get("LLMEVAL_SHARED_DATA") or REPO.parent / "shared" / "data")
-    digest = _write_data(shared, work, args.limit)
+    digest = _write_data(shared, work, args.limit, args.tasks)
     print(f"data written to {work} ({digest[:12]})", flush=True)
     folder = _model_folder()
     theirs = _lm_eval(work, folder, digest, args)
@@ -101,13 +101,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", help="the shared data folder (default: $LLMEVAL_SHARED_DATA or ../shared/data)")
     parser.add_argument("--reuse-lm-eval", action="store_true",
                         help="keep lm-eval's results in --work when they were made from the same data")
+    parser.add_argument("--tasks", choices=("all", "mmlu", "truthfulqa"), default="all",
+                        help="compare only MMLU or only TruthfulQA (default: both)")
     parser.add_argument("--lm-eval-worker", help=argparse.SUPPRESS)
     return parser
 
 
 # --- the data, in the hub datasets' shapes -------------------------------------------------------
 
-def _write_data(shared: Path, work: Path, limit: int) -> str:
+def _write_data(shared: Path, work: Path, limit: int, tasks: str = "all") -> str:
     """cais/mmlu rows ({question, subject, choices, answer index}) per subject and split, and
     truthful_qa/multiple_choice rows; returns a digest of everything written."""
     import pandas as pd
@@ -128,6 +130,8 @@ def _write_data(shared: Path, work: Path, limit: int) -> str:
              **{key: {"choices": list(r[key]), "labels": list(r[key].values())} for key in ("mc1_targets", "mc2_targets")}}
             for r in raw[:limit or None]]
     digest.update(_write_jsonl(data / "truthfulqa_mc.jsonl", rows))
+    if tasks != "all":
+        digest.update(tasks.encode())
     return digest.hexdigest()
 
 
@@ -163,8 +167,9 @@ def _ours(shared: Path, args: argparse.Namespace) -> dict[str, Any]:
         "dtype": "float32", "device": "cpu", "batch_size": args.batch_size, "n_threads": args.threads}))
     print(f"ours: hf backend, packed={backend.model.packs}", flush=True)
     started = time.perf_counter()
-    mmlu, mmlu_requests = _ours_mmlu(backend, shared, args.limit)
-    truthfulqa, truthfulqa_requests = _ours_truthfulqa(backend, shared, args.limit)
+    mmlu, mmlu_requests = _ours_mmlu(backend, shared, args.limit) if args.tasks != "truthfulqa" else ({}, [])
+    truthfulqa, truthfulqa_requests = (_ours_truthfulqa(backend, shared, args.limit) if args.tasks != "mmlu"
+                                       else ({}, []))
     elapsed = round(time.perf_counter() - started, 1)
     sample = mmlu_requests[0:2 * args.speed_items:2] + truthfulqa_requests[:args.speed_items]
     return {"mmlu": mmlu, "truthfulqa": truthfulqa, "model_s": elapsed, "packed": backend.model.packs,
@@ -247,15 +252,17 @@ def _score(backend: Any, requests: list[Any], label: str) -> list[Any]:
 # --- the comparison ------------------------------------------------------------------------------
 
 def _compare(ours: dict[str, Any], theirs: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    mmlu = _compare_mmlu(ours["mmlu"], theirs["samples"])
-    truthfulqa = _compare_truthfulqa(ours["truthfulqa"], theirs["samples"])
-    passed = (mmlu["identical_requests"] == mmlu["items"] and truthfulqa["identical_requests"] == truthfulqa["items"]
-              and all(m["rate"] >= REQUIRED_AGREEMENT for m in mmlu["agreement"].values())
-              and truthfulqa["mc1_agreement"]["rate"] >= REQUIRED_AGREEMENT
-              and truthfulqa["mc2_within_tolerance"]["same"] == truthfulqa["items"]
-              and mmlu["lm_eval_picks_match_its_metrics"] and truthfulqa["lm_eval_mc1_matches_its_lls"])
-    return {"passed": passed, "mmlu": mmlu, "truthfulqa": truthfulqa,
-            "max_abs_loglikelihood_difference": max(mmlu["max_abs_ll_difference"], truthfulqa["max_abs_ll_difference"]),
+    mmlu = _compare_mmlu(ours["mmlu"], theirs["samples"]) if ours["mmlu"] else None
+    truthfulqa = _compare_truthfulqa(ours["truthfulqa"], theirs["samples"]) if ours["truthfulqa"] else None
+    passed = ((mmlu is None or (mmlu["identical_requests"] == mmlu["items"] and mmlu["lm_eval_picks_match_its_metrics"]
+                                and all(m["rate"] >= REQUIRED_AGREEMENT for m in mmlu["agreement"].values())))
+              and (truthfulqa is None or (truthfulqa["identical_requests"] == truthfulqa["items"]
+                                          and truthfulqa["mc1_agreement"]["rate"] >= REQUIRED_AGREEMENT
+                                          and truthfulqa["mc2_within_tolerance"]["same"] == truthfulqa["items"]
+                                          and truthfulqa["lm_eval_mc1_matches_its_lls"])))
+    gaps = [part["max_abs_ll_difference"] for part in (mmlu, truthfulqa) if part is not None]
+    return {"passed": passed, "mmlu": mmlu, "truthfulqa": truthfulqa, "tasks": args.tasks,
+            "max_abs_loglikelihood_difference": max(gaps),
             "lm_eval_version": theirs.get("version"),
             "speed": {"ours_s": ours["model_s"], "lm_eval_model_s": theirs["model_s"],
                       "lm_eval_wall_s": theirs.get("wall_s"), "ours_packed": ours["packed"],
@@ -362,7 +369,7 @@ def _lm_eval(work: Path, folder: Path, digest: str, args: argparse.Namespace) ->
             return kept
     command = [args.lm_eval_python, str(Path(__file__).resolve()), "--lm-eval-worker", str(folder),
                "--work", str(work), "--threads", str(args.threads),
-               "--lm-eval-batch-size", str(args.lm_eval_batch_size)]
+               "--lm-eval-batch-size", str(args.lm_eval_batch_size), "--tasks", args.tasks]
     started = time.perf_counter()
     done = subprocess.run(command, env=_env(), check=False)
     if done.returncode != 0:
@@ -373,7 +380,7 @@ def _lm_eval(work: Path, folder: Path, digest: str, args: argparse.Namespace) ->
     return result
 
 
-def _lm_eval_worker(work: Path, threads: int, batch_size: int, folder: Path) -> None:
+def _lm_eval_worker(work: Path, threads: int, batch_size: int, folder: Path, which: str = "all") -> None:
     """lm-eval's HFLM on its own task files, the data source replaced by the local files."""
     import torch
 
@@ -386,7 +393,8 @@ def _lm_eval_worker(work: Path, threads: int, batch_size: int, folder: Path) -> 
     from lm_eval.tasks import TaskManager
     from lm_eval_timing import time_loglikelihood
 
-    tasks = _write_task_files(work, Path(lm_eval.__file__).parent / "tasks")
+    tasks = [group for group in _write_task_files(work, Path(lm_eval.__file__).parent / "tasks")
+             if which == "all" or which in group[0]]
     lm = HFLM(pretrained=str(folder), dtype="float32", device="cpu", batch_size=batch_size)
     spent = time_loglikelihood(lm)
     manager = TaskManager(include_path=str(work / "tasks"))

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_public_names_are_sorted_and_exported() -> None:
     assert data.__all__ == sorted(data.__all__) == ["DataSpec", "FORMATS", "gsm8k_target", "load"]
     assert all(hasattr(data, name) for name in data.__all__)
-    assert FORMATS == ("jsonl", "csv", "parquet", "mmlu", "cmmlu", "ceval", "gsm8k", "hf", "json", "humaneval")
+    assert FORMATS == ("jsonl", "csv", "parquet", "mmlu", "cmmlu", "ceval", "gsm8k", "hf", "json", "humaneval",
+                       "truthfulqa")
 
 
 def test_dataspec_is_a_frozen_value_with_defaults(tmp_path: Path) -> None:

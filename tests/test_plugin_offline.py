@@ -46,7 +46,7 @@ def test_example_suites_run_offline_and_match_their_own_baseline_under_xdist(pyt
     suites = {(r["suite"], r["mode"]) for r in data["subjects"]}
     assert {("world-facts", "gen"), ("world-facts-ll", "ll"), ("chinese-general", "gen"), ("arithmetic", "gen"),
             ("capitals", "gen"), ("yes-no", "gen"), ("test_capitals", "test"), ("summaries", "gen"),
-            ("judge-smoke", "gen")} <= suites
+            ("judge-smoke", "gen"), ("misconceptions-mc1", "cloze")} <= suites
     assert data["run"]["models"][0]["backend"] == "llamacpp"
     assert all(r["n"] > 0 and 0 <= r["score"] <= 1 for r in data["subjects"])
     ll = [s for s in read_samples(pytester.path / "out") if s["suite"] == "world-facts-ll"]
@@ -74,7 +74,7 @@ def test_the_example_suites_need_nothing_beyond_the_llamacpp_extra(tmp_path):
                            "no:hypothesispytest", "example_suites/"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "201 tests collected" in done.stdout
+    assert "207 tests collected" in done.stdout
 
 
 def test_served_model_answers_like_the_local_one(pytester, examples, llama_server_url, smollm2_backend):

@@ -32,6 +32,7 @@ SAMPLE_FIELDS = {
     "score", "aggregate",  # the sample's score on the task's metric, and how its subject combines scores
     "judge", "pairwise", "metric_settings",  # task judge's verdict, --llm-judge-pairwise, a text metric's settings
     "robustness", "question", "variant", "variants", "min_consistency",  # a rotation's or perturbation's question
+    "logprobs", "unconditional", "picks", "metrics",  # mode: cloze
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

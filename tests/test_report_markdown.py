@@ -244,3 +244,14 @@ def test_end_to_end_from_a_real_run(pytester: pytest.Pytester, fake_openai_facto
     assert rows[0] == ["suite / subject", "score", "95% CI", "unparsed", "threshold", "verdict"]
     assert rows[2][1:] == [rows[2][1], rows[2][2], "0.000", "0.900", "❌"] and rows[2][1] == "0.667"
     assert rows[1][5] == "✅" and rows[3][5] == "—"
+
+
+def test_a_cloze_row_shows_its_other_metrics() -> None:
+    """``mode: cloze`` rows carry every metric; the score column is the suite's one, the rest follow."""
+    cloze = {**row(name="geo"), "metric": "acc_norm", "metrics": {"acc": 0.25, "acc_norm": 0.5, "acc_bytes": 0.5}}
+    text = render_markdown(document(cloze, row(name="sci")), [])
+    assert table(text) == [
+        ["suite / subject", "score", "95% CI", "threshold", "verdict", "other metrics"],
+        ["quiz/geo", "0.500", "[0.200, 0.800]", "0.500", "✅", "acc 0.250 · acc_bytes 0.500"],
+        ["quiz/sci", "0.500", "[0.200, 0.800]", "0.500", "✅", "—"],
+    ]

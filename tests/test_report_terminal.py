@@ -168,3 +168,12 @@ def test_an_unparsed_limit_shows_and_fails_its_row_like_a_threshold() -> None:
         ("quiz/sci       3f2a9c1d  accuracy  gen           —         0.300  4  1.000  [0.510, 1.000]     0.000  PASS", {}),
         ("unparsed share over its limit: m quiz/geo 0.250 > 0.200 (1 of 4 replies had no readable answer)", FAIL_LINE),
     ]
+
+
+def test_a_cloze_row_shows_its_other_metrics_beside_the_score() -> None:
+    samples = [SampleResult(model="m", suite="s", subject="geo", id=str(i), version="v", nodeid=f"n{i}", mode="cloze",
+                            metric="acc_norm", correct=bool(i), metrics={"acc": 0.0, "acc_norm": float(i)})
+               for i in (0, 1)]
+    lines = [text for text, _ in summary_lines(aggregate(samples))]
+    assert lines[0].split()[-2:] == ["other", "metrics"]
+    assert lines[1].endswith("  acc 0.000") and " 0.500 " in lines[1] and "acc_norm" in lines[1].split()

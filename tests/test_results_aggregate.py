@@ -264,3 +264,23 @@ def test_the_stricter_unparsed_limit_applies(suite_limit: float | None, run_limi
 def test_a_share_equal_to_its_limit_passes() -> None:
     results = [read("x", str(i), unparsed=i < 1, max_unparsed=0.1) for i in range(10)]
     assert aggregate(results).subjects[0].unparsed_passed
+
+
+def test_per_sample_metrics_are_averaged_per_subject_and_group() -> None:
+    """``mode: cloze`` samples carry every metric; rows report each one's mean over the scored
+    samples (errors left out), a naive group the mean of its members' means."""
+    rows = [sample(subject="a", id="0", metrics={"acc": 1.0, "acc_norm": 0.0}, groups=["g", "n"],
+                   group_aggregates={"n": "naive"}),
+            sample(subject="a", id="1", metrics={"acc": 1.0, "acc_norm": 1.0}, groups=["g", "n"],
+                   group_aggregates={"n": "naive"}),
+            sample(subject="a", id="2", outcome="HTTP 500", groups=["g", "n"], group_aggregates={"n": "naive"}),
+            sample(subject="b", id="0", metrics={"acc": 0.0, "acc_norm": 1.0}, groups=["g", "n"],
+                   group_aggregates={"n": "naive"})]
+    summary = aggregate(rows)
+    subjects = {r.name: r for r in summary.subjects}
+    groups = {r.name: r for r in summary.groups}
+    assert subjects["a"].metrics == {"acc": 1.0, "acc_norm": 0.5} and subjects["b"].metrics == {"acc": 0.0, "acc_norm": 1.0}
+    assert groups["g"].metrics == pytest.approx({"acc": 2 / 3, "acc_norm": 2 / 3})
+    assert groups["n"].metrics == {"acc": 0.5, "acc_norm": 0.75}
+    assert subjects["a"].to_record()["metrics"] == {"acc": 1.0, "acc_norm": 0.5}
+    assert "metrics" not in aggregate([sample()]).subjects[0].to_record()

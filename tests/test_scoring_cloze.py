@@ -112,3 +112,34 @@ def test_mc2_holds_where_exponentiating_the_raw_values_underflows():
     with np.errstate(invalid="ignore", under="ignore"):
         assert math.isnan(_lm_eval_mc2(lls, [1, 0, 0]))
     assert truthfulqa_mc2(lls, [1, 0, 0]) == pytest.approx(_lm_eval_mc2([0.0, -1.0, -3.0], [1, 0, 0]))
+
+
+def test_cloze_scores_name_each_rules_pick_and_whether_it_is_right():
+    from pytest_llmeval.scoring.cloze import cloze_scores
+
+    # "a" is likeliest in sum, "ccc" per character; mutual information prefers "bb"
+    found = cloze_scores([-3.0, -5.0, -4.5], ["a", "bb", "ccc"], "ABC", "C", unconditional=[-1.0, -8.0, -3.0])
+    assert found.picks == {"acc": "A", "acc_norm": "C", "acc_bytes": "C", "acc_mutual_info": "B"}
+    assert found.metrics == {"acc": 0.0, "acc_norm": 1.0, "acc_bytes": 1.0, "acc_mutual_info": 0.0}
+    assert "acc_mutual_info" not in cloze_scores([-1.0, -2.0], ["x", "y"], "AB", "A").picks
+
+
+@pytest.mark.parametrize("options, key, message", [
+    ({"metric": "accuracy"}, "scoring.metric", "expected one of acc, acc_norm"),
+    ({"mutual_info": "yes"}, "scoring.mutual_info", "expected true or false"),
+    ({"metric": "acc_mutual_info", "mutual_info": False}, "scoring.mutual_info", "needs the unconditional request"),
+])
+def test_cloze_options_are_checked_with_one_line(options, key, message):
+    from pytest_llmeval.errors import ConfigError
+    from pytest_llmeval.scoring.cloze import check_cloze_options
+
+    with pytest.raises(ConfigError, match=message) as info:
+        check_cloze_options(options)
+    assert info.value.key == key and "\n" not in str(info.value)
+
+
+def test_the_default_metric_and_when_mutual_information_is_asked():
+    from pytest_llmeval.scoring.cloze import cloze_metric, wants_mutual_info
+
+    assert cloze_metric({}) == "acc_norm" and not wants_mutual_info({})
+    assert wants_mutual_info({"metric": "acc_mutual_info"}) and wants_mutual_info({"mutual_info": True})

@@ -104,7 +104,8 @@ def test_a_graded_task_needs_pass_at(task):
 
 def test_option_names_and_tasks():
     assert SCORING_OPTIONS == {"ignore_case", "ignore_punctuation", "strip", "pattern", "timeout_s", "memory_mb",
-                               "pass_at", "rouge", "tokenize", "use_stemmer", "judge", "rubric"}
+                               "pass_at", "rouge", "tokenize", "use_stemmer", "judge", "rubric", "metric",
+                               "mutual_info"}
     assert TASKS == ("multiple_choice", "exact_match", "contains", "regex", "numeric", "json_match", "code", "rouge",
                      "bleu", "chrf", "judge")
     validate_options("regex", {"pattern": r"(\w+)", "ignore_case": True, "ignore_punctuation": False, "strip": True})

@@ -93,6 +93,9 @@ class Backend(abc.ABC):
 
     #: The model runs in this process: one call at a time, batched (see the module docstring).
     local: bool = False
+    #: ``loglikelihood`` can score continuations after an empty context (``mode: cloze``'s request
+    #: for mutual information), conditioning the model on its BOS token as lm-eval does.
+    scores_empty_context: bool = True
 
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings

@@ -25,6 +25,7 @@ from .paths import generic_files
 from .readers import Table, no_rows, read_csv_table, read_jsonl, read_parquet
 from .spec import DataSpec
 from .standard import load_ceval, load_cmmlu, load_mmlu
+from .truthfulqa import load_truthfulqa
 
 __all__ = ["FORMATS", "REGISTRY", "Format", "Loader", "format_for_suffix", "rows_format"]
 
@@ -71,6 +72,7 @@ REGISTRY: Mapping[str, Format] = _registry(
     Format("hf", load_hf),
     rows_format("json", ".json", read_json_array),
     Format("humaneval", load_humaneval),
+    Format("truthfulqa", load_truthfulqa),
 )
 
 

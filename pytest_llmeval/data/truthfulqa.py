@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, detail
+from ..samples import CHOICE_LABELS, Sample
+from .spec import DataSpec
 
-__all__ = ["QA_PRIMER", "TruthfulQARow", "find_mc_task", "qa_prompt", "read_truthfulqa"]
+__all__ = ["QA_PRIMER", "TruthfulQARow", "find_mc_task", "load_truthfulqa", "qa_prompt", "read_truthfulqa"]
 
 # TruthfulQA's "QA" preset: six questions and answers before the question, as the paper's
 # multiple-choice runs and lm-eval's truthfulqa_mc1/mc2 prompt the model.
@@ -99,6 +101,30 @@ def read_truthfulqa(path: Path) -> list[TruthfulQARow]:
     if not rows:
         raise DataError("no questions (an empty JSON array)", where=str(file))
     return rows
+
+
+def load_truthfulqa(spec: DataSpec, split: str | None) -> dict[str, list[Sample]]:
+    """The ``truthfulqa`` data format: each question a multiple-choice sample over its MC1 answers
+    in the file's order (the true one first, as lm-eval's gold index 0 has it; score them with
+    ``mode: cloze``, where order cannot matter). Fields: ``question``, ``qa_prompt`` (lm-eval's
+    prompt: the QA primer, then ``Q: <question>\nA:``), ``mc2_choices`` and ``mc2_labels``.
+    One subject, ``data.subject`` or ``truthfulqa``; the only split is ``validation``."""
+    if split not in (None, "validation"):
+        raise DataError(f"TruthfulQA has one split, validation; got {split!r}", where=spec.where or None,
+                        key="data.split")
+    file = find_mc_task(spec.path)
+    subject = spec.subject or "truthfulqa"
+    return {subject: [_sample(row, subject, file) for row in read_truthfulqa(file)]}
+
+
+def _sample(row: TruthfulQARow, subject: str, file: Path) -> Sample:
+    if len(row.mc1_choices) > len(CHOICE_LABELS):
+        raise DataError(f"{len(row.mc1_choices)} MC1 answers, more than the {len(CHOICE_LABELS)} labels A-Z",
+                        where=f"{file}:{row.line}", key=f"[{row.id}].mc1_targets")
+    fields = {"question": row.question, "qa_prompt": qa_prompt(row.question),
+              "mc2_choices": list(row.mc2_choices), "mc2_labels": list(row.mc2_labels)}
+    return Sample(id=row.id, subject=subject, fields=fields, target=CHOICE_LABELS[row.mc1_labels.index(1)],
+                  choices=row.mc1_choices, origin=f"{file}:{row.line}")
 
 
 def _elements(text: str, file: Path) -> Iterator[tuple[int, Any]]:

@@ -23,7 +23,7 @@ __all__ = ["CSV_COLUMNS", "FolderBusy", "SamplesWriter", "results_document", "wr
 CSV_COLUMNS = [
     "kind", "model", "suite", "name", "version", "n", "correct", "score", "ci_low", "ci_high",
     "threshold", "passed", "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed",
-    "unparsed_passed", "statistic", "aggregate", "score_weighted", "score_naive", "members",
+    "unparsed_passed", "statistic", "aggregate", "score_weighted", "score_naive", "members", "metrics",
 ]
 _TOP_LEVEL = ("run", "subjects", "groups")
 
@@ -64,6 +64,8 @@ def _csv_record(row: Row) -> dict[str, Any]:
     record["name"] = record.pop(row.kind)
     if "members" in record:
         record["members"] = ";".join(record["members"])
+    if "metrics" in record:  # mode: cloze's other metrics, "acc=0.25;acc_norm=0.5"
+        record["metrics"] = ";".join(f"{name}={value}" for name, value in record["metrics"].items())
     return {"kind": row.kind, **record}
 
 

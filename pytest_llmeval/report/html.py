@@ -265,7 +265,13 @@ def _interval(row: dict[str, Any]) -> tuple[float, float] | None:
 def _value_text(row: dict[str, Any]) -> str:
     if row.get("score") is None:
         return f"no score (n={row.get('n', 0)})"
-    return f"{_num(row['score'])} [{_num(row.get('ci_low'))}, {_num(row.get('ci_high'))}] n={row.get('n')}"
+    return (f"{_num(row['score'])} [{_num(row.get('ci_low'))}, {_num(row.get('ci_high'))}] n={row.get('n')}"
+            + "".join(f" · {name} {_num(value)}" for name, value in _other_metrics(row)))
+
+
+def _other_metrics(row: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The metrics a row computed besides its score (``mode: cloze``), by name."""
+    return [(str(name), value) for name, value in (row.get("metrics") or {}).items() if name != row.get("metric")]
 
 
 def _tooltip(row: dict[str, Any], baseline: float | None) -> str:
@@ -278,6 +284,7 @@ def _tooltip(row: dict[str, Any], baseline: float | None) -> str:
         limit = "" if row.get("max_unparsed") is None else (
             f", limit {_num(row['max_unparsed'])}: {'kept' if row.get('unparsed_passed', True) else 'EXCEEDED'}")
         parts.append(f"unparsed {_num(row.get('unparsed_share'))} ({row['unparsed']} without a readable answer{limit})")
+    parts += [f"{name} {_num(value)}" for name, value in _other_metrics(row)]
     if baseline is not None:
         parts.append(f"baseline {_num(baseline)}")
     return "\n".join(parts)

@@ -117,24 +117,27 @@ def _table(document: Mapping[str, Any]) -> str:
     comparisons, regressions = view.comparisons(document, "comparisons"), view.comparisons(document, "regressions")
     with_baseline = bool(document.get("baseline") or comparisons)
     with_unparsed = any(row.get("unparsed") is not None for row in rows.values())
+    with_metrics = any(row.get("metrics") for row in rows.values())
     failing = {key for key in keys if any(_row_fails(rows.get((m, *key)), regressions.get((m, *key))) for m in models)}
     shown = _pick(keys, failing, MAX_ROWS)
-    lines = _table_head(models, with_baseline, with_unparsed)
+    lines = _table_head(models, with_baseline, with_unparsed, with_metrics)
     for key in shown:
         cells = [_label(key)]
         for model in models:
             cells += _model_cells(rows.get((model, *key)), comparisons.get((model, *key)),
                                   regressions.get((model, *key)), with_baseline, with_unparsed)
+            cells += [_other_metrics(rows.get((model, *key)))] * with_metrics
         lines.append(_table_line(cells))
     return "\n".join(lines) + _left_out(len(keys) - len(shown), "rows")
 
 
 _ALIGN = {"score": "---:", "95% CI": ":---:", "unparsed": "---:", "threshold": "---:", "verdict": ":---:", "Δ": "---:",
-          "p": "---:"}
+          "p": "---:", "other metrics": ":---"}
 
 
-def _table_head(models: Sequence[str], with_baseline: bool, with_unparsed: bool) -> list[str]:
-    titles = ["score", "95% CI", *["unparsed"] * with_unparsed, "threshold", "verdict", *(["Δ", "p"] * with_baseline)]
+def _table_head(models: Sequence[str], with_baseline: bool, with_unparsed: bool, with_metrics: bool = False) -> list[str]:
+    titles = ["score", "95% CI", *["unparsed"] * with_unparsed, "threshold", "verdict", *(["Δ", "p"] * with_baseline),
+              *["other metrics"] * with_metrics]
     head = ["suite / subject"]
     for model in models:
         head += [f"{escape_cell(model)} {title}" if len(models) > 1 else title for title in titles]
@@ -152,6 +155,13 @@ def _model_cells(row: Mapping[str, Any] | None, comparison: Mapping[str, Any] | 
     cells = [view.number(row.get("score")), view.interval(row.get("ci_low"), row.get("ci_high")), *unparsed,
              view.number(row.get("threshold")), verdict]
     return cells + (_delta_cells(comparison, regression is not None) if with_baseline else [])
+
+
+def _other_metrics(row: Mapping[str, Any] | None) -> str:
+    """Each metric computed besides the row's score (``mode: cloze``), ``acc 0.250 · acc_bytes 0.250``."""
+    metrics = (row or {}).get("metrics") or {}
+    shown = [f"{escape_cell(str(name))} {view.number(value)}" for name, value in metrics.items() if name != (row or {}).get("metric")]
+    return " · ".join(shown) or view.MISSING
 
 
 def _delta_cells(comparison: Mapping[str, Any] | None, regressed: bool) -> list[str]:

@@ -38,6 +38,7 @@ _PER_MODEL = [_Column("n", True), _Column("score", True), _Column("95% CI"), _Co
 _ERRORS = _Column("errors", True)
 _UNPARSED = _Column("unparsed", True)
 _MAX_UNPARSED = _Column("max unparsed", True)
+_METRICS = _Column("other metrics")
 _BASELINE = [_Column("change", True), _Column("p", True)]
 
 
@@ -57,18 +58,20 @@ class _Shown:
     errors: bool
     unparsed: bool
     limit: bool
+    metrics: bool = False  # mode: cloze computes several metrics; the score column shows one
 
     @classmethod
     def of(cls, summary: Summary) -> _Shown:
         return cls(errors=bool(summary.errors), unparsed=any(r.unparsed is not None for r in summary.rows),
-                   limit=any(r.max_unparsed is not None for r in summary.rows))
+                   limit=any(r.max_unparsed is not None for r in summary.rows),
+                   metrics=any(r.metrics for r in summary.rows))
 
 
 def _table(summary: Summary, comparisons: Sequence[dict[str, Any]] | None = None) -> list[Line]:
     shown = _Shown.of(summary)
     shared = _SHARED + [_MAX_UNPARSED] * shown.limit
     per_model = [_PER_MODEL[0], *[_ERRORS] * shown.errors, *_PER_MODEL[1:3], *[_UNPARSED] * shown.unparsed,
-                 _PER_MODEL[3]]
+                 _PER_MODEL[3], *[_METRICS] * shown.metrics]
     compared = {(c["suite"], c["kind"], c["name"], c["model"]): c for c in comparisons} if comparisons is not None else None
     if compared is not None:
         per_model += _BASELINE
@@ -126,12 +129,18 @@ def _change_cells(comparison: dict[str, Any] | None) -> list[str]:
 
 def _model_cells(row: Row | None, shown: _Shown) -> list[str]:
     if row is None:
-        return [MISSING] * (4 + shown.errors + shown.unparsed)
+        return [MISSING] * (4 + shown.errors + shown.unparsed + shown.metrics)
     gated = row.threshold is not None or row.max_unparsed is not None
     verdict = MISSING if not gated else ("PASS" if row.passed and row.unparsed_passed else "FAIL")
     errors = [str(row.errors)] if shown.errors else []
     unparsed = [number(row.unparsed_share)] if shown.unparsed else []
-    return [str(row.n), *errors, number(row.score), interval(row.ci_low, row.ci_high), *unparsed, verdict]
+    metrics = [_other_metrics(row)] if shown.metrics else []
+    return [str(row.n), *errors, number(row.score), interval(row.ci_low, row.ci_high), *unparsed, verdict, *metrics]
+
+
+def _other_metrics(row: Row) -> str:
+    """``acc 0.250 acc_bytes 0.250``: each computed metric but the row's own (its score)."""
+    return " ".join(f"{name} {value:.3f}" for name, value in row.metrics.items() if name != row.metric) or MISSING
 
 
 def _markup(key: _RowKey, index: dict[tuple[str, str, str, str], Row], models: list[str],

@@ -63,6 +63,9 @@ class Row:
     score_weighted: float | None = None
     score_naive: float | None = None
     members: tuple[str, ...] = ()
+    # Every metric the samples computed besides the gated one (``mode: cloze``: acc, acc_norm, ...):
+    # each one's mean over the scored samples (a naive group: over its members' means).
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -77,7 +80,7 @@ class Row:
             "metric": self.metric, "mode": self.mode, "task": self.task, "errors": self.errors,
             "unparsed": self.unparsed, "unparsed_share": self.unparsed_share, "max_unparsed": self.max_unparsed,
             "unparsed_passed": self.unparsed_passed, "statistic": self.statistic,
-        } | ({} if self.kind == "subject" else {
+        } | ({"metrics": dict(self.metrics)} if self.metrics else {}) | ({} if self.kind == "subject" else {
             "aggregate": self.aggregate, "score_weighted": self.score_weighted, "score_naive": self.score_naive,
             "members": list(self.members),
         })
@@ -171,8 +174,18 @@ def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float
         n=n, correct=correct, errors=sum(r.error is not None for r in samples), score=score,
         ci_low=_finite(low), ci_high=_finite(high), threshold=threshold, passed=True,
         unparsed=unparsed, unparsed_share=unparsed / n if unparsed is not None and n else None,
-        statistic=statistic,
+        statistic=statistic, metrics=_metric_means(samples),
     )
+
+
+def _metric_means(samples: _Samples) -> dict[str, float]:
+    """Each per-sample metric's mean over the scored samples that computed it, in name order."""
+    sums: dict[str, list[float]] = {}
+    for r in samples:
+        if r.correct is not None:
+            for name, value in r.metrics.items():
+                sums.setdefault(name, []).append(value)
+    return {name: math.fsum(values) / len(values) for name, values in sorted(sums.items())}
 
 
 def _points(samples: _Samples) -> list[float]:
@@ -224,8 +237,19 @@ def _grouped(row: Row, samples: _Samples) -> Row:
     if choice == "naive":
         low, high = (naive_interval([(int(sum(p)), len(p)) for p in scored]) if row.statistic == "proportion"
                      else naive_mean_interval(scored))
-        fields |= {"score": naive, "ci_low": _finite(low), "ci_high": _finite(high)}
+        fields |= {"score": naive, "ci_low": _finite(low), "ci_high": _finite(high),
+                   "metrics": _naive_metrics(samples)}
     return replace(row, **fields)
+
+
+def _naive_metrics(samples: _Samples) -> dict[str, float]:
+    """Each per-sample metric as the mean of the member subjects' means (a naive group's)."""
+    per_subject: dict[str, _Samples] = {}
+    for r in samples:
+        per_subject.setdefault(r.subject, []).append(r)
+    means = [_metric_means(members) for members in per_subject.values()]
+    names = sorted({name for found in means for name in found})
+    return {name: math.fsum(m[name] for m in means if name in m) / sum(name in m for m in means) for name in names}
 
 
 def _gated(row: Row, gate: str) -> Row:

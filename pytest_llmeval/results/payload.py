@@ -100,6 +100,13 @@ class SampleResult:
     question: str | None = None
     variant: str | None = None
     variants: int = 1
+    # ``mode: cloze``: each option's summed log-likelihood (``unconditional``: after the empty
+    # context, for mutual information), each rule's pick (a label), and ``metrics``: each computed
+    # metric's value for this sample (1.0 or 0.0), which the subject and group rows average.
+    logprobs: list[float] | None = None
+    unconditional: list[float] | None = None
+    picks: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
     v: int = PAYLOAD_VERSION
 
     @property

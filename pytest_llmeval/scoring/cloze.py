@@ -31,11 +31,15 @@ TruthfulQA (the dataset's README and lm-eval's ``truthfulqa_mc1`` / ``truthfulqa
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ClozePicks", "TARGET_DELIMITER", "cloze_continuations", "cloze_picks", "truthfulqa_mc1",
-           "truthfulqa_mc2"]
+from ..errors import ConfigError
+
+__all__ = ["CLOZE_METRICS", "CLOZE_OPTIONS", "GRADED_METRICS", "ClozePicks", "ClozeScores", "DEFAULT_METRIC", "TARGET_DELIMITER",
+           "check_cloze_options", "cloze_continuations", "cloze_metric", "cloze_picks", "cloze_scores",
+           "wants_mutual_info", "truthfulqa_mc1", "truthfulqa_mc2"]
 
 TARGET_DELIMITER = " "  # lm-eval's default target_delimiter, between the prompt and an option
 
@@ -49,6 +53,58 @@ class ClozePicks:
     acc_norm: int
     acc_bytes: int
     acc_mutual_info: int | None = None
+
+
+# ``mode: cloze`` in a suite: ``scoring: {metric: ..., mutual_info: ...}``. ``acc_norm`` is the
+# default because it is the figure lm-eval users quote for cloze tasks (ARC, HellaSwag, PIQA,
+# OpenBookQA): ``acc`` favours short options. ``mc1`` is TruthfulQA's name for ``acc`` over its MC1
+# answers, ``mc2`` its graded score (``truthfulqa_mc2``), for data that carries MC2 answers.
+CLOZE_METRICS: tuple[str, ...] = ("acc", "acc_norm", "acc_bytes", "acc_mutual_info", "mc1", "mc2")
+GRADED_METRICS: frozenset[str] = frozenset({"mc2"})  # a float per sample: subjects take the mean
+CLOZE_OPTIONS: frozenset[str] = frozenset({"metric", "mutual_info"})
+DEFAULT_METRIC = "acc_norm"
+
+
+@dataclass(frozen=True, slots=True)
+class ClozeScores:
+    """One sample under ``mode: cloze``: each rule's picked label and whether it is the gold one
+    (1.0 or 0.0), ``acc_mutual_info`` only where the unconditional log-likelihoods were asked for."""
+
+    picks: dict[str, str]
+    metrics: dict[str, float]
+
+
+def check_cloze_options(options: Mapping[str, Any]) -> None:
+    """``scoring.metric`` names a cloze metric; ``scoring.mutual_info`` is true or false."""
+    metric = options.get("metric", DEFAULT_METRIC)
+    if metric not in CLOZE_METRICS:
+        raise ConfigError(f"expected one of {', '.join(CLOZE_METRICS)}, got {metric!r}", key="scoring.metric")
+    if not isinstance(options.get("mutual_info", False), bool):
+        raise ConfigError(f"expected true or false, got {options['mutual_info']!r}", key="scoring.mutual_info")
+    if metric == "acc_mutual_info" and options.get("mutual_info") is False:
+        raise ConfigError("metric acc_mutual_info needs the unconditional request; drop mutual_info: false",
+                          key="scoring.mutual_info")
+
+
+def cloze_metric(options: Mapping[str, Any]) -> str:
+    """The metric a cloze suite scores its subjects (and gates) on."""
+    return str(options.get("metric", DEFAULT_METRIC))
+
+
+def wants_mutual_info(options: Mapping[str, Any]) -> bool:
+    """Whether each sample also needs its options scored after the empty context."""
+    return cloze_metric(options) == "acc_mutual_info" or options.get("mutual_info") is True
+
+
+def cloze_scores(logprobs: Sequence[float], choices: Sequence[str], labels: str, target: str,
+                 unconditional: Sequence[float] | None = None) -> ClozeScores:
+    """Every rule's pick (as the option's label) and its 0/1 score against ``target``, a label."""
+    found = cloze_picks(logprobs, choices, unconditional)
+    indexes = {"acc": found.acc, "acc_norm": found.acc_norm, "acc_bytes": found.acc_bytes}
+    if found.acc_mutual_info is not None:
+        indexes["acc_mutual_info"] = found.acc_mutual_info
+    picks = {metric: labels[index] for metric, index in indexes.items()}
+    return ClozeScores(picks, {metric: 1.0 if label == target else 0.0 for metric, label in picks.items()})
 
 
 def cloze_continuations(choices: Sequence[str], delimiter: str = TARGET_DELIMITER) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ answer with ``read_gold``, ``score_reply`` calls ``score``, and the results carr
 Seams for what comes next (declared here, read by the layers above):
 
 - ``modes``: which ``mode:`` values a task supports (``gen`` sends a prompt and reads the reply;
-  ``ll`` asks for option log-likelihoods). A new mode is a value here plus its request in
+  ``ll`` asks for the log-likelihoods of the option letters; ``cloze`` for those of the option
+  texts, scored by ``cloze.py``, whose ``scoring:`` keys only that mode reads). A new mode is a value here plus its request in
   ``suites/evaluate.py``.
 - ``metric``: the name the reports give the subject score (``accuracy`` for the tasks here).
 - ``aggregate``: how a subject's per-sample scores become its score. ``proportion`` counts right
@@ -27,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ConfigError
-from . import builtin, code_tests, json_match, judge_task, text_tasks
+from . import builtin, cloze, code_tests, json_match, judge_task, text_tasks
 from .scored import Gold, Scored
 
 __all__ = ["MODES", "REGISTRY", "TASKS", "Task", "metric_name", "task_named"]
@@ -76,8 +77,8 @@ def _registry(*tasks: Task) -> Mapping[str, Task]:
 
 
 REGISTRY: Mapping[str, Task] = _registry(
-    Task("multiple_choice", builtin.multiple_choice, read_gold=builtin.multiple_choice_gold, needs_choices=True,
-         modes=("gen", "ll")),
+    Task("multiple_choice", builtin.multiple_choice, cloze.CLOZE_OPTIONS, cloze.check_cloze_options,
+         read_gold=builtin.multiple_choice_gold, needs_choices=True, modes=("gen", "ll", "cloze")),
     Task("exact_match", builtin.exact_match, builtin.FLAGS, builtin.check_flags),
     Task("contains", builtin.contains, builtin.FLAGS, builtin.check_flags),
     Task("regex", builtin.regex, builtin.FLAGS | {"pattern"}, builtin.check_pattern),

@@ -27,7 +27,7 @@ from ..scoring.tasks import REGISTRY
 from ..yamlfile import load_validated
 from .checks import node_name
 from .evaluate import (apply_outcome, attempt_requests, check_repeats, combine_attempts, judge_after, judge_request,
-                       new_result, pairwise_after)
+                       new_result, pairwise_after, unconditional_request)
 from .plan import SubjectPlan, SuitePlan, build_plan
 from .schema import SuiteConfig
 
@@ -39,6 +39,7 @@ __all__ = ["RESULT", "SampleItem", "SuiteFile", "check_streamed", "queue_upcomin
 _QUEUED = pytest.StashKey["list[Future[SampleResult]] | tuple[str, list[Future[Outcome]]]"]()
 _JUDGED = pytest.StashKey["tuple[str, list[Future[Outcome | None]]]"]()  # one verdict per attempt
 _PAIRED = pytest.StashKey["Future[dict[str, Any] | None]"]()
+_UNCONDITIONAL = pytest.StashKey["Future[Outcome]"]()  # mode: cloze with mutual information
 
 
 def queue_upcoming(item: pytest.Item) -> None:
@@ -64,6 +65,7 @@ class SuiteFile(pytest.File):
             plan = build_plan(config, self.path, where, runtime.options.limit, judge=_judge_identity(runtime, config))
             check_streamed(config.latency, runtime.models, "latency.")
             check_repeats(config, runtime.models)
+            check_loglikelihood(config, runtime.models)
         except ConfigError as exc:
             raise self.CollectError(str(exc) if exc.where else f"{where}: {exc}") from None
         self.extra_keyword_matches.add(plan.name)
@@ -95,6 +97,27 @@ def check_streamed(gates: Iterable[str], models: Iterable[ModelSpec], prefix: st
         metric = parse_gate_key(keys[0])[0]
         raise ConfigError(f"{metric} gates need --llm-stream (model {unstreamed[0]} does not stream)",
                           key=f"{prefix}{keys[0]}")
+
+
+def check_loglikelihood(config: SuiteConfig, models: Iterable[ModelSpec]) -> None:
+    """``mode: ll`` and ``cloze`` need every model's backend to score log-likelihoods, and cloze's
+    mutual information needs them after an empty context; ConfigError naming ``mode`` or the key."""
+    if config.mode not in ("ll", "cloze"):
+        return
+    from ..backends.base import Backend
+    from ..backends.registry import resolve_backend_class
+    from ..scoring.cloze import cloze_metric, wants_mutual_info
+
+    for model in models:
+        backend = resolve_backend_class(model.settings.backend)
+        if backend.loglikelihood is Backend.loglikelihood and backend.loglikelihood_batch is Backend.loglikelihood_batch:
+            raise ConfigError(f"model {model.name}: backend {model.settings.backend!r} cannot score log-likelihoods; "
+                              f"use mode: gen", key="mode")
+        if config.mode == "cloze" and wants_mutual_info(config.scoring) and not backend.scores_empty_context:
+            key = "metric" if cloze_metric(config.scoring) == "acc_mutual_info" else "mutual_info"
+            raise ConfigError(f"model {model.name}: backend {model.settings.backend!r} cannot score options after an "
+                              "empty context (lm-eval's unconditional request); use hf or llamacpp",
+                              key=f"scoring.{key}")
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -137,6 +160,9 @@ class SampleItem(pytest.Item):
         prompt, requests = attempt_requests(spec, self.plan, self.subject_plan, self.sample)
         dispatcher = runtime.dispatcher(self.model)
         futures = [dispatcher.submit(request) for request in requests]
+        unconditional = unconditional_request(self.plan, self.sample)
+        if unconditional is not None:
+            self.stash[_UNCONDITIONAL] = dispatcher.submit(unconditional)
         self._queue_judges(futures, requests)
         if not REGISTRY[self.plan.config.task].executes:
             self.stash[_QUEUED] = (prompt, futures)
@@ -151,7 +177,8 @@ class SampleItem(pytest.Item):
         return result
 
     def _scored(self, result: SampleResult, outcome: Outcome) -> SampleResult:
-        return apply_outcome(result, self.plan, self.sample, outcome)
+        unconditional = self.stash[_UNCONDITIONAL].result() if _UNCONDITIONAL in self.stash else None
+        return apply_outcome(result, self.plan, self.sample, outcome, unconditional=unconditional)
 
     def _queue_judges(self, replies: list[Future[Outcome]], requests: list[Any]) -> None:
         """A judged task: each attempt's reply goes to the judge as soon as it arrives. Pairwise

@@ -21,13 +21,16 @@ from ..prompts import render_messages_text
 from ..results.payload import SampleResult
 from ..samples import Sample
 from ..scoring import judge_task, pass_at_k, pick_by_loglikelihood, rules, score_reply
+from ..scoring.cloze import (
+    GRADED_METRICS, cloze_continuations, cloze_metric, cloze_scores, truthfulqa_mc2, wants_mutual_info,
+)
 from ..scoring.tasks import REGISTRY, metric_name
 from .plan import SubjectPlan, SuitePlan
 from .schema import SuiteConfig
 
 __all__ = [
     "apply_outcome", "attempt_requests", "check_repeats", "combine_attempts", "generation_request", "judge_after",
-    "judge_request", "new_result", "pairwise_after", "sample_request", "timing_fields",
+    "judge_request", "new_result", "pairwise_after", "sample_request", "timing_fields", "unconditional_request",
 ]
 
 Request = GenerateRequest | LoglikelihoodRequest
@@ -114,6 +117,9 @@ def sample_request(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, samp
     if plan.config.mode == "ll":
         context = prompt.text(sample, subject.examples)
         return context, LoglikelihoodRequest(context=context, continuations=prompt.continuations(sample.labels))
+    if plan.config.mode == "cloze":  # the option texts after the delimiter, as lm-eval's continuations
+        context = prompt.text(sample, subject.examples)
+        return context, LoglikelihoodRequest(context, cloze_continuations(_cloze_texts(sample), plan.config.target_delimiter))
     messages = prompt.messages(sample, subject.examples)
     return render_messages_text(messages), generation_request(model, plan, messages)
 
@@ -211,12 +217,35 @@ def pairwise_after(reply: Future[Outcome], old: str, judge: ModelSpec, request: 
     return record
 
 
+def unconditional_request(plan: SuitePlan, sample: Sample) -> LoglikelihoodRequest | None:
+    """lm-eval's second request for ``acc_mutual_info``: the same continuations after an empty
+    context (the BOS token); None unless the cloze suite asks for mutual information."""
+    if plan.config.mode != "cloze" or not wants_mutual_info(plan.config.scoring):
+        return None
+    return LoglikelihoodRequest("", cloze_continuations(_cloze_texts(sample), plan.config.target_delimiter))
+
+
+def _cloze_texts(sample: Sample) -> tuple[str, ...]:
+    """The texts one cloze request scores: the options, then (TruthfulQA, ``data.format:
+    truthfulqa``) its MC2 answers that are not among them, so MC1 and MC2 share one request."""
+    extra = [text for text in sample.fields.get("mc2_choices") or () if text not in sample.choices]
+    return (*sample.choices, *dict.fromkeys(extra))
+
+
+def _metric_name(plan: SuitePlan) -> str:
+    """A cloze suite's subject score is the metric it names; other suites report the task's."""
+    if plan.config.mode == "cloze":
+        return cloze_metric(plan.config.scoring)
+    return metric_name(plan.config.task, plan.config.scoring)
+
+
 def new_result(model: ModelSpec, plan: SuitePlan, subject: SubjectPlan, sample: Sample, nodeid: str) -> SampleResult:
     task = REGISTRY[plan.config.task]
     return SampleResult(
         model=model.name, suite=plan.name, subject=subject.subject, id=sample.id, version=subject.version,
-        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=metric_name(task.name, plan.config.scoring),
-        aggregate=task.aggregate, metric_settings=task.settings(plan.config.scoring) if task.settings else None,
+        nodeid=nodeid, task=task.name, mode=plan.config.mode, metric=_metric_name(plan),
+        aggregate="mean" if _metric_name(plan) in GRADED_METRICS else task.aggregate,
+        metric_settings=task.settings(plan.config.scoring) if task.settings else None,
         groups=list(subject.groups),
         threshold=subject.threshold, max_unparsed=plan.config.max_unparsed,
         group_thresholds=dict(subject.group_thresholds), target=sample.target,
@@ -236,9 +265,13 @@ def _robustness(plan: SuitePlan, sample: Sample) -> str | None:
 
 
 def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome: Outcome,
-                  judged: tuple[str, Outcome | None] | None = None) -> SampleResult:
-    """Fill ``result`` from what the engine got for the sample's request, and for a judged task
-    ``judged``: the judge's name and what the engine got for its request."""
+                  judged: tuple[str, Outcome | None] | None = None,
+                  unconditional: Outcome | None = None) -> SampleResult:
+    """Fill ``result`` from what the engine got for the sample's request; for a judged task
+    ``judged``: the judge's name and what the engine got for its request; for a cloze sample asking
+    for mutual information, its ``unconditional_request`` (either one failing fails the sample)."""
+    if unconditional is not None and (unconditional.error is not None or unconditional.rejected is not None):
+        outcome = unconditional
     result.retries, result.cached = outcome.retries, outcome.cached
     if outcome.latency_s is not None:
         result.latency_s = round(outcome.latency_s, 6)
@@ -254,6 +287,9 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     assert outcome.reply is not None
     reply = outcome.reply
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
+    if plan.config.mode == "cloze":
+        _score_cloze(plan, sample, reply, None if unconditional is None else unconditional.reply, result)
+        return result
     if judged is None:
         _score(plan, sample, reply, result)
         return result
@@ -329,3 +365,35 @@ def _score(plan: SuitePlan, sample: Sample, reply: Reply, result: SampleResult) 
     result.extracted = scored.extracted
     result.set_verdict(scored.correct, scored.score)
     result.rule, result.unparsed = scored.rule, scored.unparsed
+
+
+def _score_cloze(plan: SuitePlan, sample: Sample, reply: Reply, unconditional: Reply | None,
+                 result: SampleResult) -> None:
+    """Every cloze rule's pick; the suite's metric decides ``correct`` (the subject score and gate)."""
+    assert sample.target is not None  # plan building rejects unanswered samples
+    texts = _cloze_texts(sample)
+    for got in (reply, unconditional):
+        if got is not None and (got.logprobs is None or len(got.logprobs) != len(texts)):
+            result.error = (f"backend returned {0 if got.logprobs is None else len(got.logprobs)} log-likelihoods "
+                            f"for {len(texts)} options")
+            return
+    assert reply.logprobs is not None
+    n, after_nothing = len(sample.choices), None if unconditional is None else unconditional.logprobs
+    scores = cloze_scores(reply.logprobs[:n], sample.choices, sample.labels, sample.target,
+                          None if after_nothing is None else after_nothing[:n])
+    metric = cloze_metric(plan.config.scoring)
+    picks, metrics = dict(scores.picks), dict(scores.metrics)
+    if metric == "mc1" or "mc2_choices" in sample.fields:  # TruthfulQA's name for acc over the MC1 answers
+        picks["mc1"], metrics["mc1"] = picks["acc"], metrics["acc"]
+    if "mc2_choices" in sample.fields:
+        by_text = dict(zip(texts, reply.logprobs))
+        metrics["mc2"] = truthfulqa_mc2([by_text[t] for t in sample.fields["mc2_choices"]], sample.fields["mc2_labels"])
+    result.logprobs = list(reply.logprobs)
+    result.unconditional = None if after_nothing is None else list(after_nothing)
+    result.picks, result.metrics = picks, metrics
+    result.extracted, result.rule = picks.get(metric, picks["acc"]), rules.LOG_LIKELIHOOD
+    result.reply = " ".join(f"{label}:{lp:.4f}" for label, lp in zip(sample.labels, reply.logprobs))
+    if metric in GRADED_METRICS:  # right: most of the probability is on the true answers
+        result.set_verdict(metrics[metric] > 0.5, metrics[metric])
+    else:
+        result.set_verdict(metrics[metric] == 1.0)

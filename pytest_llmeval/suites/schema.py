@@ -175,6 +175,13 @@ class SuiteConfig(_Strict):
         if self.mode not in REGISTRY[self.task].modes:
             users = ", ".join(t.name for t in REGISTRY.values() if self.mode in t.modes)
             raise ValueError(f"mode: {self.mode!r} works only with task: {users}")
+        from ..scoring.cloze import CLOZE_OPTIONS
+
+        if self.mode != "cloze" and CLOZE_OPTIONS & set(self.scoring):
+            key = sorted(CLOZE_OPTIONS & set(self.scoring))[0]
+            raise ValueError(f"scoring.{key}: applies to mode: cloze only (this suite has mode: {self.mode})")
+        if self.scoring.get("metric") == "mc2" and self.data.format != "truthfulqa":
+            raise ValueError("scoring.metric: mc2 needs TruthfulQA's MC2 answers (data.format: truthfulqa)")
         from ..results.latency_gates import GateError, check_gates
 
         try:

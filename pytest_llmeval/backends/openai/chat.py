@@ -104,6 +104,8 @@ class OpenAIChatBackend(Backend):
     ``settings.extra["extra_body"]`` (a mapping) is merged into every request body.
     """
 
+    scores_empty_context = False  # a text prompt cannot name the BOS token lm-eval conditions on
+
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
         self._key = read_api_key(settings.api_key_env)
