@@ -80,8 +80,8 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
     Each attempt's reply, answer, rule and verdict are kept in ``attempts``; ``pass_at`` holds the
     unbiased pass@k (Chen et al.) for 1 and every k asked for, pass@1 being the pass rate;
     ``correct`` is pass^k: every attempt right; ``score`` is pass@1, the pass rate (for a graded
-    task, the mean of the attempts' scores), and the subject averages it (``aggregate="mean"``: the mean of per-problem pass@1, with a bootstrap interval,
-    and the baseline's paired test on it). An attempt that failed (backend, sandbox) makes the
+    task, the mean of the attempts' scores), and the subject averages it (``aggregate="mean"``:
+    the mean of per-problem pass@1, with a bootstrap interval, and the baseline's paired test). An attempt that failed (backend, sandbox) makes the
     sample an error: its pass@k would be computed from fewer replies than asked for.
     """
     if len(results) == 1:
