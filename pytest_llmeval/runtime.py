@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .engine.dispatch import Dispatcher
     from .suites.executions import Executions
     from .suites.prefetch import PrefetchState
+    from .engine.shared_state import SharedState
     from .engine.store import ResponseStore
     from .profiles import ModelSpec
     from .scrub import Scrubber
@@ -52,16 +53,29 @@ class SharedRun:
     own_scheduler: bool = False  # the controller schedules whole subjects per worker (``scheduler``)
     run_dir: str | None = None
     owner: bool = True  # this process made run_dir and removes it
+    _state: SharedState | None = field(default=None, repr=False, compare=False)
 
     def folder(self) -> Path:
         if self.run_dir is None:
             self.run_dir = tempfile.mkdtemp(prefix="llmeval-run-")
         return Path(self.run_dir)
 
+    def state(self) -> SharedState:
+        """The records every process of the run shares (rate limits, and whatever else must be
+        counted run-wide): see ``engine/shared_state``. Files in the run's folder by default."""
+        if self._state is None:
+            from .engine.shared_state import FileState
+
+            self._state = FileState(self.folder())
+        return self._state
+
     def for_worker(self) -> dict[str, Any]:
         return {"deadline": self.deadline, "grouped": self.grouped, "run_dir": str(self.folder())}
 
     def cleanup(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            self._state = None
         if self.owner and self.run_dir is not None:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
@@ -218,14 +232,14 @@ class Runtime:
 
     def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:
         from .engine.dispatch import Dispatcher
-        from .engine.ratelimit import SharedRateLimit, rate_file
+        from .engine.ratelimit import SharedRateLimit, rate_record
         from .engine.retry import RetryPolicy
 
         limiter = None
         if spec.rate or spec.tokens_per_minute:
             from .backends.base import endpoint_of
 
-            limiter = SharedRateLimit(rate_file(self.shared.folder(), endpoint_of(spec.settings)),
+            limiter = SharedRateLimit(self.shared.state(), rate_record(endpoint_of(spec.settings)),
                                       spec.rate, spec.tokens_per_minute)
         return Dispatcher(
             spec.name, spec.settings, lambda: self.backend(spec.name), lambda: self.backend_class(spec.name),
@@ -278,6 +292,7 @@ def _no_sandbox() -> bool:
 
 
 def _open_store(path: Path, *, read: bool) -> ResponseStore:
+    from .engine.shared_state import SharedState
     from .engine.store import ResponseStore
     from .errors import ConfigError, reason
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_llmeval.engine.ratelimit import SharedRateLimit
+from pytest_llmeval.engine.shared_state import FileState
 from tests.e2e import XDIST_MODES, write_jsonl
 from tests.servers.fault_server import FaultServer
 
@@ -37,8 +38,8 @@ def test_the_rate_is_shared_by_every_process_and_fully_used(pytester, xdist):
 
 
 def test_reservations_are_spaced_one_interval_apart_across_limiters(tmp_path):
-    a = SharedRateLimit(tmp_path / "r.bin", rate=50, tokens_per_minute=None)
-    b = SharedRateLimit(tmp_path / "r.bin", rate=50, tokens_per_minute=None)  # another process, in effect
+    a = SharedRateLimit(FileState(tmp_path), "r", rate=50, tokens_per_minute=None)
+    b = SharedRateLimit(FileState(tmp_path), "r", rate=50, tokens_per_minute=None)  # another process, in effect
     slots = sorted(limiter.reserve() for _ in range(10) for limiter in (a, b))
     gaps = [round(y - x, 6) for x, y in zip(slots, slots[1:])]
     assert all(abs(g - 0.02) < 1e-6 for g in gaps)
@@ -47,7 +48,7 @@ def test_reservations_are_spaced_one_interval_apart_across_limiters(tmp_path):
 @settings(max_examples=30, deadline=None)
 @given(tokens=st.lists(st.integers(1, 400), min_size=1, max_size=30))
 def test_tokens_per_minute_allow_one_minute_of_burst_then_pace(tmp_path_factory, tokens):
-    limiter = SharedRateLimit(tmp_path_factory.mktemp("t") / "t.bin", rate=None, tokens_per_minute=600)
+    limiter = SharedRateLimit(FileState(tmp_path_factory.mktemp("t")), "t", rate=None, tokens_per_minute=600)
     starts = [limiter.reserve(n) for n in tokens]
     first = starts[0]
     spent = 0
@@ -55,11 +56,11 @@ def test_tokens_per_minute_allow_one_minute_of_burst_then_pace(tmp_path_factory,
         spent += n
         # never more than the budget of the minute before, plus what the minute's burst allows
         assert start - first >= (spent - 600) / 10 - 1e-3
-    limiter.close()
+    limiter.state.close()
 
 
 def test_waiting_stops_when_the_run_stops(tmp_path):
-    limiter = SharedRateLimit(tmp_path / "s.bin", rate=0.1, tokens_per_minute=None)
+    limiter = SharedRateLimit(FileState(tmp_path), "s", rate=0.1, tokens_per_minute=None)
     stop = threading.Event()
     assert limiter.wait(0, stop)  # the first slot is now
     stop.set()
