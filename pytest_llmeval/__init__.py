@@ -1,6 +1,6 @@
 """pytest-llmeval: LLM evaluation as pytest regression tests.
 
-Public API: the ``dataset`` helper for Python tests; for backends of your own, the ``Backend`` base
+Public API: the ``dataset`` and ``examples`` helpers for Python tests; for backends of your own, the ``Backend`` base
 class with its settings, request and reply types, ``OpenAIResponseBackend`` for code that gets
 OpenAI-format responses, and the errors a backend raises; and the result types. Names load on
 first use, so ``import pytest_llmeval`` (which every pytest run does through the plugin) costs
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .errors import (
         BackendError, ConfigError, DataError, FatalBackendError, LLMEvalError, SampleRejected, TransientBackendError,
     )
+    from .property_tests import examples
     from .python_tests import DatasetSample, LLMClient, dataset
     from .results.payload import SampleResult
     from .samples import Sample
@@ -28,6 +29,7 @@ _WHERE = {
     "BackendError": "errors", "ConfigError": "errors", "DataError": "errors", "FatalBackendError": "errors",
     "LLMEvalError": "errors", "SampleRejected": "errors", "TransientBackendError": "errors",
     "DatasetSample": "python_tests", "LLMClient": "python_tests", "dataset": "python_tests",
+    "examples": "property_tests",
     "SampleResult": "results.payload", "Sample": "samples",
 }
 

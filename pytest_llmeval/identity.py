@@ -18,11 +18,12 @@ from typing import Any, Literal
 
 import pytest
 
-__all__ = ["SAMPLE", "SUITE_MARK", "SUITE_SUFFIX", "SampleIdentity", "identify_test", "is_suite_nodeid",
+__all__ = ["EXAMPLE_MARK", "SAMPLE", "SUITE_MARK", "SUITE_SUFFIX", "SampleIdentity", "identify_test", "is_suite_nodeid",
            "model_of_nodeid", "sample_of"]
 
 SUITE_SUFFIX = ".llmeval.yaml"
 SUITE_MARK = SUITE_SUFFIX + "::"
+EXAMPLE_MARK = "llm_example"  # on each drawn example of ``@llmeval.examples``: ``meta=`` its sample
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +50,15 @@ def sample_of(item: pytest.Item) -> SampleIdentity | None:
 
 def identify_test(item: pytest.Item) -> None:
     """At collection (``pytest_itemcollected``): a dataset-parametrised test's identity, from the
-    ``sample`` parameter's ``meta``. Suite items set theirs when they are made."""
+    ``sample`` parameter's ``meta``, or a drawn example's, from its ``llm_example`` mark. Suite
+    items set theirs when they are made."""
     callspec = getattr(item, "callspec", None)
     if callspec is None or SAMPLE in item.stash:
         return
     meta: Any = getattr(callspec.params.get("sample"), "meta", None)
+    if meta is None:
+        mark = item.get_closest_marker(EXAMPLE_MARK)
+        meta = mark.kwargs.get("meta") if mark is not None else None
     if isinstance(meta, dict) and {"suite", "subject", "id"} <= set(meta):
         item.stash[SAMPLE] = SampleIdentity(str(meta["suite"]), str(meta["subject"]), str(meta["id"]), "test")
 

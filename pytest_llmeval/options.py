@@ -57,6 +57,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-unsafe-exec", "bool", "where no sandbox runs, run model-written code (task: code) in a plain subprocess, as you, with your network and files", {"action": "store_true", "default": None}),
     ("--llm-judge", "string", "the model profile that judges: llm.judge() in Python tests, and --llm-judge-pairwise", {}),
     ("--llm-judge-pairwise", "bool", "the judge (--llm-judge) compares each reply with the baseline's reply to the same sample, in both orders; a significant loss is a regression", {"action": "store_true", "default": None}),
+    ("--llm-shrink", "bool", "shrink a failing @llmeval.examples example with hypothesis's shrinker to the smallest input that still fails", {"action": "store_true", "default": None}),
+    ("--llm-shrink-calls", "string", "at most this many test calls per shrink (default {default})", {"type": int}),
     ("--llm-latency", "linelist", "latency gate KEY=MS for every model, e.g. ttft_p95_ms=500 or e2e_p99_ms=3000; repeat for more", {"action": "append"}),
 ]
 
@@ -125,6 +127,7 @@ class RunOptions:
     unsafe_exec: bool = False  # --llm-unsafe-exec: a machine without a sandbox may run model code unsandboxed
     judge: str | None = None  # --llm-judge: the judge model profile for llm.judge and pairwise judging
     judge_pairwise: bool = False
+    shrink: int = 0  # --llm-shrink: test calls allowed per shrink (--llm-shrink-calls); 0: no shrinking
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -232,6 +235,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         strict=bool(_value(config, "llm_strict")),
         judge=(_value(config, "llm_judge") or "").strip() or None,
         judge_pairwise=bool(_value(config, "llm_judge_pairwise")),
+        shrink=_shrink(config),
         stream=bool(_value(config, "llm_stream")),
         unsafe_exec=bool(_value(config, "llm_unsafe_exec")),
         latency_gates=_latency_gates(_value(config, "llm_latency") or []),
@@ -298,6 +302,12 @@ def _regression_settings(config: pytest.Config) -> dict[str, Any]:
         "gate": GATES[gate],
         "flips_shown": default("flips") if flips is None else flips,
     }
+
+
+def _shrink(config: pytest.Config) -> int:
+    """Test calls per shrink of a failing example; 0 without ``--llm-shrink``."""
+    calls = _number(config, "shrink_calls")
+    return (default("shrink_calls") if calls is None else calls) if _value(config, "llm_shrink") else 0
 
 
 def _max_unparsed(config: pytest.Config) -> float | None:

@@ -15,6 +15,8 @@ from .identity import SUITE_SUFFIX, identify_test
 MARKERS = (
     "llmeval: an LLM evaluation sample (added to every suite item)",
     "llm_dataset(path, subject=None, format=None, fields=None, split=None, limit=None): parametrise `sample` over a data file",
+    "llm_examples(n, **strategies): parametrise the test's arguments over n examples drawn from hypothesis strategies",
+    "llm_example(meta): one drawn example of llm_examples (set by the plugin)",
     "llm_threshold(score): minimum accuracy of the test's subject",
     "llm_latency(**gates): latency gates of the test module's samples, e.g. llm_latency(ttft_p95_ms=500, e2e_p99_ms=3000)",
 )
@@ -60,7 +62,8 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 @pytest.hookimpl
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "llm" not in metafunc.fixturenames and "sample" not in metafunc.fixturenames:
+    if ("llm" not in metafunc.fixturenames and "sample" not in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("llm_examples") is None):
         return  # checked before importing: runs for every test function
     from .python_tests import parametrize
 

@@ -17,7 +17,9 @@ import pytest
 
 from .data import DataSpec, load
 from .data.formats import format_for_suffix
+from .property_tests import EXAMPLES_MARK, parametrize_examples, shrink_failure
 from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected, one_line
+from .identity import EXAMPLE_MARK
 from .messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .profiles import ModelSpec
 from .prompts import render_messages_text
@@ -178,6 +180,9 @@ def parametrize(metafunc: pytest.Metafunc) -> None:
     config = metafunc.config
     runtime = config.stash[RUNTIME]
     _check_latency_mark(metafunc, runtime)
+    examples = metafunc.definition.get_closest_marker(EXAMPLES_MARK)
+    if examples is not None:
+        parametrize_examples(metafunc, examples)
     mark = metafunc.definition.get_closest_marker(DATASET_MARK)
     if mark is not None and "sample" in metafunc.fixturenames:
         try:
@@ -231,19 +236,30 @@ CLIENT = pytest.StashKey[LLMClient]()
 def sample_skeleton(item: pytest.Item) -> SampleResult | None:
     """A dataset test's result before its call (model, sample, threshold, gates); None for tests
     that are not samples."""
-    callspec = getattr(item, "callspec", None)
-    sample = callspec.params.get("sample") if callspec else None
-    if not isinstance(sample, DatasetSample):
+    meta = _sample_meta(item)
+    if meta is None:
         return None
     client = item.stash.get(CLIENT, None)
     marker = item.get_closest_marker(THRESHOLD_MARK)
-    meta = sample.meta
     return SampleResult(
         model=client.name if client else item.config.stash[RUNTIME].models[0].name,
         suite=meta["suite"], subject=meta["subject"], id=meta["id"], version=meta["version"], nodeid=item.nodeid,
         task="python", mode="test", threshold=float(marker.args[0]) if marker and marker.args else None,
-        target=meta["target"], latency_gates=_latency_gates(item),
+        target=meta["target"], latency_gates=_latency_gates(item), example=meta.get("example"),
     )
+
+
+def _sample_meta(item: pytest.Item) -> dict[str, Any] | None:
+    """The sample a test item is: a dataset row's ``meta``, or a drawn example's (its mark)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    sample = callspec.params.get("sample")
+    if isinstance(sample, DatasetSample):
+        return sample.meta
+    mark = item.get_closest_marker(EXAMPLE_MARK)
+    meta = mark.kwargs.get("meta") if mark is not None else None
+    return meta if isinstance(meta, dict) else None
 
 
 def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool) -> SampleResult | None:
@@ -272,6 +288,11 @@ def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool
         item.session.shouldstop = f"pytest-llmeval: {exc}"
     elif isinstance(exc, AssertionError):
         result.set_verdict(False)
+        runtime = item.config.stash[RUNTIME]
+        if result.example is not None and runtime.options.shrink and client is not None:
+            meta = _sample_meta(item)
+            assert meta is not None
+            result.shrunk = shrink_failure(item, meta, runtime, LLMClient(runtime, client.spec))
     elif call.excinfo and call.excinfo.errisinstance(pytest.skip.Exception):
         return None
     else:

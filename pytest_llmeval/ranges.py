@@ -73,6 +73,7 @@ RANGES: dict[str, Range] = {
     "regression_tolerance": Range(float, low=0, high=1, default=0.01),
     "regression_significance": Range(float, low=0, high=1, open_low=True, default=0.05),
     "flips": Range(int, low=0, default=5),
+    "shrink_calls": Range(int, low=1, default=100),
     "max_unparsed": Range(float, low=0, high=1),
 }
 

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, bool, frozenset[str]]] = [
     ("machinery", True, frozenset({"engine", "results"})),
     ("settings and reports", False, frozenset({"options", "profiles", "report"})),
     ("the run", False, frozenset({
-        "runtime", "suites", "python_tests", "item_outcome", "outcome", "shard", "attach", "controller", "merge", "doctor", "calibrate", "testing",
+        "runtime", "suites", "python_tests", "property_tests", "item_outcome", "outcome", "shard", "attach", "controller", "merge", "doctor", "calibrate", "testing",
         "evaluate"})),
     ("entry points", False, frozenset({"plugin", "cli", "__main__", "__init__"})),
 ]

@@ -39,6 +39,7 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
         "pass_at_k": pass_at_rows(conclusion.samples),
         "pairwise": [row.to_record() for row in conclusion.pairwise],
         "corpus": list(conclusion.corpus),
+        "examples": list(conclusion.examples),
     })
 
 

@@ -17,6 +17,7 @@ from ..ranges import default
 from .aggregate import Summary, aggregate
 from .baseline import Baseline, BaselineError, load_baseline
 from .corpus import corpus_rows
+from .examples import example_notes, example_rows
 from .pairwise import PairwiseRow, failure_lines, pairwise_rows
 from .circular import CircularRow, by_question, circular_rows, questions
 from .perturb import PerturbRow, consistency_failures, perturb_rows
@@ -97,6 +98,7 @@ class Conclusion:
     comparison: Comparison | None = None
     pairwise: list[PairwiseRow] = field(default_factory=list)  # --llm-judge-pairwise, per subject
     corpus: list[dict[str, Any]] = field(default_factory=list)  # corpus BLEU/chrF beside the means (results.corpus)
+    examples: list[dict[str, Any]] = field(default_factory=list)  # property tests' failing examples (results.examples)
     write_baseline: bool = False  # whether accept_baseline should write the file
     obtained: Path | None = None  # where to leave this run's baseline for diffing, when it differs
 
@@ -117,6 +119,8 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
                             f"over {c['n']} samples ({c['signature']}); the score is the mean per-sample value"
                             for c in conclusion.corpus)
     conclusion.notes.extend(_incomplete(conclusion.circular))
+    conclusion.examples = example_rows(samples)
+    conclusion.notes.extend(example_notes(conclusion.examples))
     conclusion.failures.extend(consistency_failures(conclusion.perturb))
     if settings.baseline is not None:
         _against_baseline(conclusion, settings, settings.baseline)

@@ -107,6 +107,11 @@ class SampleResult:
     unconditional: list[float] | None = None
     picks: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    # ``@llmeval.examples``: the drawn example's arguments (name -> repr), and with ``--llm-shrink``
+    # on the one failing example of its test and model that was shrunk: ``shrunk`` = {"example": the
+    # minimal failing arguments, "from": this id, "calls": test calls made, "limit"/"stopped"}
+    example: dict[str, str] | None = None
+    shrunk: dict[str, Any] | None = None
     v: int = PAYLOAD_VERSION
 
     @property

@@ -36,7 +36,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -92,10 +92,11 @@ class FakeOpenAIServer(LoopbackServer):
                  required_key: str | None = None, known_models: set[str] | None = None,
                  fail_first: int = 0, fail_status: int = 500, fail_body: str | None = None,
                  retry_after_s: float | None = None, delay_s: float = 0.0, completions: str | None = None,
-                 port: int = 0) -> None:
+                 port: int = 0, reply_for: Callable[[str], str] | None = None) -> None:
         if completions is not None and completions not in COMPLETION_MODES:
             raise ValueError(f"completions: expected one of {COMPLETION_MODES}, got {completions!r}")
         self.replies = dict(replies or {})
+        self.reply_for = reply_for  # computes the reply to a last user message (before ``replies``)
         self.completions = completions
         self.default_reply = default_reply
         self.required_key = required_key
@@ -210,7 +211,7 @@ class FakeOpenAIServer(LoopbackServer):
         return self.fail_status, headers, json.dumps(body).encode()
 
     def _completion(self, body: dict[str, Any], prompt: str, number: int) -> dict[str, Any]:
-        text = self.replies.get(prompt, self.default_reply)
+        text = self.reply_for(prompt) if self.reply_for is not None else self.replies.get(prompt, self.default_reply)
         prompt_tokens = sum(_words(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict))
         return {
             "id": f"chatcmpl-fake-{number}", "object": "chat.completion",
