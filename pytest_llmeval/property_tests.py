@@ -23,7 +23,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -129,6 +129,9 @@ def _own_constants_only() -> Iterator[None]:
     empty and the cache is this call's own."""
     from hypothesis.internal.conjecture import providers
 
+    if not hasattr(providers, "_get_local_constants"):  # a hypothesis before local constants
+        yield
+        return
     saved = providers._get_local_constants, providers.CONSTANTS_CACHE
     providers._get_local_constants = _NoConstants  # type: ignore[assignment]
     providers.CONSTANTS_CACHE = type(saved[1])(1024)  # hypothesis's own LRUCache, empty
@@ -200,7 +203,7 @@ class _Shrink:
 
     budget: int
     calls: int = 0
-    outcomes: dict[str, bool] | None = None
+    outcomes: dict[str, bool] = field(default_factory=dict)
     minimal: dict[str, str] | None = None
     stopped: str | None = None
 
@@ -229,7 +232,7 @@ def shrink_failure(item: pytest.Item, meta: dict[str, Any], runtime: Runtime, cl
     funcargs: dict[str, Any] = getattr(item, "funcargs", {})
     fixtures = {k: (client if k == "llm" else v) for k, v in funcargs.items()
                 if k in inspect.signature(item.obj).parameters and k not in strategies}  # type: ignore[attr-defined]
-    state = _Shrink(budget=runtime.options.shrink, outcomes={})
+    state = _Shrink(budget=runtime.options.shrink)
 
     def body(values: dict[str, Any]) -> None:
         shown = {name: canonical(values[name]) for name in strategies}
@@ -262,7 +265,6 @@ def shrink_failure(item: pytest.Item, meta: dict[str, Any], runtime: Runtime, cl
 def _fails(state: _Shrink, id_: str, call: Callable[[], None]) -> bool:
     """Whether the example fails; each example asked once, none asked past the budget (they count
     as passing, so the shrinker ends on the smallest failure found so far), none after an error."""
-    assert state.outcomes is not None
     if id_ in state.outcomes:
         return state.outcomes[id_]
     if state.calls >= state.budget or state.stopped:

@@ -15,7 +15,7 @@ from tests.e2e import read_results, read_samples
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_suites"
 # What `pip install -e '.[llamacpp]'` does not install: the `test` extra and the other extras.
-NOT_IN_THE_LLAMACPP_EXTRA = ("scipy", "hypothesis", "playwright", "markdown_it", "pyarrow", "datasets", "torch",
+NOT_IN_THE_LLAMACPP_EXTRA = ("scipy", "playwright", "markdown_it", "pyarrow", "datasets", "torch",
                              "transformers", "accelerate", "gguf")
 _MISSING = """
 import importlib.abc, sys
@@ -45,7 +45,7 @@ def test_example_suites_run_offline_and_match_their_own_baseline_under_xdist(pyt
     data = read_results(pytester.path / "out")
     suites = {(r["suite"], r["mode"]) for r in data["subjects"]}
     assert {("world-facts", "gen"), ("world-facts-ll", "ll"), ("chinese-general", "gen"), ("arithmetic", "gen"),
-            ("capitals", "gen"), ("yes-no", "gen"), ("test_capitals", "test"), ("summaries", "gen"),
+            ("capitals", "gen"), ("yes-no", "gen"), ("test_capitals", "test"), ("test_addition", "test"), ("summaries", "gen"),
             ("judge-smoke", "gen"), ("misconceptions-mc1", "cloze")} <= suites
     assert data["run"]["models"][0]["backend"] == "llamacpp"
     assert all(r["n"] > 0 and 0 <= r["score"] <= 1 for r in data["subjects"])
@@ -70,11 +70,11 @@ def test_the_example_suites_need_nothing_beyond_the_llamacpp_extra(tmp_path):
     in such a venv."""
     (tmp_path / "sitecustomize.py").write_text(_MISSING.format(names=set(NOT_IN_THE_LLAMACPP_EXTRA)))
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "-p",
-                           "no:hypothesispytest", "example_suites/"], cwd=REPO, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider",
+                           "example_suites/"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "207 tests collected" in done.stdout
+    assert "227 tests collected" in done.stdout
 
 
 def test_served_model_answers_like_the_local_one(pytester, examples, llama_server_url, smollm2_backend):
