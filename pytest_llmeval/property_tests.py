@@ -160,7 +160,8 @@ def draw(strategies: dict[str, Any], n: int, seed: int) -> list[Drawn]:
             choices = choices_to_bytes(current_build_context().data.choices).hex()
             drawn[id_] = Drawn(dict(values), choices, id_, shown)
 
-    test = seeded(seed)(_settings(max_examples=2 * n, phases=[Phase.generate])(given(st.fixed_dictionaries(strategies))(collect)))
+    generate = _settings(max_examples=2 * n, phases=[Phase.generate])
+    test = seeded(seed)(generate(given(st.fixed_dictionaries(strategies))(collect)))
     with _own_constants_only():
         test()
     return list(drawn.values())
@@ -186,7 +187,8 @@ def parametrize_examples(metafunc: pytest.Metafunc, mark: pytest.Mark) -> None:
     except ConfigError as exc:
         raise pytest.Collector.CollectError(str(exc)) from None
     suite, subject = definition.path.stem, definition.name
-    version = hashlib.sha256(repr((inspect.getsource(metafunc.function), [d.id for d in drawn])).encode()).hexdigest()[:8]
+    drawn_ids = [d.id for d in drawn]
+    version = hashlib.sha256(repr((inspect.getsource(metafunc.function), drawn_ids)).encode()).hexdigest()[:8]
     params = []
     for d in drawn:
         meta = {"suite": suite, "subject": subject, "id": d.id, "version": version, "target": None,

@@ -63,7 +63,8 @@ def test_each_example_is_a_sample_counted_towards_the_threshold(pytester: pytest
     text = result.stdout.str()
     assert "threshold not met" in text and "test_adds" in text
     listed = f"a={wrong[0][0]}, b={wrong[0][1]}" if len(wrong) == 1 else ""
-    result.stdout.fnmatch_lines([f"*failing examples of test_prop::test_adds [[]test-model[]] ({len(wrong)} of {N}): *{listed}*"])
+    result.stdout.fnmatch_lines(
+        [f"*failing examples of test_prop::test_adds [[]test-model[]] ({len(wrong)} of {N}): *{listed}*"])
     assert len(wrong) <= 5 or f"and {len(wrong) - 5} more" in text
     assert read_results(pytester.path / "out")["examples"][0]["failing"] == sorted(
         (f"a={a}, b={b}" for a, b in wrong), key=lambda t: (len(t), t))
