@@ -2,7 +2,7 @@
 
 It lives in ``tests/``, not at the root, because pytest loads a root conftest for every run in the
 checkout, ``pytest example_suites/`` included: that run must need nothing beyond
-``pip install -e '.[llamacpp,property]'``, while this file imports test-only packages (scipy). The shared
+``pip install -e '.[llamacpp]'``, while this file imports test-only packages (scipy). The shared
 fixtures are imported here rather than named in ``pytest_plugins``, which pytest accepts only in
 a conftest it loads before the run starts.
 

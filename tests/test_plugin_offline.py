@@ -14,7 +14,7 @@ from tests.e2e import read_results, read_samples
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "example_suites"
-# What `pip install -e '.[llamacpp,property]'` does not install: the `test` extra and the other extras.
+# What `pip install -e '.[llamacpp]'` does not install: the `test` extra and the other extras.
 NOT_IN_THE_LLAMACPP_EXTRA = ("scipy", "playwright", "markdown_it", "pyarrow", "datasets", "torch",
                              "transformers", "accelerate", "gguf")
 _MISSING = """
@@ -23,7 +23,7 @@ import importlib.abc, sys
 class Missing(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in {names!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}} (not installed by .[llamacpp,property])", name=name)
+            raise ModuleNotFoundError(f"No module named {{name!r}} (not installed by .[llamacpp])", name=name)
         return None
 
 sys.meta_path.insert(0, Missing())
@@ -65,7 +65,7 @@ def test_example_suites_run_offline_and_match_their_own_baseline_under_xdist(pyt
 
 def test_the_example_suites_need_nothing_beyond_the_llamacpp_extra(tmp_path):
     """The README's first command runs ``pytest example_suites/`` from the checkout, in a venv with
-    only ``.[llamacpp,property]``: nothing that run loads (conftests of the checkout included) may import a
+    only ``.[llamacpp]``: nothing that run loads (conftests of the checkout included) may import a
     test-only package. Collected here with those packages made missing; .ci/run runs it for real
     in such a venv."""
     (tmp_path / "sitecustomize.py").write_text(_MISSING.format(names=set(NOT_IN_THE_LLAMACPP_EXTRA)))
