@@ -74,6 +74,7 @@ RANGES: dict[str, Range] = {
     "regression_significance": Range(float, low=0, high=1, open_low=True, default=0.05),
     "flips": Range(int, low=0, default=5),
     "max_unparsed": Range(float, low=0, high=1),
+    "early_stop": Range(float, low=0, high=0.5, open_low=True, default=0.05),  # the level alpha
 }
 
 

@@ -33,7 +33,7 @@ SAMPLE_FIELDS = {
     "judge", "pairwise", "metric_settings",  # task judge's verdict, --llm-judge-pairwise, a text metric's settings
     "robustness", "question", "variant", "variants", "min_consistency",  # a rotation's or perturbation's question
     "logprobs", "unconditional", "picks", "metrics",  # mode: cloze
-    "not_asked", "not_asked_complete",  # deliberately not sent (errors.NotAsked)
+    "not_asked", "not_asked_complete", "early_stop",  # deliberately not sent (errors.NotAsked); early stopping
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

@@ -28,7 +28,7 @@ import inspect
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -197,6 +197,19 @@ class Dispatcher:
             self._cv.notify_all()
         for job in dropped:
             self._resolve(job.future, Outcome(error=Cancelled(reason)))
+
+    def withdraw(self, futures: Collection[Future[Outcome]], why: NotAsked) -> int:
+        """End the queued requests of ``futures`` unsent, each ``not_asked=why`` (early stopping:
+        their subject's verdict is known; a budget reached). One already in flight finishes, and
+        its reply is journaled. Returns how many were withdrawn."""
+        wanted = set(futures)
+        with self._cv:
+            dropped = [job for job in self._queue if job.future in wanted]
+            if dropped:
+                self._queue = deque(job for job in self._queue if job.future not in wanted)
+        for job in dropped:
+            self._resolve(job.future, Outcome(not_asked=why))
+        return len(dropped)
 
     def close(self) -> None:
         self.stop()

@@ -15,7 +15,9 @@ from typing import Any
 
 from .latency_gates import gate_failures
 from .latency import LatencyRow, latency_rows
+from ..samples import seeded_rank
 from .payload import SampleResult, last_per_sample
+from .sequential import replay
 from .stats import naive_interval, naive_mean_interval, wilson_interval
 
 __all__ = ["Row", "Summary", "aggregate"]
@@ -133,7 +135,8 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
     errors = [r for r in unique if r.error is not None or r.fatal]
     fatal = next((r.error or "fatal backend error" for r in errors if r.fatal), None)
     return Summary(
-        subjects=[_unparsed_gated(_gated(row, gate), subjects[(row.model, row.suite, row.name)], max_unparsed)
+        subjects=[_unparsed_gated(_stopped(_gated(row, gate), subjects[(row.model, row.suite, row.name)]),
+                                  subjects[(row.model, row.suite, row.name)], max_unparsed)
                   for row in _rows("subject", subjects, rank, _subject_version, _subject_threshold)],
         groups=[_gated(_grouped(row, groups[(row.model, row.suite, row.name)]), gate)
                 for row in _rows("group", groups, rank, _group_version, _group_threshold)],
@@ -270,6 +273,22 @@ def _gated(row: Row, gate: str) -> Row:
     passed = row.threshold is None or (value is not None and value >= row.threshold - _TOLERANCE)
     passed = passed and row.incomplete is None
     return replace(row, passed=passed)
+
+
+def _stopped(row: Row, samples: _Samples) -> Row:
+    """A subject stopped early (``--llm-early-stop``) takes its verdict from the sequential rule,
+    replayed over its answers in the seeded order it asked them (``sequential.replay``): the score
+    of the samples asked is not the full run's, but the rule's verdict is, at level alpha. A subject
+    that was asked in full keeps the score's verdict."""
+    alpha = next((r.early_stop for r in samples if r.early_stop is not None), None)
+    if alpha is None or row.threshold is None or row.incomplete is not None or row.asked == row.total:
+        return row
+    ordered = sorted(samples, key=lambda r: seeded_rank(r.suite, r.subject, r.id))
+    outcomes = (r.points() if r.not_asked is None and r.error is None else None for r in ordered)
+    stop = replay(outcomes, row.threshold, alpha, len(samples))
+    if stop.verdict is None:  # asked only in part, yet undecided: it cannot pass
+        return replace(row, passed=False)
+    return replace(row, passed=stop.verdict == "pass", stopped_early_at=stop.stopped_at)
 
 
 def _joined(values: Iterable[str]) -> str:

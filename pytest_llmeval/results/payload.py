@@ -74,6 +74,7 @@ class SampleResult:
     rejected: str | None = None  # the endpoint refused the prompt by policy: a miss, with why
     not_asked: str | None = None  # deliberately not sent (errors.NotAsked): a skip, not scored
     not_asked_complete: bool = False
+    early_stop: float | None = None  # --llm-early-stop's level alpha for this sample's subject (None: off)
     fatal: bool = False
     retries: int = 0
     cached: bool = False

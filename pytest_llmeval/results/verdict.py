@@ -39,6 +39,12 @@ def _threshold_line(row: Row, gate: str = "score") -> str:
         return (f"threshold not met: {where} 95% interval's lower bound {low} < {needed} "
                 f"(score {row.score:.3f}, n={row.n}{how}; --llm-gate=ci-low)")
     score, needed = _distinct(row.score, threshold)
+    if row.stopped_early_at is None and row.asked < row.total and row.kind == "subject":
+        return (f"threshold not met: {where} asked {row.asked} of {row.total} samples, and the early-stop "
+                f"rule has no verdict from them (score so far {score}, needs {needed})")
+    if row.stopped_early_at is not None:  # the rule's verdict on the whole subject, not the score's
+        return (f"threshold not met: {where} fails {needed} at level alpha, stopped early at n={row.stopped_early_at} "
+                f"of {row.total} (--llm-early-stop; score so far {score})")
     return f"threshold not met: {where} {score} < {needed} (n={row.n}{how})"
 
 
