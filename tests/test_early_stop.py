@@ -127,3 +127,64 @@ def test_a_borderline_subject_is_asked_in_full(pytester: pytest.Pytester, fake_o
     (row,) = read_results(pytester.path / "out")["subjects"]
     assert (row["asked"], row["total"], row["stopped_early_at"], row["passed"]) == (100, 100, None, True)
     assert len(server.requests) == 100
+
+
+def test_an_early_stopped_run_is_not_compared_with_a_baseline(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
+    subjects = {"high": (100, 19, 0.6)}
+    server = fake_openai_factory(replies(subjects))
+    write_suite(pytester, subjects)
+    result = pytester.runpytest(*server_args(server.base_url), "--llm-early-stop", "--llm-baseline=base.json")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*baseline base.json not compared: 1 subject(s) stopped early (--llm-early-stop, "
+                                 "first: test-model stop/high); run without it to compare*"])
+    assert not (pytester.path / "base.json").exists()
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--llm-early-stop=0.9"], "--llm-early-stop: expected a number > 0 and <= 0.5, got 0.9"),
+    (["--llm-early-stop=often"], "--llm-early-stop: expected a number > 0 and <= 0.5, got 'often'"),
+    (["--llm-early-stop", "--llm-shard=1/2"], "--llm-early-stop with --llm-shard: *"),
+    (["--llm-early-stop", "--llm-update-baseline"], "--llm-early-stop with --llm-update-baseline: *"),
+    (["--llm-early-stop", "--llm-gate=ci-low"], "--llm-early-stop with --llm-gate=ci-low: *"),
+    (["--llm-early-stop", "-n", "2", "--dist=each"], "*--llm-early-stop with --dist=each: a subject's samples must stay on one worker*"),
+])
+def test_what_early_stopping_cannot_serve_is_one_usage_line(pytester: pytest.Pytester, args: list[str], line: str) -> None:
+    subjects = {"high": (10, 19, 0.6)}
+    write_suite(pytester, subjects)
+    result = pytester.runpytest("--llm-model=m", "--llm-base-url=http://127.0.0.1:9/v1", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{line}"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_suite_key_out_of_range_fails_collection_in_one_line(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, {"high": (10, 19, 0.6)}, extra="early_stop: {alpha: 0}\n")
+    result = pytester.runpytest("--llm-model=m", "--llm-base-url=http://127.0.0.1:9/v1")
+    result.stdout.fnmatch_lines(["*stop.llmeval.yaml*early_stop.alpha*expected a number > 0 and <= 0.5, got 0*"])
+
+
+def test_the_controller_replays_the_rule_on_graded_scores_in_the_seeded_order() -> None:
+    """The verdict of a subject stopped early is the rule's over its samples in their seeded
+    order (scores in [0, 1], aggregate mean), whatever order they were reported in."""
+    from pytest_llmeval.results.aggregate import aggregate
+    from pytest_llmeval.results.payload import SampleResult
+    from pytest_llmeval.results.sequential import replay, stop_reason
+    from pytest_llmeval.samples import seeded_rank
+
+    ids = sorted((f"s{i}" for i in range(400)), key=lambda i: seeded_rank("stop", "x", i))
+    scores = {i: 0.8 + 0.2 * (k % 3 == 0) - 0.6 * (k % 7 == 0) for k, i in enumerate(ids)}  # mean about 0.78
+    gate = replay((scores[i] for i in ids), 0.5, 0.05, len(ids))
+    assert gate.verdict == "pass" and gate.stopped_at is not None and gate.stopped_at < 100
+    results = []
+    for rank, sample_id in enumerate(reversed(ids)):  # reported in another order
+        r = SampleResult(model="m", suite="stop", subject="x", id=sample_id, version="v", nodeid=sample_id,
+                         threshold=0.5, aggregate="mean", early_stop=0.05)
+        if ids.index(sample_id) < gate.stopped_at:
+            r.set_verdict(scores[sample_id] >= 0.5, scores[sample_id])
+        else:
+            r.set_not_asked(stop_reason(gate), complete=True)
+        results.append(r)
+    (row,) = aggregate(results).subjects
+    assert (row.passed, row.stopped_early_at, row.asked, row.total, row.n) == (True, gate.stopped_at, gate.stopped_at,
+                                                                              400, gate.stopped_at)
+    assert row.statistic == "mean"

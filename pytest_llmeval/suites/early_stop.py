@@ -119,19 +119,25 @@ def stop_for(item: Any, level: float | None) -> SubjectStop | None:
     population is the subject's items in this session (after ``-k``, ``--deselect``, ``--llm-limit``)."""
     if level is None:
         return None
-    stops = item.config.stash.setdefault(_STOPS, {})
-    key = (item.plan.name, item.subject_plan.subject, item.model)
+    stash: pytest.Stash = item.config.stash
+    stops = stash.setdefault(_STOPS, {})
+    key: _Key = (item.plan.name, item.subject_plan.subject, item.model)
     if key not in stops:
-        members = item.config.stash.get(_MEMBERS, None)
+        members = stash.get(_MEMBERS, None)
         if members is None:  # every subject's sample ids, in one pass over the session's items
-            members = item.config.stash[_MEMBERS] = {}
-            for i in item.session.items:
-                if getattr(i, "subject_plan", None) is not None:
-                    members.setdefault((i.plan.name, i.subject_plan.subject, i.model), []).append(str(i.sample.id))
+            members = stash[_MEMBERS] = _members(item.session.items)
         order = sorted(members.get(key, []), key=lambda s: seeded_rank(key[0], key[1], s))
-        threshold = item.subject_plan.threshold
+        threshold: float | None = item.subject_plan.threshold
         stops[key] = SubjectStop(threshold, level, order) if order and threshold is not None else None
     return stops[key]
+
+
+def _members(items: list[Any]) -> dict[_Key, list[str]]:
+    found: dict[_Key, list[str]] = {}
+    for i in items:
+        if getattr(i, "subject_plan", None) is not None:
+            found.setdefault((i.plan.name, i.subject_plan.subject, i.model), []).append(str(i.sample.id))
+    return found
 
 
 def when_done(futures: list[Future[Any]], then: Callable[[], None]) -> None:
