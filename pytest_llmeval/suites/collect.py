@@ -163,6 +163,14 @@ class SampleItem(pytest.Item):
         stop = self._stop()
         if stop is not None and not stop.counts(str(self.sample.id)):
             return  # its subject's verdict is known: never sent
+        try:
+            self._submit(stop)
+        except BaseException:
+            if stop is not None:  # this sample will have no score: the gate must not wait for it
+                stop.offer(str(self.sample.id), None)
+            raise
+
+    def _submit(self, stop: SubjectStop | None) -> None:
         runtime = self.config.stash[RUNTIME]
         spec = runtime.model(self.model)
         prompt, requests = attempt_requests(spec, self.plan, self.subject_plan, self.sample)
