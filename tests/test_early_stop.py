@@ -188,3 +188,23 @@ def test_the_controller_replays_the_rule_on_graded_scores_in_the_seeded_order() 
     assert (row.passed, row.stopped_early_at, row.asked, row.total, row.n) == (True, gate.stopped_at, gate.stopped_at,
                                                                               400, gate.stopped_at)
     assert row.statistic == "mean"
+
+
+def test_members_of_a_gated_group_are_asked_in_full(pytester: pytest.Pytester, fake_openai_factory: Any) -> None:
+    """A group's gate is decided from its members' data: a member of a gated group is never
+    stopped early; a group without a threshold reports what its members asked."""
+    subjects = {"high": (60, 19, 0.6), "low": (60, 6, 0.6), "solo": (60, 19, 0.6)}
+    server = fake_openai_factory(replies(subjects))
+    write_suite(pytester, subjects, extra="groups: {both: {subjects: [high, low], threshold: 0.5}, "
+                                          "loose: [low, solo]}\n")
+    result = pytester.runpytest(*server_args(server.base_url), "--llm-early-stop", "--llm-report-dir=out", "-q")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # "low" fails its threshold
+    document = read_results(pytester.path / "out")
+    rows = {row["subject"]: row for row in document["subjects"]}
+    assert {name: (row["asked"], row["stopped_early_at"]) for name, row in rows.items()} == {
+        "high": (60, None), "low": (60, None), "solo": (rows["solo"]["asked"], rows["solo"]["asked"])}
+    assert rows["solo"]["asked"] < 60
+    groups = {row["group"]: row for row in document["groups"]}
+    assert (groups["both"]["asked"], groups["both"]["total"], groups["both"]["passed"]) == (120, 120, True)
+    assert (groups["loose"]["asked"], groups["loose"]["total"]) == (60 + rows["solo"]["asked"], 120)
+    assert len(server.requests) >= 120 + rows["solo"]["asked"]
