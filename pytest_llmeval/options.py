@@ -52,6 +52,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-gate", "string", "what thresholds are checked against: score (default) or ci-low (the 95% interval's lower bound)", {}),
     ("--llm-flips", "string", "flipped samples shown in the terminal per direction (default {default}; all are in the reports)", {"type": int}),
     ("--llm-shard", "string", "run shard I of N (I/N, 1-based): a deterministic, balanced split of every subject's samples", {}),
+    ("--llm-early-stop", "string", "stop asking a subject once its threshold verdict is certain at level ALPHA (default {default}), by an anytime-valid sequential rule", {"nargs": "?", "const": "default", "metavar": "ALPHA"}),
     ("--llm-strict", "bool", "every wrong answer fails its item", {"action": "store_true", "default": None}),
     ("--llm-stream", "bool", "stream replies and report time to first token, inter-token latency and time per output token", {"action": "store_true", "default": None}),
     ("--llm-unsafe-exec", "bool", "where no sandbox runs, run model-written code (task: code) in a plain subprocess, as you, with your network and files", {"action": "store_true", "default": None}),
@@ -128,6 +129,7 @@ class RunOptions:
     judge: str | None = None  # --llm-judge: the judge model profile for llm.judge and pairwise judging
     judge_pairwise: bool = False
     shrink: int = 0  # --llm-shrink: test calls allowed per shrink (--llm-shrink-calls); 0: no shrinking
+    early_stop: float | None = None  # --llm-early-stop: the level alpha (None: every subject asked in full)
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -159,6 +161,7 @@ class RunOptions:
             "unsafe_exec": self.unsafe_exec,
             **self.settings(self.models).to_record(),
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
+            "early_stop": self.early_stop,
         }
 
 
@@ -242,6 +245,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         **regression,
         max_unparsed=_max_unparsed(config),
         shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
+        early_stop=_early_stop(config, regression),
     )
 
 
@@ -314,6 +318,30 @@ def _max_unparsed(config: pytest.Config) -> float | None:
     """The run's limit on every subject's share of replies with no readable answer (0 to 1)."""
     limit: float | None = _number(config, "max_unparsed")
     return limit
+
+
+def _early_stop(config: pytest.Config, regression: dict[str, Any]) -> float | None:
+    """``--llm-early-stop[=ALPHA]`` (ini ``llm_early_stop``: true, false or ALPHA): the level, or
+    None. Refused with what needs every sample of a subject: a shard (it holds part of each), a
+    baseline update (it would accept part of each), the ci-low gate (the rule decides the score's)."""
+    value = _value(config, "llm_early_stop")
+    if isinstance(value, str) and value.strip().lower() in ("", "false", "no", "off"):
+        return None
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    try:
+        alpha = float(default("early_stop") if text in ("default", "true", "yes", "on") else text)
+        alpha = RANGES["early_stop"].check(alpha)
+    except ValueError as exc:
+        problem = str(exc) if str(exc).startswith("expected") else f"expected {RANGES['early_stop'].text}, got {value!r}"
+        raise pytest.UsageError(f"--llm-early-stop: {problem}") from None
+    clash = ("--llm-shard" if _value(config, "llm_shard") else "--llm-update-baseline" if regression["update_baseline"]
+             else "--llm-gate=ci-low" if regression["gate"] == "ci_low" else None)
+    if clash is not None:
+        raise pytest.UsageError(f"--llm-early-stop with {clash}: early stopping decides a subject's score gate from "
+                                "part of its samples; that needs them all")
+    return float(alpha)
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -75,6 +75,7 @@ RANGES: dict[str, Range] = {
     "flips": Range(int, low=0, default=5),
     "shrink_calls": Range(int, low=1, default=100),
     "max_unparsed": Range(float, low=0, high=1),
+    "early_stop": Range(float, low=0, high=0.5, open_low=True, default=0.05),  # the level alpha
 }
 
 

@@ -314,8 +314,12 @@ def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:
     dist = config.getoption("dist", "no") if config.pluginmanager.hasplugin("xdist") else "no"
     own = dist == "load" and (bool(opts.models) or has_suite_files(
         list(config.args), config.invocation_params.dir, list(config.getini("norecursedirs"))))
+    grouped = own or dist in GROUPED_DISTS - {"load"}
+    if opts.early_stop is not None and dist not in ("no", "load") and not grouped:  # a subject's gate lives in one process
+        raise pytest.UsageError(f"--llm-early-stop with --dist={dist}: a subject's samples must stay on one worker; "
+                                "use --dist=load (the default with -n), loadscope or loadfile")
     return SharedRun(deadline=time.time() + opts.deadline_s if opts.deadline_s else None,
-                     grouped=own or dist in GROUPED_DISTS - {"load"}, own_scheduler=own)
+                     grouped=grouped, own_scheduler=own)
 
 
 def _cache_path(config: pytest.Config, opts: RunOptions) -> Callable[[], Path | None]:

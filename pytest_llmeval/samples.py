@@ -5,10 +5,11 @@ Loaders turn rows of any format into these, so nothing downstream knows about CS
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CHOICE_LABELS", "Sample"]
+__all__ = ["CHOICE_LABELS", "Sample", "seeded_rank"]
 
 CHOICE_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -47,3 +48,12 @@ class Sample:
     @property
     def labels(self) -> str:
         return CHOICE_LABELS[: len(self.choices)]
+
+
+def seeded_rank(suite: str, subject: str, sample_id: str) -> int:
+    """Where a sample comes in its subject's seeded random order: the crc32 of its identity.
+
+    ``--llm-limit`` keeps the smallest ranks and ``--llm-early-stop`` asks in rank order, so both
+    take a spread-out sample that is the same on every run and in every process, whatever order
+    the data file is in (crc32, unlike ``hash()``, is not salted per process)."""
+    return zlib.crc32(f"{suite}/{subject}/{sample_id}".encode())

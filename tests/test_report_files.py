@@ -17,7 +17,7 @@ from pytest_llmeval.results.payload import SampleResult
 
 ROW_FIELDS = ["model", "suite", "{kind}", "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed"]
 EXTRA_FIELDS = ["metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed",
-                "statistic"]
+                "statistic", "asked", "total", "incomplete", "stopped_early_at"]
 GROUP_FIELDS = {"subject": [], "group": ["aggregate", "score_weighted", "score_naive", "members"]}
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
@@ -34,6 +34,7 @@ SAMPLE_FIELDS = {
     "robustness", "question", "variant", "variants", "min_consistency",  # a rotation's or perturbation's question
     "logprobs", "unconditional", "picks", "metrics",  # mode: cloze
     "example", "shrunk",  # @llmeval.examples: the drawn arguments, and --llm-shrink's minimal failing example
+    "not_asked", "not_asked_complete", "early_stop",  # deliberately not sent (errors.NotAsked); early stopping
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

@@ -28,7 +28,7 @@ import inspect
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,7 +36,7 @@ from typing import Any
 from ..backends.base import (
     Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply, attempt_timeout, set_attempt_deadline,
 )
-from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected, reason
+from ..errors import BackendError, ConfigError, FatalBackendError, NotAsked, SampleRejected, reason
 from ..scrub import Scrubber
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
@@ -57,11 +57,13 @@ def max_reply_chars(request: GenerateRequest) -> int:
 
 @dataclass(slots=True)
 class Outcome:
-    """What became of one request: a reply, a refusal or an error, and what it took."""
+    """What became of one request: a reply, a refusal, an error, or deliberately not sent
+    (``not_asked``: early stopping withdrew it, a budget was reached), and what it took."""
 
     reply: Reply | None = None
     error: BackendError | None = None
     rejected: str | None = None
+    not_asked: NotAsked | None = None
     retries: int = 0
     cached: bool = False
     latency_s: float | None = None  # of the attempt that answered, from when it was sent
@@ -195,6 +197,19 @@ class Dispatcher:
             self._cv.notify_all()
         for job in dropped:
             self._resolve(job.future, Outcome(error=Cancelled(reason)))
+
+    def withdraw(self, futures: Collection[Future[Outcome]], why: NotAsked) -> int:
+        """End the queued requests of ``futures`` unsent, each ``not_asked=why`` (early stopping:
+        their subject's verdict is known; a budget reached). One already in flight finishes, and
+        its reply is journaled. Returns how many were withdrawn."""
+        wanted = set(futures)
+        with self._cv:
+            dropped = [job for job in self._queue if job.future in wanted]
+            if dropped:
+                self._queue = deque(job for job in self._queue if job.future not in wanted)
+        for job in dropped:
+            self._resolve(job.future, Outcome(not_asked=why))
+        return len(dropped)
 
     def close(self) -> None:
         self.stop()

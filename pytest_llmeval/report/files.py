@@ -24,6 +24,7 @@ CSV_COLUMNS = [
     "kind", "model", "suite", "name", "version", "n", "correct", "score", "ci_low", "ci_high",
     "threshold", "passed", "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed",
     "unparsed_passed", "statistic", "aggregate", "score_weighted", "score_naive", "members", "metrics",
+    "asked", "total", "incomplete", "stopped_early_at",
 ]
 _TOP_LEVEL = ("run", "subjects", "groups")
 

@@ -39,6 +39,7 @@ _ERRORS = _Column("errors", True)
 _UNPARSED = _Column("unparsed", True)
 _MAX_UNPARSED = _Column("max unparsed", True)
 _METRICS = _Column("other metrics")
+_ASKED = _Column("asked", True)
 _BASELINE = [_Column("change", True), _Column("p", True)]
 
 
@@ -59,18 +60,19 @@ class _Shown:
     unparsed: bool
     limit: bool
     metrics: bool = False  # mode: cloze computes several metrics; the score column shows one
+    asked: bool = False  # some samples were not sent (early stopping, a budget): asked / total
 
     @classmethod
     def of(cls, summary: Summary) -> _Shown:
         return cls(errors=bool(summary.errors), unparsed=any(r.unparsed is not None for r in summary.rows),
                    limit=any(r.max_unparsed is not None for r in summary.rows),
-                   metrics=any(r.metrics for r in summary.rows))
+                   metrics=any(r.metrics for r in summary.rows), asked=any(r.asked < r.total for r in summary.rows))
 
 
 def _table(summary: Summary, comparisons: Sequence[dict[str, Any]] | None = None) -> list[Line]:
     shown = _Shown.of(summary)
     shared = _SHARED + [_MAX_UNPARSED] * shown.limit
-    per_model = [_PER_MODEL[0], *[_ERRORS] * shown.errors, *_PER_MODEL[1:3], *[_UNPARSED] * shown.unparsed,
+    per_model = [*[_ASKED] * shown.asked, _PER_MODEL[0], *[_ERRORS] * shown.errors, *_PER_MODEL[1:3], *[_UNPARSED] * shown.unparsed,
                  _PER_MODEL[3], *[_METRICS] * shown.metrics]
     compared = {(c["suite"], c["kind"], c["name"], c["model"]): c for c in comparisons} if comparisons is not None else None
     if compared is not None:
@@ -129,13 +131,18 @@ def _change_cells(comparison: dict[str, Any] | None) -> list[str]:
 
 def _model_cells(row: Row | None, shown: _Shown) -> list[str]:
     if row is None:
-        return [MISSING] * (4 + shown.errors + shown.unparsed + shown.metrics)
+        return [MISSING] * (4 + shown.errors + shown.unparsed + shown.metrics + shown.asked)
     gated = row.threshold is not None or row.max_unparsed is not None
     verdict = MISSING if not gated else ("PASS" if row.passed and row.unparsed_passed else "FAIL")
+    if row.stopped_early_at is not None:
+        verdict += f", stopped early at n={row.stopped_early_at}"
+    elif row.incomplete is not None:
+        verdict = "FAIL, incomplete"
+    asked = [f"{row.asked}/{row.total}"] if shown.asked else []
     errors = [str(row.errors)] if shown.errors else []
     unparsed = [number(row.unparsed_share)] if shown.unparsed else []
     metrics = [_other_metrics(row)] if shown.metrics else []
-    return [str(row.n), *errors, number(row.score), interval(row.ci_low, row.ci_high), *unparsed, verdict, *metrics]
+    return [*asked, str(row.n), *errors, number(row.score), interval(row.ci_low, row.ci_high), *unparsed, verdict, *metrics]
 
 
 def _other_metrics(row: Row) -> str:

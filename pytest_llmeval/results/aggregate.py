@@ -15,7 +15,9 @@ from typing import Any
 
 from .latency_gates import gate_failures
 from .latency import LatencyRow, latency_rows
+from ..samples import seeded_rank
 from .payload import SampleResult, last_per_sample
+from .sequential import replay
 from .stats import naive_interval, naive_mean_interval, wilson_interval
 
 __all__ = ["Row", "Summary", "aggregate"]
@@ -66,6 +68,13 @@ class Row:
     # Every metric the samples computed besides the gated one (``mode: cloze``: acc, acc_norm, ...):
     # each one's mean over the scored samples (a naive group: over its members' means).
     metrics: dict[str, float] = field(default_factory=dict)
+    # Samples deliberately not sent (``errors.NotAsked``) are not in ``n``: ``asked`` of ``total``
+    # were. ``incomplete`` is the first reason of one whose subject is not complete without it (a
+    # budget reached): such a row never passes its threshold, and the run is not green.
+    asked: int = 0
+    total: int = 0
+    incomplete: str | None = None
+    stopped_early_at: int | None = None  # --llm-early-stop: the n at which the verdict was known
 
     @property
     def label(self) -> str:
@@ -80,6 +89,8 @@ class Row:
             "metric": self.metric, "mode": self.mode, "task": self.task, "errors": self.errors,
             "unparsed": self.unparsed, "unparsed_share": self.unparsed_share, "max_unparsed": self.max_unparsed,
             "unparsed_passed": self.unparsed_passed, "statistic": self.statistic,
+            "asked": self.asked, "total": self.total, "incomplete": self.incomplete,
+            "stopped_early_at": self.stopped_early_at,
         } | ({"metrics": dict(self.metrics)} if self.metrics else {}) | ({} if self.kind == "subject" else {
             "aggregate": self.aggregate, "score_weighted": self.score_weighted, "score_naive": self.score_naive,
             "members": list(self.members),
@@ -124,7 +135,8 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
     errors = [r for r in unique if r.error is not None or r.fatal]
     fatal = next((r.error or "fatal backend error" for r in errors if r.fatal), None)
     return Summary(
-        subjects=[_unparsed_gated(_gated(row, gate), subjects[(row.model, row.suite, row.name)], max_unparsed)
+        subjects=[_unparsed_gated(_stopped(_gated(row, gate), subjects[(row.model, row.suite, row.name)]),
+                                  subjects[(row.model, row.suite, row.name)], max_unparsed)
                   for row in _rows("subject", subjects, rank, _subject_version, _subject_threshold)],
         groups=[_gated(_grouped(row, groups[(row.model, row.suite, row.name)]), gate)
                 for row in _rows("group", groups, rank, _group_version, _group_threshold)],
@@ -175,6 +187,8 @@ def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float
         ci_low=_finite(low), ci_high=_finite(high), threshold=threshold, passed=True,
         unparsed=unparsed, unparsed_share=unparsed / n if unparsed is not None and n else None,
         statistic=statistic, metrics=_metric_means(samples),
+        asked=sum(r.not_asked is None for r in samples), total=len(samples),
+        incomplete=next((r.not_asked for r in samples if r.not_asked is not None and not r.not_asked_complete), None),
     )
 
 
@@ -253,10 +267,28 @@ def _naive_metrics(samples: _Samples) -> dict[str, float]:
 
 
 def _gated(row: Row, gate: str) -> Row:
-    """``passed`` against the threshold, for the score or (``ci_low``) the interval's lower bound."""
+    """``passed`` against the threshold, for the score or (``ci_low``) the interval's lower bound.
+    An incomplete row never passes: what was not asked could have changed its verdict."""
     value = row.ci_low if gate == "ci_low" else row.score
     passed = row.threshold is None or (value is not None and value >= row.threshold - _TOLERANCE)
+    passed = passed and row.incomplete is None
     return replace(row, passed=passed)
+
+
+def _stopped(row: Row, samples: _Samples) -> Row:
+    """A subject stopped early (``--llm-early-stop``) takes its verdict from the sequential rule,
+    replayed over its answers in the seeded order it asked them (``sequential.replay``): the score
+    of the samples asked is not the full run's, but the rule's verdict is, at level alpha. A subject
+    that was asked in full keeps the score's verdict."""
+    alpha = next((r.early_stop for r in samples if r.early_stop is not None), None)
+    if alpha is None or row.threshold is None or row.incomplete is not None or row.asked == row.total:
+        return row
+    ordered = sorted(samples, key=lambda r: seeded_rank(r.suite, r.subject, r.id))
+    outcomes = (r.points() if r.not_asked is None and r.error is None else None for r in ordered)
+    stop = replay(outcomes, row.threshold, alpha, len(samples))
+    if stop.verdict is None:  # asked only in part, yet undecided: it cannot pass
+        return replace(row, passed=False)
+    return replace(row, passed=stop.verdict == "pass", stopped_early_at=stop.stopped_at)
 
 
 def _joined(values: Iterable[str]) -> str:

@@ -122,9 +122,24 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     conclusion.examples = example_rows(samples)
     conclusion.notes.extend(example_notes(conclusion.examples))
     conclusion.failures.extend(consistency_failures(conclusion.perturb))
-    if settings.baseline is not None:
+    if settings.baseline is not None and not _stopped_early(conclusion, settings, settings.baseline):
         _against_baseline(conclusion, settings, settings.baseline)
     return conclusion
+
+
+def _stopped_early(conclusion: Conclusion, settings: Settings, path: Path) -> bool:
+    """A run that stopped subjects early (``--llm-early-stop``) holds part of their samples, chosen
+    by the rule: like a shard's, it is never written as a baseline, and it is not compared with one
+    (the paired test would see the samples asked, not the subject). One line says so; it fails the
+    run only when a baseline update was asked for."""
+    stopped = [r for r in conclusion.summary.subjects if r.stopped_early_at is not None]
+    if not stopped:
+        return False
+    line = (f"baseline {path} not {'written' if settings.update_baseline else 'compared'}: {len(stopped)} subject(s) "
+            f"stopped early (--llm-early-stop, first: {stopped[0].model} {stopped[0].label}); run without it to "
+            f"{'update' if settings.update_baseline else 'compare'}")
+    (conclusion.failures if settings.update_baseline else conclusion.notes).append(line)
+    return True
 
 
 def _incomplete(rows: list[CircularRow]) -> list[str]:

@@ -76,10 +76,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-__all__ = ["BET_CAP", "RULE", "SequentialGate", "Verdict"]
+__all__ = ["BET_CAP", "RULE", "SequentialGate", "Verdict", "replay", "stop_reason"]
 
 Verdict = Literal["pass", "fail"]
 
@@ -259,3 +259,22 @@ def _field_number(data: Mapping[str, Any], key: str, low: float, high: float) ->
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ValueError(f"{key}: expected a number from {low} to {high}, got {value!r}")
     return value
+
+
+def replay(outcomes: Iterable[float | None], threshold: float, alpha: float, total: int) -> SequentialGate:
+    """The gate after the outcomes of a subject's samples in their seeded order, up to the first
+    one without an outcome (None: not asked, or an error) or the verdict, whichever comes first.
+
+    What the run's stopping did, done again from its results alone: the same in every process, on
+    the controller and after ``pytest-llmeval merge``, so no gate state has to be carried."""
+    gate = SequentialGate(threshold, alpha, total)
+    for outcome in outcomes:
+        if outcome is None or gate.verdict is not None:
+            break
+        gate.update(outcome)
+    return gate
+
+
+def stop_reason(gate: SequentialGate) -> str:
+    """The skip reason of the samples not asked once ``gate`` knew its verdict."""
+    return f"stopped early at n={gate.stopped_at} (verdict {gate.verdict} at alpha {gate.alpha:g})"

@@ -22,10 +22,11 @@ from ..engine.dispatch import Outcome
 from ..item_outcome import RESULT, raise_for_result
 from ..results.payload import SampleResult
 from ..runtime import RUNTIME, Runtime
-from ..samples import Sample
+from ..samples import Sample, seeded_rank
 from ..scoring.tasks import REGISTRY
 from ..yamlfile import load_validated
 from .checks import node_name
+from .early_stop import SubjectStop, stop_for, stop_level, when_done
 from .evaluate import (apply_outcome, attempt_requests, check_repeats, combine_attempts, judge_after, judge_request,
                        new_result, pairwise_after, unconditional_request)
 from .plan import SubjectPlan, SuitePlan, build_plan
@@ -134,8 +135,12 @@ class SubjectNode(pytest.Collector):
         self.extra_keyword_matches.update(subject_plan.groups)
 
     def collect(self) -> Iterator[pytest.Item]:
-        models = [m.name for m in self.config.stash[RUNTIME].models]
-        for sample in self.subject_plan.samples:
+        runtime = self.config.stash[RUNTIME]
+        models = [m.name for m in runtime.models]
+        samples = self.subject_plan.samples
+        if stop_level(self.plan, self.subject_plan, runtime.options.early_stop) is not None:  # asked in the seeded order
+            samples = sorted(samples, key=lambda s: seeded_rank(self.plan.name, self.subject_plan.subject, str(s.id)))
+        for sample in samples:
             for model in models:
                 yield SampleItem.from_parent(
                     self, name=f"{node_name(sample.id)}[{model}]", plan=self.plan,
@@ -155,6 +160,17 @@ class SampleItem(pytest.Item):
         A task that runs the reply's code is scored on the execution pool as each reply arrives."""
         if _QUEUED in self.stash:
             return
+        stop = self._stop()
+        if stop is not None and not stop.counts(str(self.sample.id)):
+            return  # its subject's verdict is known: never sent
+        try:
+            self._submit(stop)
+        except BaseException:
+            if stop is not None:  # this sample will have no score: the gate must not wait for it
+                stop.offer(str(self.sample.id), None)
+            raise
+
+    def _submit(self, stop: SubjectStop | None) -> None:
         runtime = self.config.stash[RUNTIME]
         spec = runtime.model(self.model)
         prompt, requests = attempt_requests(spec, self.plan, self.subject_plan, self.sample)
@@ -166,10 +182,43 @@ class SampleItem(pytest.Item):
         self._queue_judges(futures, requests)
         if not REGISTRY[self.plan.config.task].executes:
             self.stash[_QUEUED] = (prompt, futures)
-            return
-        executions = runtime.executions()
-        self.stash[_QUEUED] = [executions.then(future, partial(self._scored, self._answered(prompt)))
-                               for future in futures]
+        else:
+            executions = runtime.executions()
+            self.stash[_QUEUED] = [executions.then(future, partial(self._scored, self._answered(prompt)))
+                                   for future in futures]
+        if stop is not None:
+            self._feed(stop, dispatcher, futures)
+
+    def _stop(self) -> SubjectStop | None:
+        """This subject's early-stopping gate in this process (None: asked in full)."""
+        return stop_for(self, self._stop_level())
+
+    def _stop_level(self) -> float | None:
+        """The subject's early-stopping level; None under an xdist mode that splits subjects (a
+        suite's ``early_stop:`` then asks in full; the option refuses such a run)."""
+        runtime = self.config.stash[RUNTIME]
+        if runtime.shared.xdist and not runtime.shared.grouped:
+            return None
+        return stop_level(self.plan, self.subject_plan, runtime.options.early_stop)
+
+    def _feed(self, stop: SubjectStop, dispatcher: Any, futures: list[Future[Outcome]]) -> None:
+        """Hand the sample's score to its subject's gate as soon as everything it needs is in."""
+        sample_id = str(self.sample.id)
+        stop.queued(sample_id, dispatcher, futures)
+        queued = self.stash[_QUEUED]
+        needs: list[Future[Any]] = list(queued[1]) if isinstance(queued, tuple) else list(queued)
+        needs += [self.stash[_UNCONDITIONAL]] if _UNCONDITIONAL in self.stash else []
+        needs += self.stash[_JUDGED][1] if _JUDGED in self.stash else []
+
+        def offer() -> None:
+            try:
+                result = combine_attempts(self._attempts(), self.plan.config.pass_at_k)
+                score = None if result.error is not None or result.not_asked is not None else result.points()
+            except Exception:  # noqa: BLE001 - the item reports it; the gate must not wait for it
+                score = None
+            stop.offer(sample_id, score)
+
+        when_done(needs, offer)
 
     def _answered(self, prompt: str) -> SampleResult:
         result = self.skeleton()
@@ -230,15 +279,25 @@ class SampleItem(pytest.Item):
 
     def skeleton(self) -> SampleResult:
         """This sample's result before it is answered: everything but the answer."""
-        spec = self.config.stash[RUNTIME].model(self.model)
-        return new_result(spec, self.plan, self.subject_plan, self.sample, self.nodeid)
+        runtime = self.config.stash[RUNTIME]
+        result = new_result(runtime.model(self.model), self.plan, self.subject_plan, self.sample, self.nodeid)
+        result.early_stop = self._stop_level()
+        return result
 
     def runtest(self) -> None:
         runtime = self.config.stash[RUNTIME]
         queue_upcoming(self)
-        self.queue_request()
-        result = self.stash[RESULT] = combine_attempts(self._attempts(), self.plan.config.pass_at_k)
-        if _PAIRED in self.stash and result.error is None:
+        stop, sample_id = self._stop(), str(self.sample.id)
+        if stop is None or stop.counts(sample_id):
+            self.queue_request()
+            result = combine_attempts(self._attempts(), self.plan.config.pass_at_k)
+            if stop is not None:
+                stop.settle(sample_id)
+        if stop is not None and not stop.counts(sample_id):  # after the verdict: a reply is journaled, not counted
+            result = self.skeleton()
+            result.set_not_asked(stop.reason(), complete=True)
+        self.stash[RESULT] = result
+        if _PAIRED in self.stash and result.error is None and result.not_asked is None:
             result.pairwise = self.stash[_PAIRED].result()
         raise_for_result(result, self.session, runtime.options.strict)
 

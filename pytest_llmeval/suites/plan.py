@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from ..data import DataSpec, load
 from ..errors import ConfigError
 from ..identity import SUITE_SUFFIX
 from ..prompts import PromptSpec, validate_template
-from ..samples import Sample
+from ..samples import Sample, seeded_rank
 from ..scoring import judge_task, validate_options
 from .checks import Problems, check_samples, node_name
 from .schema import SuiteConfig
@@ -53,7 +52,8 @@ def choose_limited(samples: list[Sample], limit: int | None, salt: str) -> list[
     """
     if limit is None or len(samples) <= limit:
         return samples
-    keyed = sorted(range(len(samples)), key=lambda i: zlib.crc32(f"{salt}/{samples[i].id}".encode()))
+    suite, _, subject = salt.partition("/")
+    keyed = sorted(range(len(samples)), key=lambda i: seeded_rank(suite, subject, str(samples[i].id)))
     keep = sorted(keyed[:limit])
     return [samples[i] for i in keep]
 

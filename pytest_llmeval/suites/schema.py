@@ -81,6 +81,14 @@ class TypoConfig(_Strict):
     rate: float = Field(default=0.05, gt=0, le=1)  # the chance that each letter swaps with the next
 
 
+class EarlyStopConfig(_Strict):
+    """``early_stop:``: stop asking a gated subject once its verdict is certain at level ``alpha``
+    (``results/sequential.py``); ``true`` is ``{alpha: 0.05}``. With ``--llm-early-stop`` too, the
+    smaller alpha applies; ``false`` (``alpha`` None) keeps the suite's subjects asked in full."""
+
+    alpha: Annotated[float | None, ranged("early_stop")] = 0.05
+
+
 class PerturbConfig(_Strict):
     """``perturb:``: each named transform makes one variant of every question (``prompt_variant``
     one per template), asked beside the original; ``suites/variants.py`` says what each does.
@@ -144,6 +152,24 @@ class SuiteConfig(_Strict):
     pass_at_k: list[int] = Field(default_factory=lambda: [1])
     circular: CircularConfig | None = None  # ``true`` is ``{rotations: all}``; see suites/variants.py
     perturb: PerturbConfig | None = None
+    early_stop: EarlyStopConfig | None = None  # None: as --llm-early-stop says
+
+    @field_validator("early_stop", mode="before")
+    @classmethod
+    def _early_stop_flag(cls, value: Any) -> Any:
+        """``early_stop: true`` is the default level; ``false`` turns it off for this suite."""
+        if isinstance(value, bool):
+            return {} if value else {"alpha": None}
+        return value
+
+    def early_stop_alpha(self, run_alpha: float | None) -> float | None:
+        """The level this suite's gated subjects stop early at (None: asked in full): the smaller
+        of the suite's and the run's ``--llm-early-stop``; the suite's ``false`` wins. Suites of
+        question variants (``circular``, ``perturb``) are asked in full."""
+        if self.early_stop is not None and self.early_stop.alpha is None:
+            return None
+        levels = [a for a in (self.early_stop.alpha if self.early_stop else None, run_alpha) if a is not None]
+        return min(levels) if levels and self.circular is None and self.perturb is None else None
 
     @field_validator("circular", mode="before")
     @classmethod
@@ -193,6 +219,9 @@ class SuiteConfig(_Strict):
             raise ValueError(f"circular: rotates options and works only with task: multiple_choice, not {self.task!r}")
         if self.perturb is not None:
             self._check_perturb(self.perturb)
+        if self.early_stop is not None and self.early_stop.alpha is not None and (self.circular or self.perturb):
+            raise ValueError("early_stop: works on plain subjects, not with circular: or perturb: (a question's "
+                             "variants are scored together)")
         for subject, value in self.thresholds.items():
             if not 0 <= value <= 1:
                 raise ValueError(f"thresholds.{subject}: expected a score between 0 and 1, got {value}")
