@@ -72,7 +72,7 @@ def test_a_server_that_cannot_be_used_stops_the_run_before_any_item_with_one_lin
                                                "-p", "no:cacheprovider")
         asked = len(server.log)
     output = result.stdout.str() + result.stderr.str()
-    assert result.ret != 0
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert asked == 0
     lines = [line for line in output.splitlines() if "--llm-coordination" in line]
     assert len(lines) == 1 and expected in lines[0], output
