@@ -105,10 +105,13 @@ class RedisState:
     """Records as Redis strings, each changed in one optimistic transaction (module docstring)."""
 
     def __init__(self, url: str, run_key: str, *, ttl_s: int = RECORD_TTL_S) -> None:
-        import redis
-        from redis.backoff import ExponentialBackoff
-        from redis.retry import Retry
-
+        try:
+            import redis
+            from redis.backoff import ExponentialBackoff
+            from redis.retry import Retry
+        except ImportError:
+            raise ConfigError("needs redis-py, the Redis client: pip install 'pytest-llmeval[redis]'",
+                              key=OPTION) from None
         self.where, self.run_key, self.ttl_s = shown_url(url), run_key, ttl_s
         self._secrets = url_secrets(url)
         try:
@@ -126,6 +129,11 @@ class RedisState:
         except Exception as exc:  # noqa: BLE001 - any failure to reach it is the one line
             raise ConfigError(f"cannot reach the coordination server {self.where} "
                               f"({_scrubbed(exc, self._secrets)})", key=OPTION) from None
+
+    def server_version(self) -> str:
+        """The server's version (``pytest-llmeval doctor``)."""
+        version: str = self._call(lambda: self._client.info("server")).get("redis_version", "?")
+        return version
 
     def key(self, name: str) -> str:
         """Where record ``name`` lives: per endpoint for quota records, else under the run key."""
