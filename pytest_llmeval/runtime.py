@@ -266,8 +266,10 @@ class Runtime:
         if spec.rate or spec.tokens_per_minute:
             from .backends.base import endpoint_of
 
+            split = self.limits_split()
             limiter = SharedRateLimit(self.shared.state(), rate_record(endpoint_of(spec.settings)),
-                                      spec.rate, spec.tokens_per_minute)
+                                      spec.rate / split if spec.rate else None,
+                                      max(1, spec.tokens_per_minute // split) if spec.tokens_per_minute else None)
         return Dispatcher(
             spec.name, spec.settings, lambda: self.backend(spec.name), lambda: self.backend_class(spec.name),
             store=self.store(), limiter=limiter,
@@ -276,6 +278,26 @@ class Runtime:
             on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),
             blocked=(lambda: self.shared.crashed(spec.name)) if self.shared.xdist else (lambda: None),
         )
+
+    def limits_split(self) -> int:
+        """Into how many parts each rate and tokens-per-minute limit is split: N for shard I/N
+        without a coordination server (a job cannot see the others' requests, so it keeps its
+        share of the quota), else 1 (one host, or all shards share one schedule on the server)."""
+        shard = self.options.shard
+        return shard[1] if shard is not None and self.shared.coordination is None else 1
+
+    def limits_split_note(self) -> str | None:
+        """The summary's line saying a shard kept its share of the limits (``limits_split``)."""
+        split, shard = self.limits_split(), self.options.shard
+        limited = [m for m in self.models if m.rate or m.tokens_per_minute] if split > 1 else []
+        if shard is None or not limited:
+            return None
+        shares = ", ".join(f"{m.name}: " + " and ".join(
+            ([f"{m.rate / split:g} of {m.rate:g} requests/s"] if m.rate else [])
+            + ([f"{max(1, m.tokens_per_minute // split)} of {m.tokens_per_minute} tokens/min"]
+               if m.tokens_per_minute else [])) for m in limited)
+        return (f"--llm-shard {shard[0]}/{shard[1]} without --llm-coordination: this shard kept 1/{split} of each "
+                f"rate limit ({shares})")
 
     def mark_fatal(self, name: str, message: str) -> None:
         self._fatal.setdefault(name, message)

@@ -149,3 +149,23 @@ def test_shown_urls_hide_the_password_and_query():
     assert shown_url("redis://user:s3cret-pass@h:6379/0?password=x") == "redis://user:***@h:6379/0"
     assert shown_url("redis://h:6379/0") == "redis://h:6379/0"
 
+
+
+def test_a_shard_without_a_server_keeps_its_share_of_the_rate_and_says_so(pytester, redis_server):
+    _suite(pytester.path, "a", 40)  # shard 1/2: 20 samples
+    rates, outputs = [], []
+    for coordination in ([], [f"--llm-coordination={redis_server.url}"]):
+        with FaultServer() as server:
+            result = pytester.runpytest_subprocess(
+                "--llm-model=m", f"--llm-base-url={server.base_url}", "--llm-cache=off", "--llm-rate=10",
+                "--llm-shard=1/2", "-p", "no:cacheprovider", *coordination)
+            arrivals = sorted(e.arrived for e in server.log)
+        result.assert_outcomes(passed=20)
+        rates.append((len(arrivals) - 1) / (arrivals[-1] - arrivals[0]))
+        outputs.append(result.stdout.str())
+    alone, shared = rates
+    assert 4.5 <= alone <= 5.25  # half of 10/s: the other shard may be sending its half
+    assert 9.0 <= shared <= 10.5  # the server's schedule counts every shard: the whole rate
+    assert "--llm-shard 1/2 without --llm-coordination: this shard kept 1/2 of each rate limit " \
+           "(m: 5 of 10 requests/s)" in outputs[0]
+    assert "without --llm-coordination" not in outputs[1]
