@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from pytest_llmeval.engine.redis_state import RECORD_TTL_S, RedisState, default_run_key, shown_url
-from pytest_llmeval.errors import ConfigError, TransientBackendError
+from pytest_llmeval.errors import ConfigError, FatalBackendError
 from tests.e2e import write_jsonl
 from tests.servers.fault_server import FaultServer
 from tests.servers.redis_server import free_port, running_redis
@@ -126,12 +127,12 @@ def test_the_ci_run_id_is_the_default_run_key(monkeypatch):
     assert default_run_key() == "github_run_id-42-2"
 
 
-def test_losing_the_server_mid_run_is_a_transient_error_naming_it_without_the_password():
+def test_losing_the_server_is_a_fatal_error_naming_it_without_the_password():
     with running_redis() as server:
         state = RedisState(server.url, "k")
         state.check()
         state.update("budget:x", lambda raw, now: (b"1", None))
-    with pytest.raises(TransientBackendError) as caught:  # the engine retries it; then the sample errs
+    with pytest.raises(FatalBackendError) as caught:  # the model's requests stop at once
         state.update("budget:x", lambda raw, now: (b"2", None))
     assert shown_url(server.url) in str(caught.value)
     assert server.password not in str(caught.value)
@@ -169,3 +170,30 @@ def test_a_shard_without_a_server_keeps_its_share_of_the_rate_and_says_so(pytest
     assert "--llm-shard 1/2 without --llm-coordination: this shard kept 1/2 of each rate limit " \
            "(m: 5 of 10 requests/s)" in outputs[0]
     assert "without --llm-coordination" not in outputs[1]
+
+
+def test_a_server_lost_mid_run_stops_the_run_with_one_line_and_the_rerun_asks_only_the_rest(pytester):
+    _suite(pytester.path, "a", 20)
+    journal = pytester.path / "journal.sqlite3"
+    args = ["--llm-model=m", "--llm-rate=5", f"--llm-cache={journal}", "-p", "no:cacheprovider"]
+    port = free_port()  # the same endpoint for the rerun: the journal's replies are that endpoint's
+    with FaultServer(port=port) as server:
+        with running_redis() as redis_server:
+            run = subprocess.Popen([sys.executable, "-m", "pytest", *args, f"--llm-base-url={server.base_url}",
+                                    f"--llm-coordination={redis_server.url}"], cwd=pytester.path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            deadline = time.monotonic() + 120
+            while len(server.log) < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        output = run.communicate(timeout=300)[0]  # the server stopped with the block above
+        answered = len(server.log)
+    assert run.returncode == pytest.ExitCode.INTERRUPTED, output  # as a refused key stops a run
+    assert f"the coordination server {shown_url(redis_server.url)} was lost mid-run" in output
+    assert redis_server.password not in output and "Traceback" not in output
+    assert 4 <= answered < 20
+    with FaultServer(port=port) as server, running_redis() as redis_server:
+        rerun = pytester.runpytest_subprocess(*args, f"--llm-base-url={server.base_url}",
+                                              f"--llm-coordination={redis_server.url}")
+        asked = len(server.log)
+    rerun.assert_outcomes(passed=20)
+    assert asked == 20 - answered  # what the first run received was journaled, never asked again

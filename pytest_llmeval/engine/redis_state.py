@@ -28,7 +28,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ..errors import ConfigError, TransientBackendError, reason
+from ..errors import ConfigError, FatalBackendError, reason
 from ..scrub import MASK
 from .shared_state import Change
 
@@ -117,7 +117,7 @@ class RedisState:
         try:
             self._client: redis.Redis = redis.Redis.from_url(
                 expanded(checked_url(url)), socket_connect_timeout=5, socket_timeout=10,
-                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+                retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), 5),  # about 5 s of reconnects
                 retry_on_error=[redis.ConnectionError, redis.TimeoutError])
         except ValueError as exc:  # a URL redis-py cannot read (port, db): its words, not the URL
             raise ConfigError(f"{self.where}: {_scrubbed(exc, self._secrets)}", key=OPTION) from None
@@ -163,16 +163,19 @@ class RedisState:
         self._client.close()
 
     def _call(self, step: Any) -> Any:
-        """Run ``step``; losing the server mid-run is a transient error of the request that
-        needed it (retried with backoff, then that sample is an error: nothing answered is lost,
-        and a rerun resumes from the journal)."""
+        """Run ``step``. redis-py reconnects on its own for a few seconds (a server restart); a
+        server still lost after that stops the model's requests at once (FatalBackendError: one
+        line, the run fails) rather than each queued sample waiting out its own retries, or the
+        run going on with limits nobody else sees. Every reply received is in the journal, so the
+        rerun asks only for the rest."""
         import redis
 
         try:
             return step()
         except redis.RedisError as exc:
-            raise TransientBackendError(f"the coordination server {self.where} failed "
-                                        f"({_scrubbed(exc, self._secrets)})") from None
+            raise FatalBackendError(f"the coordination server {self.where} was lost mid-run "
+                                    f"({_scrubbed(exc, self._secrets)}); the replies received are in the "
+                                    "journal and a rerun asks only for the rest") from None
 
 
 def _scrubbed(exc: BaseException, secrets: list[str]) -> str:
