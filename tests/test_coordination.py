@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmeval.engine.redis_state import RECORD_TTL_S, RedisState, default_run_key, shown_url
+from pytest_llmeval.engine.redis_state import (
+    RECORD_TTL_S,
+    RedisState,
+    default_run_key,
+    shown_url,
+)
 from pytest_llmeval.errors import ConfigError, FatalBackendError
 from tests.e2e import write_jsonl
 from tests.servers.fault_server import FaultServer

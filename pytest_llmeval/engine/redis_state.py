@@ -144,10 +144,10 @@ class RedisState:
     def update(self, name: str, change: Change[T]) -> T:
         key = self.key(name)
 
-        def attempt(pipe: redis.client.Pipeline) -> T:
+        def attempt(pipe: redis.client.Pipeline) -> Any:  # redis-py's stubs say None; it returns ours
             raw = pipe.get(key)
             seconds, micros = pipe.time()
-            new, result = change(raw, seconds + micros / 1e6)
+            new, result = change(_bytes(raw), seconds + micros / 1e6)
             pipe.multi()
             pipe.set(key, new, ex=self.ttl_s)
             return result
@@ -156,8 +156,7 @@ class RedisState:
         return result
 
     def read(self, name: str) -> bytes | None:
-        raw: bytes | None = self._call(lambda: self._client.get(self.key(name)))
-        return raw
+        return _bytes(self._call(lambda: self._client.get(self.key(name))))
 
     def close(self) -> None:
         self._client.close()
@@ -176,6 +175,11 @@ class RedisState:
             raise FatalBackendError(f"the coordination server {self.where} was lost mid-run "
                                     f"({_scrubbed(exc, self._secrets)}); the replies received are in the "
                                     "journal and a rerun asks only for the rest") from None
+
+
+def _bytes(raw: bytes | str | None) -> bytes | None:
+    """A record as bytes, also when the URL asked redis-py to decode replies (``decode_responses``)."""
+    return raw.encode() if isinstance(raw, str) else raw
 
 
 def _scrubbed(exc: BaseException, secrets: list[str]) -> str:
