@@ -86,16 +86,22 @@ def test_a_server_that_cannot_be_used_stops_the_run_before_any_item_with_one_lin
     assert wrong not in output and "Traceback" not in output
 
 
-def test_a_password_from_a_variable_is_read_and_never_shown(pytester, redis_server, monkeypatch):
+def test_a_password_from_a_variable_is_read_and_never_shown_or_written(pytester, redis_server, monkeypatch):
     _suite(pytester.path, "a", 4)
     monkeypatch.setenv("LLMEVAL_TEST_REDIS_PASSWORD", redis_server.password)
     url = f"redis://:${{LLMEVAL_TEST_REDIS_PASSWORD}}@127.0.0.1:{redis_server.port}/0"
-    with FaultServer() as server:
+    echoed = {"a-q0": f"ok {redis_server.password}"}  # a server that echoes it: the run's scrubber masks it
+    with FaultServer(replies=echoed) as server:
         result = pytester.runpytest_subprocess("--llm-model=m", f"--llm-base-url={server.base_url}",
-                                               "--llm-cache=off", "--llm-rate=50", f"--llm-coordination={url}",
+                                               f"--llm-cache={pytester.path / 'journal.sqlite3'}", "--llm-rate=50",
+                                               f"--llm-coordination={url}", "--llm-report-dir=out",
                                                "-p", "no:cacheprovider", "-n", "2")
-    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*3 passed, 1 missed*"])  # "ok <password>" is not "ok"
     assert redis_server.password not in result.stdout.str() + result.stderr.str()
+    written = [p for p in pytester.path.rglob("*") if p.is_file() and p.parent.name != "data"]
+    assert (pytester.path / "journal.sqlite3") in written and len(written) > 5
+    assert not [p for p in written if redis_server.password.encode() in p.read_bytes()]
+    assert "ok ***" in (pytester.path / "out" / "samples.jsonl").read_text()
 
 
 def test_the_clock_is_the_servers_and_records_expire(redis_server):
