@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import ConfigError, FatalBackendError, reason
-from ..scrub import MASK
+from ..scrub import ENV_REFERENCE, MASK
 from .shared_state import Change
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ RECORD_TTL_S = 24 * 3600
 SCHEMES = ("redis", "rediss", "unix")
 OPTION = "--llm-coordination"
 _ENDPOINT_RECORDS = ("rate:", "concurrency:")  # one API quota: shared by every run on the server
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # CI run ids, so the shards (jobs) of one CI run share its records without a key of their own;
 # a re-run attempt is a new run (a budget starts again).
 _CI_RUN_IDS = (("GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"), ("CI_PIPELINE_ID", None), ("BUILDKITE_BUILD_ID", None))
@@ -56,7 +55,7 @@ def expanded(url: str) -> str:
             raise ConfigError(f"{shown_url(url)}: the environment variable {match.group(1)} is not set", key=OPTION)
         return found
 
-    return _VARIABLE.sub(value, url)
+    return ENV_REFERENCE.sub(value, url)
 
 
 def shown_url(url: str) -> str:
