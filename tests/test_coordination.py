@@ -19,6 +19,7 @@ from pytest_llmeval.engine.redis_state import (
     RedisState,
     default_run_key,
     shown_url,
+    url_secrets,
 )
 from pytest_llmeval.errors import ConfigError, FatalBackendError
 from tests.e2e import write_jsonl
@@ -160,6 +161,8 @@ def test_shown_urls_hide_the_password_and_query():
     assert shown_url("redis://:s3cret-pass@h:6379/2") == "redis://:***@h:6379/2"
     assert shown_url("redis://user:s3cret-pass@h:6379/0?password=x") == "redis://user:***@h:6379/0"
     assert shown_url("redis://h:6379/0") == "redis://h:6379/0"
+    assert shown_url("unix:///run/redis.sock?db=1") == "unix:///run/redis.sock"
+    assert url_secrets("rediss://u:p%40ss-word@h:6380/1") == ["p@ss-word", "p%40ss-word"]
 
 
 

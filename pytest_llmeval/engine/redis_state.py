@@ -69,7 +69,9 @@ def shown_url(url: str) -> str:
         return "<the --llm-coordination URL>"
     user = parts.username or ""
     login = f"{user}:{MASK}@" if parts.password is not None else (f"{user}@" if user else "")
-    return urlunsplit((parts.scheme, f"{login}{host}{port}" if parts.netloc else "", parts.path, "", ""))
+    if not parts.netloc:  # unix:///path/to/redis.sock
+        return f"{parts.scheme}://{parts.path}"
+    return urlunsplit((parts.scheme, f"{login}{host}{port}", parts.path, "", ""))
 
 
 def url_secrets(url: str | None) -> list[str]:
@@ -80,7 +82,7 @@ def url_secrets(url: str | None) -> list[str]:
         password = urlsplit(expanded(url)).password
     except (ConfigError, ValueError):
         return []
-    return [unquote(password)] if password else []
+    return list(dict.fromkeys([unquote(password), password])) if password else []  # as read, and as written
 
 
 def checked_url(url: str) -> str:
