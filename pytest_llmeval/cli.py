@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--models-file", type=Path, help="model profiles file (as --llm-models-file)")
     doctor.add_argument("--timeout", type=float,
                         help="seconds the bundled model may take to load and answer (default 300)")
+    doctor.add_argument("--coordination", metavar="URL",
+                        help="the coordination server a run would use (as --llm-coordination; default: the ini's)")
     calibrate = commands.add_parser(
         "calibrate", help="run a judge over labelled replies: agreement, Cohen's kappa, confusion matrix",
         description="The judge grades every reply of a labelled JSON Lines file (prompt, reply, reference, and "

@@ -245,7 +245,8 @@ class Controller:
         self._journal_failed(self.runtime.journal_failure())
         conclusion = self.conclusion = conclude(self.results.values(), self.settings())
         conclusion.failures.extend(self.problems + _stopped_early(session, len(self.results)))
-        conclusion.notes[:0] = self.notes
+        split = self.runtime.limits_split_note()
+        conclusion.notes[:0] = self.notes + ([split] if split else [])
         conclusion.failures.extend(self._never_ran())
         if conclusion.write_baseline or conclusion.obtained is not None:
             assert self.options.baseline is not None  # conclude writes only where a baseline was named

@@ -63,10 +63,12 @@ class Place:
     models: tuple[str, ...] = ()
     models_file: Path | None = None
     timeout_s: float | None = None
+    coordination: str | None = None  # --coordination, else the ini's llm_coordination
 
     @classmethod
     def find(cls, cwd: Path, paths: tuple[str, ...] = (), models: tuple[str, ...] = (),
-             models_file: Path | None = None, timeout_s: float | None = None) -> Place:
+             models_file: Path | None = None, timeout_s: float | None = None,
+             coordination: str | None = None) -> Place:
         """The rootdir is the first ancestor of ``cwd`` with an ini file that configures pytest."""
         rootdir, inifile, ini = cwd, None, dict[str, str]()
         for folder in (cwd, *cwd.parents):
@@ -74,7 +76,8 @@ class Place:
             if found:
                 rootdir, (inifile, ini) = folder, found[0]
                 break
-        return cls(cwd, rootdir, inifile, ini, paths, models, models_file, timeout_s)
+        return cls(cwd, rootdir, inifile, ini, paths, models, models_file, timeout_s,
+                   coordination or ini.get("llm_coordination", "").strip() or None)
 
 
 def _ini_values(path: Path, section: str | None) -> dict[str, str] | None:
@@ -98,7 +101,8 @@ def _ini_values(path: Path, section: str | None) -> dict[str, str] | None:
 def checks(place: Place) -> Iterator[Check]:
     """Every check, in the order a first run meets them."""
     steps: list[Callable[[Place], Iterator[Check]]] = [
-        _versions, _backends, _cpu, _llamacpp, _models, _shared_data, _journal, _user_cache, _chromium, _sandbox]
+        _versions, _backends, _cpu, _llamacpp, _models, _shared_data, _journal, _coordination, _user_cache, _chromium,
+        _sandbox]
     for step in steps:
         yield from step(place)
 
@@ -109,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
 
     writer = TerminalWriter(sys.stdout)
     place = Place.find(Path.cwd(), paths=tuple(args.paths), models=tuple(args.model), models_file=args.models_file,
-                       timeout_s=args.timeout)
+                       timeout_s=args.timeout, coordination=args.coordination)
     counts = {OK: 0, WARN: 0, FAIL: 0}
     for check in checks(place):
         counts[check.status] += 1
@@ -338,6 +342,28 @@ def _journal_state(path: Path, cwd: Path) -> Check:
     if folder.is_dir() and os.access(folder, os.W_OK):
         return Check(OK, "journal", f"{shown}: not written yet, {_shown(folder, cwd)} is writable")
     return Check(FAIL, "journal", f"{shown} cannot be created ({_shown(folder, cwd)} is not a writable folder)", fix)
+
+
+def _coordination(place: Place) -> Iterator[Check]:
+    """The coordination server (``--llm-coordination``), reached as a run would: only when named."""
+    if place.coordination is None:
+        return
+    from .engine.redis_state import RedisState, shown_url
+    from .errors import BackendError, ConfigError
+
+    fix = "check the URL, its password (or the ${VAR} holding it) and that the server is up"
+    try:
+        state = RedisState(place.coordination, "doctor")
+    except ConfigError as exc:
+        yield Check(FAIL, "coordination", exc.detail, fix)
+        return
+    try:
+        state.check()
+        yield Check(OK, "coordination", f"{shown_url(place.coordination)}: Redis {state.server_version()}")
+    except (ConfigError, BackendError) as exc:
+        yield Check(FAIL, "coordination", getattr(exc, "detail", str(exc)), fix)
+    finally:
+        state.close()
 
 
 def _user_cache(place: Place) -> Iterator[Check]:

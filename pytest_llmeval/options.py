@@ -37,6 +37,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-concurrency", "string", "requests in flight per process and model (default {default}; local models: 1, batched)", {"type": int}),
     ("--llm-rate", "string", "requests per second per endpoint, shared by all xdist workers (default: no limit)", {"type": float}),
     ("--llm-tokens-per-minute", "string", "prompt+completion tokens per minute per endpoint, shared likewise", {"type": int}),
+    ("--llm-coordination", "string", "share rate limits and run-wide counts across hosts on a Redis server: redis://[:password@]host:port/db (a password may be ${VAR}; default: files on this host)", {}),
+    ("--llm-coordination-key", "string", "the run key whose records (budgets, early stops) the shards of one run share on the coordination server (default: the CI run's id, else this run alone)", {}),
     ("--llm-cache", "string", "response cache and journal: on (default), off, refresh (ask again, record), clear (empty it first), or a file path", {}),
     ("--llm-deadline", "string", "total seconds for the run's requests; samples not sent by then are errors", {"type": float}),
     ("--llm-progress", "string", "seconds between progress lines (default {default}; 0: none)", {"type": float}),
@@ -130,6 +132,8 @@ class RunOptions:
     judge_pairwise: bool = False
     shrink: int = 0  # --llm-shrink: test calls allowed per shrink (--llm-shrink-calls); 0: no shrinking
     early_stop: float | None = None  # --llm-early-stop: the level alpha (None: every subject asked in full)
+    coordination: str | None = None  # --llm-coordination: the Redis URL (may hold a password: never shown)
+    coordination_key: str | None = None  # --llm-coordination-key
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -246,6 +250,8 @@ def read_options(config: pytest.Config) -> RunOptions:
         max_unparsed=_max_unparsed(config),
         shard=_shard(_value(config, "llm_shard"), bool(_value(config, "llm_update_baseline"))),
         early_stop=_early_stop(config, regression),
+        coordination=_coordination(config),
+        coordination_key=(_value(config, "llm_coordination_key") or "").strip() or None,
     )
 
 
@@ -342,6 +348,18 @@ def _early_stop(config: pytest.Config, regression: dict[str, Any]) -> float | No
         raise pytest.UsageError(f"--llm-early-stop with {clash}: early stopping decides a subject's score gate from "
                                 "part of its samples; that needs them all")
     return float(alpha)
+def _coordination(config: pytest.Config) -> str | None:
+    """The coordination server's URL, checked to be a Redis URL (a usage error otherwise)."""
+    url = (_value(config, "llm_coordination") or "").strip()
+    if not url:
+        return None
+    from .engine.redis_state import checked_url
+    from .errors import ConfigError
+
+    try:
+        return checked_url(url)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -53,6 +53,8 @@ class SharedRun:
     own_scheduler: bool = False  # the controller schedules whole subjects per worker (``scheduler``)
     run_dir: str | None = None
     owner: bool = True  # this process made run_dir and removes it
+    coordination: str | None = None  # --llm-coordination: the records live on this Redis server
+    coordination_key: str | None = None  # the run key of its run-wide records, the same in every process
     _state: SharedState | None = field(default=None, repr=False, compare=False)
 
     def folder(self) -> Path:
@@ -62,15 +64,38 @@ class SharedRun:
 
     def state(self) -> SharedState:
         """The records every process of the run shares (rate limits, and whatever else must be
-        counted run-wide): see ``engine/shared_state``. Files in the run's folder by default."""
+        counted run-wide): see ``engine/shared_state``. Files in the run's folder by default, the
+        coordination server's records with ``--llm-coordination`` (``engine/redis_state``)."""
         if self._state is None:
-            from .engine.shared_state import FileState
+            if self.coordination is not None:
+                from .engine.redis_state import RedisState, default_run_key
 
-            self._state = FileState(self.folder())
+                self.coordination_key = self.coordination_key or default_run_key()  # decided by the controller
+                self._state = RedisState(self.coordination, self.coordination_key)
+            else:
+                from .engine.shared_state import FileState
+
+                self._state = FileState(self.folder())
         return self._state
 
+    def check_coordination(self) -> None:
+        """Reach the coordination server before any item runs: a run that cannot share its limits
+        stops with one line rather than run unshared (ConfigError)."""
+        if self.coordination is not None:
+            from .engine.redis_state import RedisState
+
+            state = self.state()
+            assert isinstance(state, RedisState)
+            try:
+                state.check()
+            except Exception:
+                self._state = None
+                state.close()
+                raise
+
     def for_worker(self) -> dict[str, Any]:
-        return {"deadline": self.deadline, "grouped": self.grouped, "run_dir": str(self.folder())}
+        return {"deadline": self.deadline, "grouped": self.grouped, "run_dir": str(self.folder()),
+                "coordination": self.coordination, "coordination_key": self.coordination_key}
 
     def cleanup(self) -> None:
         if self._state is not None:
@@ -225,9 +250,11 @@ class Runtime:
         """The run's secrets (see ``scrub``), read once the models are known."""
         with self._lock:
             if self._scrubber is None:
+                from .engine.redis_state import url_secrets
                 from .scrub import Scrubber, secrets_of
 
-                self._scrubber = Scrubber.of(secrets_of([*self.models, *self._judges.values()]))
+                self._scrubber = Scrubber.of([*secrets_of([*self.models, *self._judges.values()]),
+                                              *url_secrets(self.shared.coordination)])
             return self._scrubber
 
     def _new_dispatcher(self, spec: ModelSpec) -> Dispatcher:
@@ -239,8 +266,10 @@ class Runtime:
         if spec.rate or spec.tokens_per_minute:
             from .backends.base import endpoint_of
 
+            split = self.limits_split()
             limiter = SharedRateLimit(self.shared.state(), rate_record(endpoint_of(spec.settings)),
-                                      spec.rate, spec.tokens_per_minute)
+                                      spec.rate / split if spec.rate else None,
+                                      max(1, spec.tokens_per_minute // split) if spec.tokens_per_minute else None)
         return Dispatcher(
             spec.name, spec.settings, lambda: self.backend(spec.name), lambda: self.backend_class(spec.name),
             store=self.store(), limiter=limiter,
@@ -249,6 +278,26 @@ class Runtime:
             on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),
             blocked=(lambda: self.shared.crashed(spec.name)) if self.shared.xdist else (lambda: None),
         )
+
+    def limits_split(self) -> int:
+        """Into how many parts each rate and tokens-per-minute limit is split: N for shard I/N
+        without a coordination server (a job cannot see the others' requests, so it keeps its
+        share of the quota), else 1 (one host, or all shards share one schedule on the server)."""
+        shard = self.options.shard
+        return shard[1] if shard is not None and self.shared.coordination is None else 1
+
+    def limits_split_note(self) -> str | None:
+        """The summary's line saying a shard kept its share of the limits (``limits_split``)."""
+        split, shard = self.limits_split(), self.options.shard
+        limited = [m for m in self.models if m.rate or m.tokens_per_minute] if split > 1 else []
+        if shard is None or not limited:
+            return None
+        shares = ", ".join(f"{m.name}: " + " and ".join(
+            ([f"{m.rate / split:g} of {m.rate:g} requests/s"] if m.rate else [])
+            + ([f"{max(1, m.tokens_per_minute // split)} of {m.tokens_per_minute} tokens/min"]
+               if m.tokens_per_minute else [])) for m in limited)
+        return (f"--llm-shard {shard[0]}/{shard[1]} without --llm-coordination: this shard kept 1/{split} of each "
+                f"rate limit ({shares})")
 
     def mark_fatal(self, name: str, message: str) -> None:
         self._fatal.setdefault(name, message)
@@ -310,7 +359,8 @@ def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:
     if workerinput is not None:
         given = workerinput.get(WORKERINPUT_KEY) or {}
         return SharedRun(deadline=given.get("deadline"), xdist=True, grouped=bool(given.get("grouped")),
-                         run_dir=given.get("run_dir"), owner=False)
+                         run_dir=given.get("run_dir"), owner=False, coordination=given.get("coordination"),
+                         coordination_key=given.get("coordination_key"))
     dist = config.getoption("dist", "no") if config.pluginmanager.hasplugin("xdist") else "no"
     own = dist == "load" and (bool(opts.models) or has_suite_files(
         list(config.args), config.invocation_params.dir, list(config.getini("norecursedirs"))))
@@ -318,8 +368,13 @@ def _shared_run(config: pytest.Config, opts: RunOptions) -> SharedRun:
     if opts.early_stop is not None and dist not in ("no", "load") and not grouped:  # a subject's gate lives in one process
         raise pytest.UsageError(f"--llm-early-stop with --dist={dist}: a subject's samples must stay on one worker; "
                                 "use --dist=load (the default with -n), loadscope or loadfile")
+    key = opts.coordination_key
+    if opts.coordination is not None and key is None:  # decided here once, for every worker
+        from .engine.redis_state import default_run_key
+
+        key = default_run_key()
     return SharedRun(deadline=time.time() + opts.deadline_s if opts.deadline_s else None,
-                     grouped=grouped, own_scheduler=own)
+                     grouped=grouped, own_scheduler=own, coordination=opts.coordination, coordination_key=key)
 
 
 def _cache_path(config: pytest.Config, opts: RunOptions) -> Callable[[], Path | None]:
@@ -370,6 +425,11 @@ def build_runtime(config: pytest.Config) -> Runtime:
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
     _check_run_gates(runtime)
+    if runtime.shared.owner:
+        try:
+            runtime.shared.check_coordination()
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
     return runtime
 
 

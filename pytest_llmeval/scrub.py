@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .profiles import ModelSpec
 
-__all__ = ["MIN_SECRET", "MASK", "Scrubber", "secrets_of"]
+__all__ = ["ENV_REFERENCE", "MIN_SECRET", "MASK", "Scrubber", "secrets_of"]
 
 MIN_SECRET = 8
 MASK = "***"
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")  # ${VAR}: a secret named, never written
 
 
 def secrets_of(models: Iterable[ModelSpec]) -> list[str]:
@@ -46,7 +46,7 @@ def secrets_of(models: Iterable[ModelSpec]) -> list[str]:
         headers = settings.extra.get("headers")
         if isinstance(headers, dict):
             for value in headers.values():
-                names.update(_ENV_REFERENCE.findall(str(value)))
+                names.update(ENV_REFERENCE.findall(str(value)))
     return [value for value in (os.environ.get(name, "") for name in sorted(names)) if value]
 
 

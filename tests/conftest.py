@@ -21,3 +21,4 @@ import scipy.stats  # noqa: F401
 from tests.servers.fixtures import corpus_server, fake_openai_factory, llama_server_url, smollm2_backend  # noqa: F401
 from tests.servers.hf_fixtures import hf_backend  # noqa: F401
 from tests.servers.native_fixtures import native_server_factory  # noqa: F401
+from tests.servers.redis_server import redis_server  # noqa: F401

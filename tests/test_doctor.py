@@ -125,3 +125,15 @@ def test_the_command_lists_doctor(argv):
     done = subprocess.run([str(Path(sys.executable).with_name("pytest-llmeval")), *argv], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and "doctor" in done.stdout
+
+
+def test_doctor_reaches_the_coordination_server_the_ini_names_without_showing_its_password(pytester, redis_server):
+    url = f"redis://:${{DOCTOR_REDIS_PASSWORD}}@127.0.0.1:{redis_server.port}/0"
+    pytester.makeini(f"[pytest]\nllm_coordination = {url}\n")
+    done = _doctor(pytester.path, DOCTOR_REDIS_PASSWORD=redis_server.password)
+    wrong = _doctor(pytester.path, "--coordination", f"redis://:not-{redis_server.password}@127.0.0.1:"
+                    f"{redis_server.port}/0")
+    assert re.match(r"ok    coordination: redis://:\*\*\*@127\.0\.0\.1:\d+/0: Redis \d", _lines(done)["coordination"])
+    assert _lines(wrong)["coordination"].startswith("FAIL  coordination: cannot reach the coordination server ")
+    assert "wrong or missing password); fix: " in _lines(wrong)["coordination"] and wrong.returncode == 1
+    assert redis_server.password not in done.stdout + done.stderr + wrong.stdout + wrong.stderr

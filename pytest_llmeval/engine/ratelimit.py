@@ -20,6 +20,7 @@ import struct
 import threading
 from collections.abc import Callable
 
+from ..errors import BackendError
 from .shared_state import SharedState
 
 __all__ = ["SharedRateLimit", "rate_record"]
@@ -56,7 +57,10 @@ class SharedRateLimit:
         """Charge (or refund) the difference between the estimate and the reply's real usage."""
         if self.tokens_per_minute and token_delta:
             per = 60.0 / self.tokens_per_minute
-            self._update(lambda state, now: ((state[0], state[1] + token_delta * per), 0.0))
+            try:
+                self._update(lambda state, now: ((state[0], state[1] + token_delta * per), 0.0))
+            except BackendError:  # the coordination server is lost: the next request's wait says so
+                pass
 
     def _reserved(self, state: tuple[float, float], now: float, tokens: int) -> tuple[tuple[float, float], float]:
         next_slot, token_tat = state
