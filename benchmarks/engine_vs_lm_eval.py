@@ -154,7 +154,7 @@ def run_ours(work: Path, replies: dict[str, str], args: argparse.Namespace) -> d
     with LoopbackServer(replies, args.delay) as server:
         cmd = [sys.executable, "-m", "pytest", "bench.llmeval.yaml", "--llm-backend=openai",
                f"--llm-base-url={server.base_url}", "--llm-model=bench", f"--llm-concurrency={args.concurrency}",
-               "--llm-cache=off", "-q", "-p", "no:cacheprovider"]
+               "--llm-cache=off", "-q", "-p", "no:cacheprovider", *args.pytest_arg]
         return timed(cmd, work, work / "ours.log", server)
 
 
@@ -177,6 +177,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=1, help="rounds of (ours, lm-eval)")
     parser.add_argument("--skip-lm-eval", action="store_true")
+    parser.add_argument("--pytest-arg", action="append", default=[],
+                        help="one more argument for our pytest run (e.g. -p no:hypothesispytest), repeatable")
     parser.add_argument("--lm-eval-python", default=sys.executable, help="the python that runs lm-eval (default: this one)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "llmeval-bench" / "engine_vs_lm_eval",
                         help="folder for the generated suite, task, data and logs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import string
 import subprocess
@@ -220,3 +221,44 @@ def test_the_fake_server_runs_as_its_own_process(tmp_path, monkeypatch):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_plain_chat_requests_never_import_the_sdk(fake_openai_factory):
+    """The hot path (a chat completion, not streamed) goes straight onto the pool: a process that
+    only sends those never pays the SDK's import."""
+    server = fake_openai_factory({"hello": "raw"})
+    script = ("import sys\nfrom pytest_llmeval.backends.base import BackendSettings, GenerateRequest\n"
+              "from pytest_llmeval.backends.openai.chat import OpenAIChatBackend\n"
+              f"b = OpenAIChatBackend(BackendSettings(backend='openai', model='test-model', base_url={server.base_url!r}))\n"
+              "r = b.generate(GenerateRequest(({'role': 'user', 'content': 'hello'},), 7, 0.0))\n"
+              "print(r.text, 'openai' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS")}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["raw", "False"], out.stderr
+
+
+@pytest.mark.parametrize(("status", "body", "retry_after_s"), [
+    (200, "not json", None), (200, '{"choices": [{"message": "hi"}]}', None), (200, '"text"', None),
+    (500, '{"error": {"message": "engine down"}}', 1.5), (429, "slow down", 2.0), (503, "", None),
+    (422, '{"error": "a string"}', None), (400, '{"message": "top-level message"}', None),
+    (404, '{"error": {"message": "The model does not exist"}}', None), (404, "<html>nope</html>", None),
+    (403, "{}", None)])
+def test_the_raw_path_reads_every_reply_as_the_sdk_path_does(fake_openai_factory, monkeypatch, status, body,
+                                                              retry_after_s):
+    """The contract of the hot path: a reply or failure gives the same result, line and wait hint
+    on the raw path as through the SDK (which a run with ``OPENAI_PROJECT_ID`` set takes)."""
+    server = fake_openai_factory(fail_first=2, fail_status=status, fail_body=body, retry_after_s=retry_after_s)
+    monkeypatch.delenv("OPENAI_PROJECT_ID", raising=False)
+    raw = _backend(server.base_url)
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-test")
+    sdk = _backend(server.base_url)
+
+    def outcome(backend: OpenAIChatBackend) -> tuple[object, ...]:
+        try:
+            reply = backend.generate(HELLO)
+        except BackendError as exc:
+            return type(exc).__name__, str(exc), getattr(exc, "retry_after_s", None)
+        return reply.text, reply.prompt_tokens, reply.extra
+
+    assert outcome(raw) == outcome(sdk)
+    assert "openai-project" in {k.lower() for k in server.requests[1].headers}  # the second went through the SDK
