@@ -20,7 +20,7 @@ own mapping, so a caller tells them apart exactly as it would through a client.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx2
@@ -60,6 +60,7 @@ class BoundedTransport(httpx2.HTTPTransport):
         with map_httpcore_exceptions():
             response = self._pool.handle_request(request)
             try:
+                assert isinstance(response.stream, Iterable)  # a sync pool's stream, as httpx asserts
                 chunks = []
                 for chunk in response.stream:
                     if time.perf_counter() > deadline:
