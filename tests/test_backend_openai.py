@@ -262,3 +262,48 @@ def test_the_raw_path_reads_every_reply_as_the_sdk_path_does(fake_openai_factory
 
     assert outcome(raw) == outcome(sdk)
     assert "openai-project" in {k.lower() for k in server.requests[1].headers}  # the second went through the SDK
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gzip", "bad-gzip"])
+def test_a_compressed_reply_reads_as_through_the_sdk(monkeypatch, compressed):
+    """Servers (OpenAI's among them) compress replies: the raw path decodes them as httpx does,
+    and a body that does not decode fails with the SDK path's line."""
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    reply = json.dumps({"choices": [{"message": {"content": "zipped é"}, "finish_reason": "stop"}]}).encode()
+
+    class Gzipping(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            body = gzip.compress(reply) if compressed else b"not gzip"
+            self.send_response(200)
+            for name, value in (("content-type", "application/json"), ("content-encoding", "gzip"),
+                                ("content-length", str(len(body)))):
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gzipping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        monkeypatch.delenv("OPENAI_PROJECT_ID", raising=False)
+        raw = _backend(url)
+        monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-test")
+        sdk = _backend(url)
+        outcomes = []
+        for backend in (raw, sdk):
+            try:
+                outcomes.append(backend.generate(HELLO).text)
+            except BackendError as exc:
+                outcomes.append(str(exc))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcomes[0] == outcomes[1] == ("zipped é" if compressed else outcomes[1])
+    assert compressed or "connection failed: DecodingError: " in outcomes[0]

@@ -181,7 +181,7 @@ class OpenAIChatBackend(Backend):
         if 300 <= raw.status < 400:  # a redirect: the SDK follows it, as it always has (a 3xx did nothing)
             return self._generate_sdk(params, started)
         try:
-            body = _raw_body(raw)
+            body = _decoded(_raw_body, raw)
         except Exception as exc:  # noqa: BLE001 - a body that is not JSON, or one that does not decode
             raise self._map_error(exc) from None
         return self._reply(body, time.perf_counter() - started)
@@ -211,7 +211,7 @@ class OpenAIChatBackend(Backend):
         except (httpx2.RequestError, ssl.SSLError) as exc:
             raise _ConnectionFailed(exc) from exc
         if raw.status >= 400:
-            raise _StatusError(raw, self._chat_request())
+            raise _decoded(_StatusError, raw, self._chat_request())
         return raw
 
     def _chat_request(self) -> Any:
@@ -497,6 +497,21 @@ class _StatusError(Exception):
 class _ConnectionFailed(Exception):
     """A transport failure on the raw path, wrapped as the SDK wraps one (``APIConnectionError``
     from the httpx error), so its line names the same cause."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.__cause__ = cause
+
+
+def _decoded(read: Any, *args: Any) -> Any:
+    """``read(*args)``, where a compressed body that does not decode (httpx's ``DecodingError``)
+    is a transport failure, wrapped as the SDK wraps it."""
+    import httpx2
+
+    try:
+        return read(*args)
+    except httpx2.DecodingError as exc:
+        raise _ConnectionFailed(exc) from exc
 
 
 def _raw_body(raw: RawReply) -> Any:
