@@ -17,6 +17,12 @@ the same cores (it is aiohttp, cheap next to the client: see ``engine_vs_lm_eval
     python benchmarks/engine_overhead.py
     python benchmarks/engine_overhead.py --rounds 3 --concurrency 32
     python benchmarks/engine_overhead.py --profile /tmp/ours.pstats   # cProfile our run (main thread)
+    python benchmarks/engine_overhead.py --client-cpu 2000            # client CPU per request, per path
+
+``--client-cpu N`` (issue 15) first times N requests from one thread through the ``openai``
+backend's ``generate``, counting that thread's CPU time (``time.thread_time``), on each path a
+request can take: the raw path (the default) and the SDK path (forced by setting
+``OPENAI_PROJECT_ID``, which only the SDK sends). Target: <= 0.3 ms per request.
 
 cProfile sees only the main thread (pytest's items); the requests are sent from the engine's
 worker threads, which a sampling profiler shows: ``py-spy record --gil --threads --format raw
@@ -64,6 +70,30 @@ def timed(cmd: list[str], work: Path, log: str) -> tuple[float, float, int]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), rc
 
 
+def client_cpu(n: int) -> None:
+    """CPU of the calling thread per ``generate``, on the raw path and on the SDK path."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from pytest_llmeval.backends.base import BackendSettings, GenerateRequest
+    from pytest_llmeval.backends.openai.chat import OpenAIChatBackend
+
+    request = GenerateRequest(({"role": "user", "content": "What is 1 plus 1?"},), 16, 0.0, ("\n",))
+    with LoopbackServer({"What is 1 plus 1?": "2"}) as server:
+        for path, env in (("raw", None), ("sdk", "bench-project")):
+            if env:
+                os.environ["OPENAI_PROJECT_ID"] = env
+            backend = OpenAIChatBackend(BackendSettings(backend="openai", model="bench", base_url=server.base_url))
+            for _ in range(min(200, n)):  # connect, import, warm up
+                backend.generate(request)
+            cpu, wall = time.thread_time(), time.perf_counter()
+            for _ in range(n):
+                assert backend.generate(request).text == "2"
+            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+            backend.close()
+            os.environ.pop("OPENAI_PROJECT_ID", None)
+            print(f"client {path}: {cpu / n * 1e3:.3f} ms CPU per request (target <= 0.3), "
+                  f"{wall / n * 1e3:.3f} ms wall  (load {os.getloadavg()[0]:.2f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -71,9 +101,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, help="--llm-concurrency (default: the plugin's)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of (bare, ours)")
     parser.add_argument("--profile", type=Path, help="run ours under cProfile, writing this .pstats file")
+    parser.add_argument("--client-cpu", type=int, metavar="N", help="first time N requests per client path")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "llmeval-bench" / "engine_overhead")
     args = parser.parse_args()
 
+    if args.client_cpu:
+        client_cpu(args.client_cpu)
     n = args.samples
     replies = write_inputs(args.work, n)
     print(f"{n} items per run; logs in {args.work}")

@@ -21,7 +21,10 @@ receives exactly N requests from us (no duplicates, no retries).
     python benchmarks/engine_vs_lm_eval.py              # both tools, once
     python benchmarks/engine_vs_lm_eval.py --repeat 3   # three rounds, to see the noise
 
-Needs ``pip install lm-eval`` (not a project dependency; it brings aiohttp, used for the server).
+Needs ``pip install lm-eval`` (not a project dependency; it brings aiohttp, used for the server),
+or ``aiohttp`` here and ``--lm-eval-python`` naming another environment's python that has lm-eval:
+
+    python benchmarks/engine_vs_lm_eval.py --lm-eval-python /work/scratch-lmeval/.venv/bin/python
 """
 
 from __future__ import annotations
@@ -151,7 +154,7 @@ def run_ours(work: Path, replies: dict[str, str], args: argparse.Namespace) -> d
     with LoopbackServer(replies, args.delay) as server:
         cmd = [sys.executable, "-m", "pytest", "bench.llmeval.yaml", "--llm-backend=openai",
                f"--llm-base-url={server.base_url}", "--llm-model=bench", f"--llm-concurrency={args.concurrency}",
-               "--llm-cache=off", "-q", "-p", "no:cacheprovider"]
+               "--llm-cache=off", "-q", "-p", "no:cacheprovider", *args.pytest_arg]
         return timed(cmd, work, work / "ours.log", server)
 
 
@@ -159,7 +162,7 @@ def run_lm_eval(work: Path, replies: dict[str, str], args: argparse.Namespace) -
     with LoopbackServer(replies, args.delay) as server:
         model_args = (f"model=bench,base_url={server.base_url}/chat/completions,num_concurrent={args.concurrency},"
                       "max_retries=3,tokenized_requests=False,timeout=60")
-        cmd = [sys.executable, "-m", "lm_eval", "--model", "local-chat-completions", "--model_args", model_args,
+        cmd = [args.lm_eval_python, "-m", "lm_eval", "--model", "local-chat-completions", "--model_args", model_args,
                "--tasks", "bench_llmeval", "--include_path", str(work / "lm_eval_tasks"), "--apply_chat_template",
                "--batch_size", "1"]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -174,6 +177,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=1, help="rounds of (ours, lm-eval)")
     parser.add_argument("--skip-lm-eval", action="store_true")
+    parser.add_argument("--pytest-arg", action="append", default=[],
+                        help="one more argument for our pytest run (e.g. -p no:hypothesispytest), repeatable")
+    parser.add_argument("--lm-eval-python", default=sys.executable, help="the python that runs lm-eval (default: this one)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "llmeval-bench" / "engine_vs_lm_eval",
                         help="folder for the generated suite, task, data and logs")
     args = parser.parse_args()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import string
 import subprocess
@@ -220,3 +221,89 @@ def test_the_fake_server_runs_as_its_own_process(tmp_path, monkeypatch):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_plain_chat_requests_never_import_the_sdk(fake_openai_factory):
+    """The hot path (a chat completion, not streamed) goes straight onto the pool: a process that
+    only sends those never pays the SDK's import."""
+    server = fake_openai_factory({"hello": "raw"})
+    script = ("import sys\nfrom pytest_llmeval.backends.base import BackendSettings, GenerateRequest\n"
+              "from pytest_llmeval.backends.openai.chat import OpenAIChatBackend\n"
+              f"b = OpenAIChatBackend(BackendSettings(backend='openai', model='test-model', base_url={server.base_url!r}))\n"
+              "r = b.generate(GenerateRequest(({'role': 'user', 'content': 'hello'},), 7, 0.0))\n"
+              "print(r.text, 'openai' in sys.modules)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS")}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["raw", "False"], out.stderr
+
+
+@pytest.mark.parametrize(("status", "body", "retry_after_s"), [
+    (200, "not json", None), (200, '{"choices": [{"message": "hi"}]}', None), (200, '"text"', None),
+    (500, '{"error": {"message": "engine down"}}', 1.5), (429, "slow down", 2.0), (503, "", None),
+    (422, '{"error": "a string"}', None), (400, '{"message": "top-level message"}', None),
+    (404, '{"error": {"message": "The model does not exist"}}', None), (404, "<html>nope</html>", None),
+    (403, "{}", None)])
+def test_the_raw_path_reads_every_reply_as_the_sdk_path_does(fake_openai_factory, monkeypatch, status, body,
+                                                              retry_after_s):
+    """The contract of the hot path: a reply or failure gives the same result, line and wait hint
+    on the raw path as through the SDK (which a run with ``OPENAI_PROJECT_ID`` set takes)."""
+    server = fake_openai_factory(fail_first=2, fail_status=status, fail_body=body, retry_after_s=retry_after_s)
+    monkeypatch.delenv("OPENAI_PROJECT_ID", raising=False)
+    raw = _backend(server.base_url)
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-test")
+    sdk = _backend(server.base_url)
+
+    def outcome(backend: OpenAIChatBackend) -> tuple[object, ...]:
+        try:
+            reply = backend.generate(HELLO)
+        except BackendError as exc:
+            return type(exc).__name__, str(exc), getattr(exc, "retry_after_s", None)
+        return reply.text, reply.prompt_tokens, reply.extra
+
+    assert outcome(raw) == outcome(sdk)
+    assert "openai-project" in {k.lower() for k in server.requests[1].headers}  # the second went through the SDK
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gzip", "bad-gzip"])
+def test_a_compressed_reply_reads_as_through_the_sdk(monkeypatch, compressed):
+    """Servers (OpenAI's among them) compress replies: the raw path decodes them as httpx does,
+    and a body that does not decode fails with the SDK path's line."""
+    import gzip
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    reply = json.dumps({"choices": [{"message": {"content": "zipped é"}, "finish_reason": "stop"}]}).encode()
+
+    class Gzipping(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            body = gzip.compress(reply) if compressed else b"not gzip"
+            self.send_response(200)
+            for name, value in (("content-type", "application/json"), ("content-encoding", "gzip"),
+                                ("content-length", str(len(body)))):
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gzipping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        monkeypatch.delenv("OPENAI_PROJECT_ID", raising=False)
+        raw = _backend(url)
+        monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-test")
+        sdk = _backend(url)
+        outcomes = []
+        for backend in (raw, sdk):
+            try:
+                outcomes.append(backend.generate(HELLO).text)
+            except BackendError as exc:
+                outcomes.append(str(exc))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert outcomes[0] == outcomes[1] == ("zipped é" if compressed else outcomes[1])
+    assert compressed or "connection failed: DecodingError: " in outcomes[0]

@@ -1,6 +1,19 @@
-"""OpenAI-compatible chat endpoints (OpenAI, GLM, vLLM, LMDeploy, TGI, llama.cpp server, ...)
-through the official SDK. The SDK's own retries are off: the engine retries, so backoff,
-Retry-After, the shared rate limit and the retry counts are the same for every backend.
+"""OpenAI-compatible chat endpoints (OpenAI, GLM, vLLM, LMDeploy, TGI, llama.cpp server, ...).
+The SDK's own retries are off: the engine retries, so backoff, Retry-After, the shared rate limit
+and the retry counts are the same for every backend.
+
+Which path a request takes, and why (README, "Which path a request takes"):
+- a chat completion that is not streamed, the one request of nearly every sample, goes straight
+  onto the connection pool (``BoundedTransport.post``) as raw JSON, read with ``json.loads``
+  without the SDK's pydantic models: the SDK costs about 1 ms of client CPU per request, which at
+  a fast server is most of what a sample costs (benchmarks/RESULTS.md, issue 15);
+- streamed replies, ``/completions`` (``mode: ll``), ``GET /models`` (``model: auto``), a reply
+  that redirects (the SDK follows it), and any run whose environment configures the SDK
+  (``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, ``OPENAI_CUSTOM_HEADERS``) go through the SDK, over
+  the same pool. The SDK is imported only then.
+Both paths read replies and failures into the same results and the same lines: the raw path
+reads a status error as the SDK does (``_StatusError``) and a body in the shapes the SDK's models
+accept (``_reply``).
 
 The SDK's exceptions are mapped into ours in one place, ``_map_error``:
 
@@ -23,7 +36,7 @@ Each attempt is bounded in all by ``attempt_timeout()`` (``BoundedTransport``): 
 trickles bytes, or a chunked body that never ends, times out like one that never answers.
 
 Every message is one line and never contains the API key, even when the server echoes it.
-The SDK is imported when a backend is built, never when this module is imported.
+The SDK is imported when a request first needs it, never when this module is imported.
 
 ``mode: ll`` is scored through ``/completions`` with echoed prompt log-probabilities: the logic,
 and which servers can do it, is in ``logprobs.py``; this module only sends its requests.
@@ -44,6 +57,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -59,6 +73,8 @@ from .response import refuse_finish
 if TYPE_CHECKING:
     import openai
 
+    from ..transport import RawReply
+
 __all__ = [
     "AUTO_MODEL", "PLACEHOLDER_KEY", "OpenAIChatBackend", "read_api_key", "retry_after_from_headers",
     "retry_after_seconds",
@@ -68,6 +84,9 @@ PLACEHOLDER_KEY = "EMPTY"  # sent when no api_key_env is configured: local serve
 AUTO_MODEL = "auto"  # settings.model meaning "the one model the server lists"
 _REFUSALS = frozenset({400, 404, 405, 422, 501})  # what /completions answers when it cannot do echo
 _MAX_LINE = 400
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"  # the SDK's, when neither base_url nor OPENAI_BASE_URL is set
+_SDK_ENVIRONMENT = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "OPENAI_CUSTOM_HEADERS")  # headers only the SDK adds
+_CLOSED = "Cannot send a request, as the client has been closed."  # httpx's words, as the SDK path says them
 
 
 def read_api_key(api_key_env: str | None) -> str:
@@ -108,28 +127,100 @@ class OpenAIChatBackend(Backend):
 
     def __init__(self, settings: BackendSettings) -> None:
         super().__init__(settings)
+        import httpx2
+
+        from ..transport import BoundedTransport
+
         self._key = read_api_key(settings.api_key_env)
         self._extra_body = _extra_body(settings)
-        self._openai = _import_openai()
-        self._client: openai.OpenAI = self._openai.OpenAI(
-            base_url=settings.base_url, api_key=self._key, timeout=settings.timeout_s, max_retries=0,
-            http_client=_http_client(self._openai))
-        self._where = str(self._client.base_url).rstrip("/")
+        self._transport = BoundedTransport(limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=100),
+                                           trace=_trace)  # the SDK's DEFAULT_CONNECTION_LIMITS
+        self._base = _base_url(settings.base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL)
+        self._where = str(self._base).rstrip("/")
+        self._chat_url, self._chat_headers = _raw_route(self._base, "chat/completions", self._key)
+        self._raw = not any(os.environ.get(name) for name in _SDK_ENVIRONMENT)
+        self._sdk: tuple[Any, openai.OpenAI] | None = None  # (the module, the client), built on first need
+        self._sdk_lock = threading.Lock()
+        self._closed = False
         self._model: str | None = None if settings.model == AUTO_MODEL else settings.model
         self._model_lock = threading.Lock()
         self._scorer = EchoScorer(self._post_completions, self._error)
         self._stream_usage = True  # ask streams for usage until the server refuses stream_options
+
+    @property
+    def _openai(self) -> Any:
+        return self._built_sdk()[0]
+
+    @property
+    def _client(self) -> openai.OpenAI:
+        return self._built_sdk()[1]
+
+    def _built_sdk(self) -> tuple[Any, openai.OpenAI]:
+        """The SDK and its client over this backend's pool, imported and built on first need."""
+        with self._sdk_lock:
+            if self._sdk is None:
+                module = _import_openai()
+                client = module.OpenAI(base_url=str(self._base), api_key=self._key, timeout=self.settings.timeout_s,
+                                       max_retries=0, http_client=module.DefaultHttpxClient(transport=self._transport))
+                if self._closed:
+                    client.close()
+                self._sdk = (module, client)
+            return self._sdk
 
     def generate(self, request: GenerateRequest) -> Reply:
         if self.settings.stream:
             return self._generate_streamed(request)
         started = time.perf_counter()
         params = self._params(request)
+        if not self._raw:
+            return self._generate_sdk(params, started)
         try:
-            completion = self._client.chat.completions.create(**params, timeout=self.attempt_timeout())
+            raw = self._post_raw(params)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes ours, in _map_error
+            raise self._map_error(exc) from None
+        if 300 <= raw.status < 400:  # a redirect: the SDK follows it, as it always has (a 3xx did nothing)
+            return self._generate_sdk(params, started)
+        try:
+            body = _decoded(_raw_body, raw)
+        except Exception as exc:  # noqa: BLE001 - a body that is not JSON, or one that does not decode
+            raise self._map_error(exc) from None
+        return self._reply(body, time.perf_counter() - started)
+
+    def _generate_sdk(self, params: dict[str, Any], started: float) -> Reply:
+        try:
+            completion = self._client.chat.completions.with_raw_response.create(**params, timeout=self.attempt_timeout())
+            body = _sdk_body(completion.http_response)
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes ours, in _map_error
             raise self._map_error(exc) from None
-        return self._reply(completion, time.perf_counter() - started)
+        return self._reply(body, time.perf_counter() - started)
+
+    def _post_raw(self, params: dict[str, Any]) -> RawReply:
+        """One chat completion straight on the pool; an HTTP error status raises ``_StatusError``,
+        read as the SDK reads one, and transport failures are wrapped as the SDK wraps them."""
+        import httpx2
+
+        if self._closed:
+            raise RuntimeError(_CLOSED)
+        body = dict(params)
+        extra = body.pop("extra_body", None)
+        content = json.dumps({**body, **extra} if extra else body).encode()
+        try:
+            raw = self._transport.post(self._chat_url, self._chat_headers, content, self.attempt_timeout())
+        except httpx2.TimeoutException:
+            raise
+        except (httpx2.RequestError, ssl.SSLError) as exc:
+            raise _ConnectionFailed(exc) from exc
+        if raw.status >= 400:
+            raise _decoded(_StatusError, raw, self._chat_request())
+        return raw
+
+    def _chat_request(self) -> Any:
+        """The request as httpx describes it, for a 404's line (``_not_found``)."""
+        import httpx2
+
+        url = self._chat_url
+        return httpx2.Request("POST", httpx2.URL(scheme=url.scheme.decode(), host=url.host.decode(), port=url.port,
+                                                 raw_path=url.target))
 
     def _generate_streamed(self, request: GenerateRequest) -> Reply:
         """``--llm-stream``: the reply as server-sent chunks, timed by a ``ChunkClock``. Usage is
@@ -217,7 +308,11 @@ class OpenAIChatBackend(Backend):
             return self._model
 
     def close(self) -> None:
-        self._client.close()
+        with self._sdk_lock:
+            self._closed = True
+            if self._sdk is not None:
+                self._sdk[1].close()
+        self._transport.close()
 
     def _served_model(self) -> str:
         try:
@@ -261,33 +356,38 @@ class OpenAIChatBackend(Backend):
         return params
 
     def _reply(self, completion: Any, latency_s: float) -> Reply:
+        """The reply in a chat completion body, parsed JSON (or the text of a body that is not
+        JSON), checked as the SDK's models read it: ``choices`` a non-empty list whose first item
+        has a ``message`` object, its ``content`` a string or null."""
         model = self._model or self.settings.model
-        if isinstance(completion, str):  # the SDK hands back a body that is not JSON as text (an HTML page)
+        if isinstance(completion, str):  # a body that is not JSON (an HTML page), as the SDK hands it back
             raise self._error(f"malformed reply for model {model!r}: expected a JSON chat completion, got "
                               f"{completion[:80]!r}", transient=True)
-        choices = getattr(completion, "choices", None)
+        choices = completion.get("choices") if isinstance(completion, dict) else None
         if not isinstance(choices, list) or not choices:
             raise self._error(f"malformed reply for model {model!r}: no choices", transient=True)
-        message = getattr(choices[0], "message", None)
-        content = getattr(message, "content", None)
-        if not isinstance(message, self._openai.BaseModel) or not isinstance(content, (str, type(None))):
+        choice = choices[0] if isinstance(choices[0], dict) else {}
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(message, dict) or not isinstance(content, (str, type(None))):
             raise self._error(f"malformed reply for model {model!r}: no choices[0].message", transient=True)
-        usage = getattr(completion, "usage", None)
-        finish = getattr(choices[0], "finish_reason", None)
+        usage = completion.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        finish = choice.get("finish_reason")
         refuse_finish(finish)
         return Reply(text=content or "", latency_s=latency_s,
-                     prompt_tokens=_int_or_none(getattr(usage, "prompt_tokens", None)),
-                     completion_tokens=_int_or_none(getattr(usage, "completion_tokens", None)),
+                     prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+                     completion_tokens=_int_or_none(usage.get("completion_tokens")),
                      extra={"finish_reason": finish} if isinstance(finish, str) else {})
 
     def _map_error(self, exc: Exception) -> BackendError:
         """The one place where the SDK's (and, while a stream is read, httpx's) exceptions become ours."""
         import httpx2
 
-        oa, model = self._openai, self._model or self.settings.model
+        oa, model = self._sdk[0] if self._sdk else None, self._model or self.settings.model
         if isinstance(exc, BackendError):  # ours already: a refusal, or a stream cut short
             return exc
-        if isinstance(exc, oa.APIStatusError):
+        if isinstance(exc, _StatusError) or (oa is not None and isinstance(exc, oa.APIStatusError)):
             status = exc.status_code
             if status in (401, 403):
                 return self._error(f"the endpoint rejected the API key (HTTP {status}) for model {model!r}", fatal=True)
@@ -298,10 +398,12 @@ class OpenAIChatBackend(Backend):
                 return self._error(f"HTTP {status} for model {model!r}: {detail}", transient=True,
                                    retry_after_s=retry_after_from_headers(exc.response.headers))
             return self._error(f"HTTP {status} for model {model!r}: {detail}")
-        if isinstance(exc, (oa.APITimeoutError, httpx2.TimeoutException)):
+        timeouts = (httpx2.TimeoutException,) if oa is None else (oa.APITimeoutError, httpx2.TimeoutException)
+        if isinstance(exc, timeouts):
             return self._error(f"no reply within {self.attempt_timeout():g} s for model {model!r}",
                                transient=True)
-        if isinstance(exc, (oa.APIConnectionError, httpx2.TransportError, httpx2.DecodingError)):
+        failures = (_ConnectionFailed, httpx2.TransportError, httpx2.DecodingError)
+        if isinstance(exc, failures) or (oa is not None and isinstance(exc, oa.APIConnectionError)):
             cause = exc.__cause__ or exc
             return self._error(f"connection failed: {reason(cause)}", transient=True)
         if isinstance(exc, ValueError):  # a body that is not JSON
@@ -345,16 +447,101 @@ def _trace(name: str, info: dict[str, Any]) -> None:
         _SENT.at = time.perf_counter()
 
 
-def _http_client(openai_module: Any) -> Any:
-    """The SDK's default client over ``BoundedTransport``: each whole reply is bounded by the
-    request's timeout, and a trace hook notes when each request is sent, so a streamed reply's
-    times leave out connecting and pool waits, as the http backend's do. The sync client sends
-    from the calling thread: a thread-local works."""
-    from openai._constants import DEFAULT_CONNECTION_LIMITS
+def _base_url(base_url: str) -> Any:
+    """``base_url`` as the SDK holds it: an ``httpx2.URL`` whose path ends in a slash."""
+    import httpx2
 
-    from ..transport import BoundedTransport
+    url = httpx2.URL(base_url)
+    path, separator, query = url.raw_path.partition(b"?")
+    return url if path.endswith(b"/") else url.copy_with(raw_path=path + b"/" + separator + query)
 
-    return openai_module.DefaultHttpxClient(transport=BoundedTransport(limits=DEFAULT_CONNECTION_LIMITS, trace=_trace))
+
+def _raw_route(base: Any, path: str, key: str) -> tuple[Any, list[tuple[bytes, bytes]]]:
+    """The httpcore URL of ``path`` under ``base`` (joined as the SDK joins them) and the headers
+    the raw path sends: the key, JSON both ways, and the encodings httpx would accept."""
+    import httpcore2
+
+    url = base.copy_with(raw_path=base.raw_path + path.encode())
+    headers = [(b"Host", url.netloc), (b"Authorization", f"Bearer {key}".encode()), (b"Accept", b"application/json"),
+               (b"Content-Type", b"application/json"), (b"Accept-Encoding", b"gzip, deflate"),
+               (b"User-Agent", b"pytest-llmeval")]
+    return httpcore2.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path), headers
+
+
+class _StatusError(Exception):
+    """An HTTP error status on the raw path, read as the SDK reads one (``APIStatusError``):
+    ``body`` the JSON's ``error`` object (else the JSON, else the text), ``message`` "Error code:
+    N", with " - message" when the body names one; ``response`` an httpx2 response."""
+
+    def __init__(self, raw: RawReply, request: Any) -> None:
+        import httpx2
+
+        self.response = httpx2.Response(raw.status, headers=raw.headers, content=raw.body, request=request)
+        self.status_code = raw.status
+        text = self.response.text.strip()
+        body: Any = text
+        self.message = f"Error code: {raw.status}"
+        try:
+            body = json.loads(text)
+        except Exception:  # noqa: BLE001, S110 - a body that is not JSON stays text, as in the SDK
+            pass
+        else:
+            error = body.get("error", body) if isinstance(body, dict) else None
+            said = error.get("message") if isinstance(error, dict) else None
+            if isinstance(said, str) and said:
+                self.message += f" - {said}"
+        self.body = body.get("error", body) if isinstance(body, dict) else body
+        super().__init__(self.message)
+
+
+class _ConnectionFailed(Exception):
+    """A transport failure on the raw path, wrapped as the SDK wraps one (``APIConnectionError``
+    from the httpx error), so its line names the same cause."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.__cause__ = cause
+
+
+def _decoded(read: Any, *args: Any) -> Any:
+    """``read(*args)``, where a compressed body that does not decode (httpx's ``DecodingError``)
+    is a transport failure, wrapped as the SDK wraps it."""
+    import httpx2
+
+    try:
+        return read(*args)
+    except httpx2.DecodingError as exc:
+        raise _ConnectionFailed(exc) from exc
+
+
+def _raw_body(raw: RawReply) -> Any:
+    """A 2xx body as the SDK reads it: JSON when the content type says so (a body that is not
+    JSON then raises ``ValueError``); otherwise JSON if it parses, else its text."""
+    encoding = raw.header(b"content-encoding")
+    if encoding is not None and encoding.strip().lower() != b"identity":
+        import httpx2  # a compressed body: httpx decodes it, as the SDK's client would
+
+        return _sdk_body(httpx2.Response(raw.status, headers=raw.headers, content=raw.body))
+    content_type = (raw.header(b"content-type") or b"*").decode("latin-1").split(";")[0]
+    if content_type.endswith("json"):
+        return json.loads(raw.body)
+    try:
+        return json.loads(raw.body)
+    except ValueError:
+        import httpx2  # the text as httpx decodes it (the charset the server names)
+
+        return httpx2.Response(raw.status, headers=raw.headers, content=raw.body).text
+
+
+def _sdk_body(response: Any) -> Any:
+    """The same reading of an ``httpx2.Response`` (the SDK path's raw response, a decoded body)."""
+    content_type = response.headers.get("content-type", "*").split(";")[0]
+    if content_type.endswith("json"):
+        return response.json()
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _answers(url: str, key: str, timeout_s: float) -> bool:
