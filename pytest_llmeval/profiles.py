@@ -46,16 +46,7 @@ def _concurrency() -> Any:
     from pydantic import BeforeValidator
 
     number = ranged("concurrency").func
-
-    def check(value: Any) -> Any:
-        if value == "auto":
-            return value
-        try:
-            return number(value)
-        except ValueError as exc:
-            raise ValueError(f"{exc} (or auto)") from None
-
-    return BeforeValidator(check)
+    return BeforeValidator(lambda value: value if value == "auto" else number(value))
 
 
 class Profile(BaseModel):

@@ -17,8 +17,10 @@ TCP's, with a memory of where trouble began:
   replies to requests sent before the last cut are not trouble again.
 - Below the level where trouble last began, the limit climbs one a round; just under it, it holds
   ``probe`` rounds before trying one more. A probe that fails doubles ``probe`` (up to
-  ``MAX_PROBE``), one that holds a full round forgets the old level. So a server that takes K at
-  once sees K in flight almost always, and a 429 only once every few dozen rounds.
+  ``MAX_PROBE``); one that holds a full round forgets the old level and halves ``probe``. So a
+  server that takes K at once sees K in flight almost always, and a 429 only once every few dozen
+  rounds (a limit that went back to probing at once after each success would keep hitting the
+  server's edge whenever the count in flight here and the server's differ by one).
 - The ceiling is ``CEILING``, and with a rate limit, about twice rate x latency (more in flight
   than that only waits for the rate limit's slots). The limit grows only while the run uses at
   least half of it, so a run with little work never inflates it.
@@ -170,6 +172,7 @@ class AdaptiveConcurrency:
     def _given_back(self, raw: bytes | None, now: float, ticket: Ticket, latency_s: float | None,
                     overloaded: bool, slow: bool) -> tuple[bytes, tuple[int, int, list[float] | None]]:
         rec = _load(raw, now, self.start)
+        in_use = max(ticket.in_flight, _in_flight(rec, now))  # this one included
         count = rec["n"].get(self.owner, [0, 0.0])[0]
         if count > 1:
             rec["n"][self.owner] = [count - 1, now + self.lease_s]
@@ -184,7 +187,7 @@ class AdaptiveConcurrency:
             rec["lat"] = latency_s if rec["lat"] is None else 0.9 * rec["lat"] + 0.1 * latency_s
             if slow and fresh:
                 _cut(rec, now, rec["l"])
-            elif 2 * ticket.in_flight >= rec["l"]:  # the limit was in use: it may grow
+            elif fresh and 2 * in_use >= ticket.limit:  # the limit was in use (half of it at least): it may grow
                 _grow(rec, self._cap(rec))
         rec["hi"] = max(rec["hi"], rec["l"])
         limit = max(1, int(rec["l"]))
@@ -242,7 +245,7 @@ def _grow(rec: dict[str, Any], cap: float) -> None:
     rec["a"] = 0  # a round ended
     level = rec["w"]
     if level is not None and rec["l"] >= level:  # a full round at the old level: the server has room now
-        rec["w"], rec["p"] = None, FIRST_PROBE
+        rec["w"], rec["p"] = None, max(FIRST_PROBE, rec["p"] // 2)
         level = None
     if level is not None and rec["l"] + 1 >= level:
         rec["h"] += 1
