@@ -39,8 +39,9 @@ from pytest_llmeval.engine.shared_state import FileState  # noqa: E402
 from pytest_llmeval.messages import GenerateRequest  # noqa: E402
 
 
-def one_run(base_url: str, n: int, auto: bool, tag: str) -> tuple[float, float]:
-    """Wall and CPU seconds (this process) for ``n`` requests through one dispatcher."""
+def one_run(base_url: str, n: int, auto: bool, tag: str) -> tuple[float, float, int]:
+    """Wall and CPU seconds (this process) for ``n`` requests through one dispatcher, and the
+    adaptive limit at the end (8 when fixed)."""
     settings = BackendSettings(backend="openai", model="bench", base_url=base_url, api_key_env=None, timeout_s=30,
                                retries=2, max_tokens=16, temperature=0.0)
     adaptive = None
@@ -57,7 +58,7 @@ def one_run(base_url: str, n: int, auto: bool, tag: str) -> tuple[float, float]:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     dispatcher.close()
     assert errors == 0, f"{errors} errors"
-    return wall, cpu
+    return wall, cpu, adaptive.limit if adaptive is not None else 8
 
 
 def updates_alone(n: int) -> float:
@@ -87,7 +88,8 @@ def main() -> None:
             auto = one_run(server.base_url, n, True, f"a{round_}")
             print(f"[{round_}] fixed 8: wall {fixed[0] / n * 1e6:5.0f} us/request, cpu {fixed[1] / n * 1e6:5.0f} us | "
                   f"auto: wall {auto[0] / n * 1e6:5.0f} us/request, cpu {auto[1] / n * 1e6:5.0f} us | "
-                  f"auto / fixed: wall {auto[0] / fixed[0]:.2f}, cpu {auto[1] / fixed[1]:.2f} "
+                  f"auto / fixed: wall {auto[0] / fixed[0]:.2f}, cpu {auto[1] / fixed[1]:.2f}, "
+                  f"auto's limit at the end {auto[2]} "
                   f"(load {os.getloadavg()[0]:.2f})")
 
 

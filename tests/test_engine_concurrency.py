@@ -114,15 +114,15 @@ def _suite(path: Path, n: int) -> None:
 
 
 def _run(pytester: pytest.Pytester, server: CapacityServer, concurrency: str, xdist: list[str],
-         report: str) -> tuple[list[Served], float]:
-    """One run; the server's log of it and its request phase (first arrival to last end)."""
+         report: str) -> tuple[list[Served], float, str]:
+    """One run; the server's log of it, its request phase (first arrival to last end), its output."""
     first = len(server.log)
     result = pytester.runpytest_subprocess(
         "--llm-model=m", f"--llm-base-url={server.base_url}", "--llm-cache=off", "--llm-retries=8",
         f"--llm-concurrency={concurrency}", f"--llm-report-dir={report}", "-p", "no:cacheprovider", *xdist)
     assert result.ret == 0, result.stdout.str()[-3000:]
     log = server.log[first:]
-    return log, max(s.ended for s in log) - log[0].arrived
+    return log, max(s.ended for s in log) - log[0].arrived, result.stdout.str()
 
 
 def _concurrency_record(pytester: pytest.Pytester, report: str) -> dict:
@@ -142,8 +142,8 @@ def test_auto_settles_near_the_servers_capacity_with_few_429s_and_its_throughput
     past the first 10 s. The fixed run uses exactly K in flight (K / 2 per worker with -n 2)."""
     _suite(pytester.path, 800)
     with CapacityServer(capacity=K, latency_s=0.1) as server:
-        fixed, fixed_s = _run(pytester, server, str(K // 2 if xdist else K), xdist, "fixed")
-        auto, auto_s = _run(pytester, server, "auto", xdist, "auto")
+        fixed, fixed_s, _ = _run(pytester, server, str(K // 2 if xdist else K), xdist, "fixed")
+        auto, auto_s, _ = _run(pytester, server, "auto", xdist, "auto")
     assert all(s.status == 200 for s in fixed)  # the fixed run never exceeds the capacity
     ok = [s for s in auto if s.status == 200]
     assert len(ok) == 800
@@ -172,9 +172,10 @@ def test_auto_settles_where_latency_rises_and_never_ramps_to_the_ceiling(
     times at 2K. Without the latency signal the limit would climb to the ceiling (256)."""
     _suite(pytester.path, 600)
     with CapacityServer(latency_s=0.05, slowdown=K) as server:
-        log, _ = _run(pytester, server, "auto", xdist, "report")
+        log, _, output = _run(pytester, server, "auto", xdist, "report")
     assert all(s.status == 200 for s in log)
     record = _concurrency_record(pytester, "report")
+    assert f"concurrency m: auto, limit {record['final_limit']} at the end (highest {record['max_limit']})" in output
     assert record["cuts"] >= 1 and record["final_limit"] <= 3 * K and record["max_limit"] <= 8 * K
     second_half = sorted(s.in_server for s in log[len(log) // 2:])
     assert K // 2 <= second_half[len(second_half) // 2] <= 3 * K
@@ -193,3 +194,13 @@ def test_report_html_draws_the_in_flight_curve(browser, pytester: pytest.Pyteste
             assert box is not None and box["width"] > 100 and box["height"] > 10  # drawn, not just present
         assert "requests sent" in opened.page.inner_text("#concurrency")
         opened.assert_clean()
+
+
+def test_a_profile_asks_for_auto_and_a_number_stays_a_number(tmp_path: Path) -> None:
+    from pytest_llmeval.profiles import load_profiles
+
+    path = tmp_path / "llm_models.yaml"
+    path.write_text("models:\n  a: {base_url: 'http://127.0.0.1:9/v1', concurrency: auto}\n"
+                    "  b: {base_url: 'http://127.0.0.1:9/v1', concurrency: 3}\n", encoding="utf-8")
+    profiles, _ = load_profiles([path])
+    assert profiles["a"].concurrency == "auto" and profiles["b"].concurrency == 3

@@ -167,7 +167,8 @@ class AdaptiveConcurrency:
         rec["sent"] += 1
         rec["peak"] = max(rec["peak"], in_flight + 1)
         ticket = Ticket(now, in_flight + 1, rec["c"], max(1, int(rec["l"])))
-        return _dump(rec), (ticket, _sample(rec, now, in_flight + 1))
+        point = _sample(rec, now, in_flight + 1)
+        return _dump(rec), (ticket, point)
 
     def _given_back(self, raw: bytes | None, now: float, ticket: Ticket, latency_s: float | None,
                     overloaded: bool, slow: bool) -> tuple[bytes, tuple[int, int, list[float] | None]]:
@@ -191,7 +192,8 @@ class AdaptiveConcurrency:
                 _grow(rec, self._cap(rec))
         rec["hi"] = max(rec["hi"], rec["l"])
         limit = max(1, int(rec["l"]))
-        return _dump(rec), (rec["c"], limit, _sample(rec, now, _in_flight(rec, now)))
+        point = _sample(rec, now, _in_flight(rec, now))
+        return _dump(rec), (rec["c"], limit, point)
 
     def _cap(self, rec: dict[str, Any]) -> float:
         """The ceiling; with a rate limit, twice the requests that rate keeps in flight."""
