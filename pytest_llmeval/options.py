@@ -186,14 +186,15 @@ def _concurrency(config: pytest.Config) -> int | str | None:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
     if value is None or config.getoption("llm_concurrency") is None:
-        return _number(config, "concurrency")
+        number: int | None = _number(config, "concurrency")
+        return number
     try:
         number = int(str(value).strip())
     except ValueError:
         raise pytest.UsageError(f"--llm-concurrency: expected {RANGES['concurrency'].text} or auto, "
                                 f"got {value!r}") from None
     try:
-        return RANGES["concurrency"].check(number)
+        return int(RANGES["concurrency"].check(number))
     except ValueError as exc:
         raise pytest.UsageError(f"--llm-concurrency: {exc}") from None
 

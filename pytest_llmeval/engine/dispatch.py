@@ -38,7 +38,7 @@ from ..backends.base import (
 )
 from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected, reason
 from ..scrub import Scrubber
-from .concurrency import AdaptiveConcurrency, is_overload
+from .concurrency import AdaptiveConcurrency, Ticket, is_overload
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
 from .store import ResponseStore, request_key
@@ -302,11 +302,12 @@ class Dispatcher:
             backend = self._backend_or_fatal()
             if self._limiter is not None and not self._limiter.wait(job.tokens, self._stop):
                 raise Cancelled("the run stopped before this sample was sent")
+            ticket = self._slot()
             with self._cv:
                 self.stats.sent += 1
             sent_at.append(time.time())
             sent = time.perf_counter()
-            reply = self._call_in_slot(backend, job.request)
+            reply = self._call_in_slot(ticket, backend, job.request)
             latency.append(time.perf_counter() - sent)
             _check_length(reply, job.request, self.settings.backend)
             return reply
@@ -355,15 +356,22 @@ class Dispatcher:
         for job, reply in zip(jobs, replies):
             self._finish(job, Outcome(reply=reply, latency_s=reply.latency_s or each, sent_at=sent_at))
 
-    def _call_in_slot(self, backend: Backend, request: Request) -> Reply:
-        """``_call`` within the adaptive limit (when there is one): a slot is held while the request
-        is on the wire, never while it waits for a retry, and is given back with the signal the
-        limit adapts to (the reply's latency, or whether the server said it is full)."""
+    def _slot(self) -> Ticket | None:
+        """With an adaptive limit, wait for a slot (before the request's clock starts: a wait here
+        is not the server's latency); None without one."""
         if self._adaptive is None or self._is_local():
-            return self._call(backend, request)
+            return None
         ticket = self._adaptive.acquire(self._stop)
         if ticket is None:
             raise Cancelled(self._stopped)
+        return ticket
+
+    def _call_in_slot(self, ticket: Ticket | None, backend: Backend, request: Request) -> Reply:
+        """``_call``, then the slot given back with the signal the adaptive limit follows (the
+        reply's latency, or whether the server said it is full). A slot is held only while the
+        request is on the wire, never while it waits for a retry."""
+        if ticket is None or self._adaptive is None:
+            return self._call(backend, request)
         sent = time.perf_counter()
         try:
             reply = self._call(backend, request)

@@ -195,15 +195,15 @@ def _concurrency_chart(record: Any) -> CurveChart | None:
     curve = [p for p in record.get("curve") or [] if isinstance(p, list) and len(p) == 3] if isinstance(record, dict) else []
     if not curve:
         return None
-    span = max(curve[-1][0], 1e-9)
-    top = max(max(max(p[1], p[2]) for p in curve), 1)
+    span: float = max(float(curve[-1][0]), 1e-9)
+    top: int = max(max(int(max(p[1], p[2])) for p in curve), 1)
     plot_w, plot_h = _CURVE_W - _CURVE_LEFT - 10, _CURVE_H - _CURVE_TOP - _CURVE_BOTTOM
 
     def x(t: float) -> float:
-        return round(_CURVE_LEFT + plot_w * t / span, 1)
+        return round(_CURVE_LEFT + plot_w * float(t) / span, 1)
 
     def y(v: float) -> float:
-        return round(_CURVE_TOP + plot_h * (1 - v / top), 1)
+        return round(_CURVE_TOP + plot_h * (1 - float(v) / top), 1)
 
     def steps(column: int) -> str:
         points: list[str] = []
