@@ -20,7 +20,6 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from tests.servers.loopback import LoopbackServer, QuietHandler
 
@@ -96,15 +95,5 @@ def _handler_for(server: CapacityServer) -> type[QuietHandler]:
                              "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
             })
-
-        def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            raw = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(raw)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(raw)
 
     return Handler
