@@ -1,7 +1,9 @@
 """One model's request queue in one process: requests are answered ahead of the items that need
 them, ``concurrency`` at a time, so a run of N samples takes about N x latency / concurrency.
 
-- Remote backends: ``concurrency`` worker threads, each sending one request at a time.
+- Remote backends: ``concurrency`` worker threads, each sending one request at a time. With
+  ``--llm-concurrency auto`` a request also takes a slot of the endpoint's run-wide adaptive
+  limit (``concurrency.py``) while it is on the wire, and the threads grow with that limit.
 - Local backends (``Backend.local``): one thread, which takes the queued requests of one kind in
   batches of ``batch_size`` through ``generate_batch`` / ``loglikelihood_batch``.
 - The first request of a process goes alone; the rest wait for its answer. A rejected key or an
@@ -364,6 +366,9 @@ class Dispatcher:
         ticket = self._adaptive.acquire(self._stop)
         if ticket is None:
             raise Cancelled(self._stopped)
+        if self._fatal is not None:  # the run's key was refused while this request waited
+            self._adaptive.release(ticket, None)
+            raise self._fatal
         return ticket
 
     def _call_in_slot(self, ticket: Ticket | None, backend: Backend, request: Request) -> Reply:
