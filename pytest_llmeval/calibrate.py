@@ -173,10 +173,11 @@ def _dispatcher(judge: str, models_file: Path | None, data: Path) -> Any:
 
         return resolve_backend_class(spec.settings.backend)
 
+    adaptive, concurrency = _adaptive(spec)
     dispatcher = Dispatcher(spec.name, spec.settings, make, backend_class, store=None, limiter=None,
-                            policy=RetryPolicy(retries=spec.settings.retries), concurrency=spec.concurrency,
+                            policy=RetryPolicy(retries=spec.settings.retries), concurrency=concurrency,
                             batch_size=int(spec.settings.extra.get("batch_size", 16)), on_fatal=lambda _: None,
-                            scrubber=Scrubber.of(secrets_of([spec])))
+                            scrubber=Scrubber.of(secrets_of([spec])), adaptive=adaptive)
 
     s = spec.settings
 
@@ -185,6 +186,24 @@ def _dispatcher(judge: str, models_file: Path | None, data: Path) -> Any:
                                                  temperature=s.temperature, stop=tuple(s.stop)))
 
     return dispatcher, ask, backend
+
+
+def _adaptive(spec: Any) -> tuple[Any, int]:
+    """The judge's ``concurrency: auto`` adapts here too, on a record of its own (one process)."""
+    if spec.concurrency != "auto":
+        return None, int(spec.concurrency)
+    import atexit
+    import shutil
+    import tempfile
+
+    from .backends.base import endpoint_of
+    from .engine.concurrency import CEILING, AdaptiveConcurrency, concurrency_record
+    from .engine.shared_state import FileState
+
+    folder = tempfile.mkdtemp(prefix="llmeval-calibrate-")
+    atexit.register(shutil.rmtree, folder, True)
+    return AdaptiveConcurrency(FileState(Path(folder)), concurrency_record(endpoint_of(spec.settings)),
+                               lease_s=spec.settings.timeout_s + 30.0, rate=spec.rate), CEILING
 
 
 def main(args: argparse.Namespace) -> int:

@@ -290,6 +290,7 @@ class Controller:
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - self._t0, 3),
             **({"code_execution": self.code_execution} if self.code_execution else {}),
+            **({"concurrency": adaptive} if (adaptive := self.runtime.concurrency_summaries()) else {}),
             "environment": {"python": sys.version.split()[0], "platform": platform.platform(), "host": socket.gethostname()},
         }
 

@@ -106,12 +106,14 @@ class TransientBackendError(BackendError):
     """A failure that may pass on its own. Backends raise it and never retry themselves: the engine
     owns retries, so backoff, Retry-After and the retry counts are the same for every backend.
 
-    ``retry_after_s`` is the server's own wait hint (a Retry-After header), when it sent one.
+    ``retry_after_s`` is the server's own wait hint (a Retry-After header), when it sent one;
+    ``status`` the HTTP status, when there was one (429 and 503 make adaptive concurrency back off).
     """
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after_s: float | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.status = status
 
 
 class SampleRejected(BackendError):

@@ -34,7 +34,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-models-file", "string", "model profiles file (default: llm_models.yaml beside the ini file or the given paths)", {}),
     ("--llm-retries", "string", "retries per request after the first try (default {default})", {"type": int}),
     ("--llm-timeout", "string", "per-request timeout in seconds (default {default})", {"type": float}),
-    ("--llm-concurrency", "string", "requests in flight per process and model (default {default}; local models: 1, batched)", {"type": int}),
+    ("--llm-concurrency", "string", "requests in flight per process and model (default {default}; local models: 1, batched), or auto: adapted to the server, shared by all xdist workers", {}),
     ("--llm-rate", "string", "requests per second per endpoint, shared by all xdist workers (default: no limit)", {"type": float}),
     ("--llm-tokens-per-minute", "string", "prompt+completion tokens per minute per endpoint, shared likewise", {"type": int}),
     ("--llm-coordination", "string", "share rate limits and run-wide counts across hosts on a Redis server: redis://[:password@]host:port/db (a password may be ${VAR}; default: files on this host)", {}),
@@ -106,7 +106,7 @@ class RunOptions:
     retries: int | None
     timeout_s: float | None
     limit: int | None
-    concurrency: int | None
+    concurrency: int | str | None  # a number, or "auto" (engine/concurrency.py)
     rate: float | None
     tokens_per_minute: int | None
     cache: str
@@ -190,6 +190,25 @@ def _number(config: pytest.Config, key: str) -> Any:
         raise pytest.UsageError(f"{source}: {exc}") from None
 
 
+def _concurrency(config: pytest.Config) -> int | str | None:
+    """``--llm-concurrency``: a number (checked by ``_number``), or ``auto``."""
+    value = _value(config, "llm_concurrency")
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if value is None or config.getoption("llm_concurrency") is None:
+        number: int | None = _number(config, "concurrency")
+        return number
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise pytest.UsageError(f"--llm-concurrency: expected {RANGES['concurrency'].text} or auto, "
+                                f"got {value!r}") from None
+    try:
+        return int(RANGES["concurrency"].check(number))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--llm-concurrency: {exc}") from None
+
+
 def _cache_setting(config: pytest.Config) -> tuple[str, Path | None]:
     """``--llm-cache`` takes a mode word or a path; a path in the ini file and a mode on the command
     line combine (``llm_cache = .cache/llm.sqlite3`` with ``--llm-cache=refresh``)."""
@@ -229,7 +248,7 @@ def read_options(config: pytest.Config) -> RunOptions:
         retries=_number(config, "retries"),
         timeout_s=_number(config, "timeout"),
         limit=_number(config, "limit"),
-        concurrency=_number(config, "concurrency"),
+        concurrency=_concurrency(config),
         rate=_number(config, "rate"),
         tokens_per_minute=_number(config, "tokens_per_minute"),
         cache=cache,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -41,6 +41,14 @@ def url_problem(url: str, backend: str) -> str | None:
     return f"expected an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1, got {url!r}"
 
 
+def _concurrency() -> Any:
+    """The profile's ``concurrency:``: ``auto``, or a number checked like ``--llm-concurrency``."""
+    from pydantic import BeforeValidator
+
+    number = ranged("concurrency").func
+    return BeforeValidator(lambda value: value if value == "auto" else number(value))
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,7 +64,7 @@ class Profile(BaseModel):
     stop: list[str] = Field(default_factory=list)
     rate: Annotated[float | None, ranged("rate")] = None  # requests/s for the endpoint, all processes together
     tokens_per_minute: Annotated[int | None, ranged("tokens_per_minute")] = None  # prompt + completion tokens, shared likewise
-    concurrency: Annotated[int | None, ranged("concurrency")] = None  # requests in flight per process
+    concurrency: Annotated[int | Literal["auto"] | None, _concurrency()] = None  # requests in flight per process, or auto
     stream: bool | None = None  # stream replies to time their tokens, as --llm-stream does
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -118,7 +126,7 @@ class ModelSpec:
     name: str
     settings: BackendSettings
     generation_fixed: frozenset[str]
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int | Literal["auto"] = DEFAULT_CONCURRENCY
     rate: float | None = None
     tokens_per_minute: int | None = None
 

@@ -270,13 +270,15 @@ class Runtime:
             limiter = SharedRateLimit(self.shared.state(), rate_record(endpoint_of(spec.settings)),
                                       spec.rate / split if spec.rate else None,
                                       max(1, spec.tokens_per_minute // split) if spec.tokens_per_minute else None)
+        adaptive, concurrency = self._adaptive(spec)
         return Dispatcher(
             spec.name, spec.settings, lambda: self.backend(spec.name), lambda: self.backend_class(spec.name),
             store=self.store(), limiter=limiter,
             policy=RetryPolicy(retries=spec.settings.retries, deadline=self.shared.deadline),
-            concurrency=spec.concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
+            concurrency=concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
             on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),
             blocked=(lambda: self.shared.crashed(spec.name)) if self.shared.xdist else (lambda: None),
+            adaptive=adaptive,
         )
 
     def limits_split(self) -> int:
@@ -298,6 +300,31 @@ class Runtime:
                if m.tokens_per_minute else [])) for m in limited)
         return (f"--llm-shard {shard[0]}/{shard[1]} without --llm-coordination: this shard kept 1/{split} of each "
                 f"rate limit ({shares})")
+
+    def _adaptive(self, spec: ModelSpec) -> tuple[Any, int]:
+        """``concurrency: auto``: the endpoint's run-wide adaptive limit (``engine/concurrency``),
+        and its ceiling as the thread count; a number: no adaptive limit, that many threads."""
+        if spec.concurrency != "auto":
+            return None, int(spec.concurrency)
+        from .backends.base import endpoint_of
+        from .engine.concurrency import CEILING, AdaptiveConcurrency, concurrency_record
+
+        return AdaptiveConcurrency(self.shared.state(), concurrency_record(endpoint_of(spec.settings)),
+                                   lease_s=spec.settings.timeout_s + 30.0, rate=spec.rate), CEILING
+
+    def concurrency_summaries(self) -> list[dict[str, Any]]:
+        """Per model with ``concurrency: auto`` that sent requests: the limit it reached and its
+        in-flight curve (``engine.concurrency.summary``), read from the run's shared records."""
+        from .backends.base import endpoint_of
+        from .engine.concurrency import summary
+
+        found = []
+        for spec in self.models:
+            if spec.concurrency == "auto":
+                record = summary(self.shared.state(), endpoint_of(spec.settings))
+                if record is not None:
+                    found.append({"model": spec.name, **record})
+        return found
 
     def mark_fatal(self, name: str, message: str) -> None:
         self._fatal.setdefault(name, message)

@@ -36,6 +36,7 @@ OPTION_CASES = [
     _option("limit", "0", "expected an integer >= 1, got 0"),
     _option("retries", "-1", "expected an integer >= 0, got -1"),
     _option("concurrency", "0", "expected an integer >= 1, got 0"),
+    _option("concurrency", "lots", "expected an integer >= 1 or auto, got 'lots'"),
     _option("rate", "nan", "expected a number > 0, got nan"),
     _option("temperature", "inf", "expected a number >= 0, got inf"),
     _option("regression-tolerance", "2", "expected a number from 0 to 1, got 2"),

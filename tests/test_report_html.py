@@ -320,6 +320,21 @@ def test_latency_block_only_when_measured() -> None:
     assert 'id="latency"' not in rendered(document())[0]
 
 
+def test_concurrency_chart_only_with_an_adaptive_limit() -> None:
+    curve = [[0.0, 4, 1], [0.5, 8, 8], [1.0, 16, 9], [1.5, 7, 7], [2.0, 8, 8]]
+    record = {"model": "alpha", "start": 4, "final_limit": 8, "max_limit": 16, "peak_in_flight": 9,
+              "mean_in_flight": 6.2, "sent": 90, "overloaded": 2, "cuts": 1, "curve": curve}
+    doc = document()
+    doc["run"]["concurrency"] = [record]
+    text, page = rendered(doc)
+    (svg,) = page.find("svg", "concurrency-chart")
+    assert svg["data-model"] == "alpha"
+    (limit,), (flight,) = page.find("polyline", "limit"), page.find("polyline", "in-flight")
+    assert len(limit["points"].split()) == len(flight["points"].split()) == 2 * len(curve)  # steps
+    assert "mean in flight 6.2" in " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    assert 'id="concurrency"' not in rendered(document())[0]
+
+
 def test_the_page_loads_nothing_from_outside() -> None:
     text, _ = rendered(with_baseline())
     assert not re.search(r"\b(src|href)\s*=\s*\"(?!#)", text)

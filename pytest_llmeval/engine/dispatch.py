@@ -1,7 +1,9 @@
 """One model's request queue in one process: requests are answered ahead of the items that need
 them, ``concurrency`` at a time, so a run of N samples takes about N x latency / concurrency.
 
-- Remote backends: ``concurrency`` worker threads, each sending one request at a time.
+- Remote backends: ``concurrency`` worker threads, each sending one request at a time. With
+  ``--llm-concurrency auto`` a request also takes a slot of the endpoint's run-wide adaptive
+  limit (``concurrency.py``) while it is on the wire, and the threads grow with that limit.
 - Local backends (``Backend.local``): one thread, which takes the queued requests of one kind in
   batches of ``batch_size`` through ``generate_batch`` / ``loglikelihood_batch``.
 - The first request of a process goes alone; the rest wait for its answer. A rejected key or an
@@ -38,6 +40,7 @@ from ..backends.base import (
 )
 from ..errors import BackendError, ConfigError, FatalBackendError, NotAsked, SampleRejected, reason
 from ..scrub import Scrubber
+from .concurrency import AdaptiveConcurrency, Ticket, is_overload
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
 from .store import ResponseStore, request_key
@@ -101,13 +104,14 @@ class Dispatcher:
         backend_class: Callable[[], type[Backend]], *,
         store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
         concurrency: int, batch_size: int, on_fatal: Callable[[str], None], scrubber: Scrubber = Scrubber(),
-        blocked: Callable[[], str | None] = lambda: None,
+        blocked: Callable[[], str | None] = lambda: None, adaptive: AdaptiveConcurrency | None = None,
     ) -> None:
         self.name, self.settings, self._scrubber = name, settings, scrubber
         self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
         self._backend_class = backend_class
         self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
         self._blocked = blocked
+        self._adaptive = adaptive  # --llm-concurrency auto: the run-wide limit; ``concurrency`` is then its ceiling
         self.stats = EngineStats()
         self._queue: deque[_Job] = deque()
         self._pending: dict[str, Future[Outcome]] = {}
@@ -227,11 +231,18 @@ class Dispatcher:
 
     def _start_threads(self) -> None:
         self._watch_deadline()
-        wanted = min(1 if self._is_local() else self._concurrency, self.stats.submitted)
+        wanted = min(1 if self._is_local() else self._threads_wanted(), self.stats.submitted)
         while len(self._threads) < wanted:
             thread = threading.Thread(target=self._work, name=f"llmeval-{self.name}-{len(self._threads)}", daemon=True)
             self._threads.append(thread)
             thread.start()
+
+    def _threads_wanted(self) -> int:
+        """A fixed concurrency has that many threads; an adaptive one a few more than its limit
+        (as last seen), up to its ceiling, so the threads grow with the limit."""
+        if self._adaptive is None:
+            return self._concurrency
+        return min(self._concurrency, self._adaptive.limit + 2)
 
     def _is_local(self) -> bool:
         if self._local is None:
@@ -256,6 +267,8 @@ class Dispatcher:
                     while self._queue and len(jobs) < limit and type(self._queue[0].request) is type(first.request):
                         jobs.append(self._queue.popleft())
                     self.stats.in_flight += len(jobs)
+                    if self._adaptive is not None:  # the limit may have grown since the last job
+                        self._start_threads()
                     return jobs, probe
                 self._cv.wait()
 
@@ -306,11 +319,12 @@ class Dispatcher:
             backend = self._backend_or_fatal()
             if self._limiter is not None and not self._limiter.wait(job.tokens, self._stop):
                 raise Cancelled("the run stopped before this sample was sent")
+            ticket = self._slot()
             with self._cv:
                 self.stats.sent += 1
             sent_at.append(time.time())
             sent = time.perf_counter()
-            reply = self._call(backend, job.request)
+            reply = self._call_in_slot(ticket, backend, job.request)
             latency.append(time.perf_counter() - sent)
             _check_length(reply, job.request, self.settings.backend)
             return reply
@@ -358,6 +372,34 @@ class Dispatcher:
         each = (time.perf_counter() - started) / len(jobs)
         for job, reply in zip(jobs, replies):
             self._finish(job, Outcome(reply=reply, latency_s=reply.latency_s or each, sent_at=sent_at))
+
+    def _slot(self) -> Ticket | None:
+        """With an adaptive limit, wait for a slot (before the request's clock starts: a wait here
+        is not the server's latency); None without one."""
+        if self._adaptive is None or self._is_local():
+            return None
+        ticket = self._adaptive.acquire(self._stop)
+        if ticket is None:
+            raise Cancelled(self._stopped)
+        if self._fatal is not None:  # the run's key was refused while this request waited
+            self._adaptive.release(ticket, None)
+            raise self._fatal
+        return ticket
+
+    def _call_in_slot(self, ticket: Ticket | None, backend: Backend, request: Request) -> Reply:
+        """``_call``, then the slot given back with the signal the adaptive limit follows (the
+        reply's latency, or whether the server said it is full). A slot is held only while the
+        request is on the wire, never while it waits for a retry."""
+        if ticket is None or self._adaptive is None:
+            return self._call(backend, request)
+        sent = time.perf_counter()
+        try:
+            reply = self._call(backend, request)
+        except BaseException as exc:
+            self._adaptive.release(ticket, None, overloaded=is_overload(exc))
+            raise
+        self._adaptive.release(ticket, time.perf_counter() - sent)
+        return reply
 
     def _call(self, backend: Backend, request: Request) -> Reply:
         method = backend.loglikelihood if isinstance(request, LoglikelihoodRequest) else backend.generate

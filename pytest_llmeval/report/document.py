@@ -137,4 +137,13 @@ def terminal_summary(conclusion: Conclusion, document: dict[str, Any], flips_sho
     from .latency import latency_lines
 
     lines = summary_block(conclusion, document, flips_shown)
-    return lines + [(text, {}) for text in [*requests, *latency_lines(conclusion.summary.latency)]]
+    adaptive = concurrency_lines((document.get("run") or {}).get("concurrency") or [])
+    return lines + [(text, {}) for text in [*requests, *adaptive, *latency_lines(conclusion.summary.latency)]]
+
+
+def concurrency_lines(records: Sequence[dict[str, Any]]) -> list[str]:
+    """``--llm-concurrency auto``, per model: where the run-wide limit settled and what it met."""
+    return [f"concurrency {r['model']}: auto, limit {r['final_limit']} at the end (highest {r['max_limit']}), "
+            f"{r['mean_in_flight'] if r.get('mean_in_flight') is not None else '?'} in flight on average, "
+            f"peak {r['peak_in_flight']}; {r['overloaded']} of {r['sent']} requests answered 429/503, "
+            f"{r['cuts']} cuts" for r in records]

@@ -163,9 +163,57 @@ def _context(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "circular": list(document.get("circular") or []),
         "perturb": list(document.get("perturb") or []),
         "latency_metrics": _latency_metrics(document.get("latency") or []),
+        "concurrency": [c for c in map(_concurrency_chart, run.get("concurrency") or []) if c is not None],
         "samples_json": _samples_json(records), "sample_count": len(records),
         "text_limit": SAMPLE_TEXT_LIMIT, "page_size": PAGE_SIZE,
     }
+
+
+# -- adaptive concurrency's curve ----------------------------------------------------------------
+
+_CURVE_W, _CURVE_H, _CURVE_LEFT, _CURVE_TOP, _CURVE_BOTTOM = 640.0, 180.0, 40.0, 10.0, 24.0
+
+
+@dataclass(frozen=True, slots=True)
+class CurveChart:
+    """One model's adaptive concurrency over the run: the limit and the requests in flight, as step
+    lines over seconds since the first request (``run.concurrency`` in the document)."""
+
+    model: str
+    limit: str  # SVG polyline points
+    in_flight: str
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, str]]
+    record: dict[str, Any]
+    width: float = _CURVE_W
+    height: float = _CURVE_H
+    left: float = _CURVE_LEFT
+    bottom: float = _CURVE_H - _CURVE_BOTTOM
+
+
+def _concurrency_chart(record: Any) -> CurveChart | None:
+    curve = [p for p in record.get("curve") or [] if isinstance(p, list) and len(p) == 3] if isinstance(record, dict) else []
+    if not curve:
+        return None
+    span: float = max(float(curve[-1][0]), 1e-9)
+    top: int = max(max(int(max(p[1], p[2])) for p in curve), 1)
+    plot_w, plot_h = _CURVE_W - _CURVE_LEFT - 10, _CURVE_H - _CURVE_TOP - _CURVE_BOTTOM
+
+    def x(t: float) -> float:
+        return round(_CURVE_LEFT + plot_w * float(t) / span, 1)
+
+    def y(v: float) -> float:
+        return round(_CURVE_TOP + plot_h * (1 - float(v) / top), 1)
+
+    def steps(column: int) -> str:
+        points: list[str] = []
+        for p, q in zip(curve, curve[1:] + [curve[-1]]):
+            points += [f"{x(p[0])},{y(p[column])}", f"{x(q[0])},{y(p[column])}"]
+        return " ".join(points)
+
+    x_ticks = [(x(span * i / 4), f"{span * i / 4:.3g} s") for i in range(5)]
+    y_ticks = [(y(v), str(v)) for v in sorted({0, top // 2, top})]
+    return CurveChart(str(record.get("model", "")), steps(1), steps(2), x_ticks, y_ticks, record)
 
 
 # -- the document's rows -------------------------------------------------------------------------

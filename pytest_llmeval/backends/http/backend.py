@@ -255,7 +255,7 @@ class HTTPBackend(Backend):
                                f"options.path and the model name): {exc.detail}", fatal=True)
         if status is not None and (status in (408, 429) or status >= 500):
             return self._error(f"{what} for model {model!r}: {exc.detail}", transient=True,
-                               retry_after_s=retry_after_seconds(exc.retry_after))
+                               retry_after_s=retry_after_seconds(exc.retry_after), status=status)
         if cfg.reject is not None and cfg.reject.search(exc.detail):
             return SampleRejected(self._line(f"prompt refused ({what}) for model {model!r}: {exc.detail}"))
         if cfg.fatal is not None and cfg.fatal.search(exc.detail):
@@ -263,11 +263,11 @@ class HTTPBackend(Backend):
         return self._error(f"{what} for model {model!r}: {exc.detail}", transient=status is None)
 
     def _error(self, message: str, *, fatal: bool = False, transient: bool = False,
-               retry_after_s: float | None = None) -> BackendError:
+               retry_after_s: float | None = None, status: int | None = None) -> BackendError:
         line = self._line(message)
         if fatal:
             return FatalBackendError(line)
-        return TransientBackendError(line, retry_after_s=retry_after_s) if transient else BackendError(line)
+        return TransientBackendError(line, retry_after_s=retry_after_s, status=status) if transient else BackendError(line)
 
     def _line(self, message: str) -> str:
         """One line, naming the URL, without any secret, at most ``_MAX_LINE`` characters."""

@@ -396,7 +396,7 @@ class OpenAIChatBackend(Backend):
             detail = _server_message(exc)
             if status == 429 or status >= 500:
                 return self._error(f"HTTP {status} for model {model!r}: {detail}", transient=True,
-                                   retry_after_s=retry_after_from_headers(exc.response.headers))
+                                   retry_after_s=retry_after_from_headers(exc.response.headers), status=status)
             return self._error(f"HTTP {status} for model {model!r}: {detail}")
         timeouts = (httpx2.TimeoutException,) if oa is None else (oa.APITimeoutError, httpx2.TimeoutException)
         if isinstance(exc, timeouts):
@@ -431,12 +431,12 @@ class OpenAIChatBackend(Backend):
         return "; check base_url (it should end where /chat/completions begins, often /v1)"
 
     def _error(self, message: str, *, fatal: bool = False, transient: bool = False,
-               retry_after_s: float | None = None) -> BackendError:
+               retry_after_s: float | None = None, status: int | None = None) -> BackendError:
         line = _scrub(f"{self._where}: {message}", self._key)
         line = line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 3] + "..."
         if fatal:
             return FatalBackendError(line)
-        return TransientBackendError(line, retry_after_s=retry_after_s) if transient else BackendError(line)
+        return TransientBackendError(line, retry_after_s=retry_after_s, status=status) if transient else BackendError(line)
 
 
 _SENT = threading.local()  # per thread: when the current request's headers started going out
