@@ -262,7 +262,11 @@ class Controller:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def settings(self) -> Settings:
-        return self.options.settings([m.name for m in self.runtime.models])
+        from dataclasses import replace
+
+        models = self.runtime.models
+        return replace(self.options.settings([m.name for m in models]),
+                       prices={m.name: m.price.record() for m in models if m.price is not None})
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Per-subject scores as global properties of pytest's own ``--junitxml`` report."""
@@ -284,7 +288,7 @@ class Controller:
             versions.setdefault(r.suite, {})[r.subject] = r.version
         return {
             "models": [m.public() for m in self.runtime.models],
-            "options": self.options.public(),
+            "options": self.options.public() | {"prices": self.settings().to_record()["prices"]},
             "versions": {"pytest_llmeval": version("pytest-llmeval"), "pytest": pytest.__version__, "suites": versions},
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - self._t0, 3),

@@ -74,6 +74,9 @@ RANGES: dict[str, Range] = {
     "regression_significance": Range(float, low=0, high=1, open_low=True, default=0.05),
     "flips": Range(int, low=0, default=5),
     "max_unparsed": Range(float, low=0, high=1),
+    "budget_tokens": Range(int, low=1, unit="tokens"),
+    "budget_cost": Range(float, low=0, open_low=True),
+    "price_per_mtok": Range(float, low=0),
 }
 
 

@@ -42,7 +42,7 @@ from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
 from .store import ResponseStore, request_key
 
-__all__ = ["Dispatcher", "EngineStats", "Outcome", "Request", "max_reply_chars"]
+__all__ = ["Dispatcher", "EngineStats", "Outcome", "Request", "fill_usage", "max_reply_chars"]
 
 Request = GenerateRequest | LoglikelihoodRequest
 _IN_FLIGHT_AT_DEADLINE = "the run's deadline (--llm-deadline) passed while this request was in flight"
@@ -141,8 +141,8 @@ class Dispatcher:
             self._pending[key] = future
             self.stats.submitted += 1
         cached = self._store.get(key) if self._store is not None else None
-        if cached is not None:
-            self._resolve(future, _from_store(cached), cached=True)
+        if cached is not None:  # a reply journaled before usage was filled in gets its estimate
+            self._resolve(future, _from_store(fill_usage(request, cached)), cached=True)
             return future
         job = _Job(key, request, future, _estimate_tokens(request))
         with self._cv:
@@ -365,6 +365,8 @@ class Dispatcher:
 
     def _finish(self, job: _Job, outcome: Outcome) -> None:
         outcome = self._clean(outcome)
+        if outcome.reply is not None:
+            fill_usage(job.request, outcome.reply)
         if isinstance(outcome.error, FatalBackendError):
             self._go_fatal(outcome.error)
         if self._store is not None and (outcome.reply is not None or outcome.rejected is not None):
@@ -435,7 +437,31 @@ def _from_store(reply: Reply) -> Outcome:
 
 
 def _estimate_tokens(request: Request) -> int:
-    """A pre-send guess for the tokens/min budget (about 4 characters a token), corrected later."""
+    """A pre-send guess for the tokens/min and token budgets: the prompt's estimate plus the most
+    the reply may spend (``max_tokens``), corrected by the reply's usage."""
+    if isinstance(request, LoglikelihoodRequest):
+        return _estimate_prompt(request)
+    return _estimate_prompt(request) - 1 + request.max_tokens
+
+
+def _estimate_prompt(request: Request) -> int:
+    """The prompt's tokens at about 4 characters a token: the one rough estimate of the engine."""
     if isinstance(request, LoglikelihoodRequest):
         return sum(len(request.context) + len(c) for c in request.continuations) // 4 + 1
-    return sum(len(m.get("content", "")) for m in request.messages) // 4 + request.max_tokens
+    return sum(len(m.get("content", "")) for m in request.messages) // 4 + 1
+
+
+def fill_usage(request: Request, reply: Reply) -> Reply:
+    """``reply`` with both token counts: the server's, or (where it sent none) the estimate at
+    about 4 characters a token, marked ``usage_estimated``. Local backends count with the
+    model's own tokenizer, so only servers that send no ``usage`` are estimated. A loglikelihood
+    request generates nothing: its completion is 0 tokens, never an estimate."""
+    if reply.prompt_tokens is None:
+        reply.prompt_tokens, reply.usage_estimated = _estimate_prompt(request), True
+    if reply.completion_tokens is None:
+        if isinstance(request, LoglikelihoodRequest):
+            reply.completion_tokens = 0
+        else:
+            reply.completion_tokens = (len(reply.text) + 3) // 4
+            reply.usage_estimated = True
+    return reply

@@ -160,12 +160,23 @@ def _context(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "flips": [_short_flip(f) for f in document.get("flips") or []],
         "has_baseline": bool(comparisons or document.get("baseline")),
         "latency": list(document.get("latency") or []),
+        "usage": [_usage_row(u) for u in view.usage(document)],
         "circular": list(document.get("circular") or []),
         "perturb": list(document.get("perturb") or []),
         "latency_metrics": _latency_metrics(document.get("latency") or []),
         "samples_json": _samples_json(records), "sample_count": len(records),
         "text_limit": SAMPLE_TEXT_LIMIT, "page_size": PAGE_SIZE,
     }
+
+
+def _usage_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One model's tokens and cost as the report shows them (``view``'s words, as in the summary)."""
+    currency = record.get("currency")
+    return {"model": record.get("model"), "tokens": view.usage_tokens(record),
+            "sent": view.usage_tokens(record, "sent"), "journal": view.usage_tokens(record, "journal"),
+            "cost": view.money(record.get("cost"), currency),
+            "sent_cost": view.money((record.get("sent") or {}).get("cost"), currency),
+            "estimated": record.get("estimated") or 0, "replies": record.get("replies") or 0}
 
 
 # -- the document's rows -------------------------------------------------------------------------

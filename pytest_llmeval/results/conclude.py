@@ -49,10 +49,11 @@ class Settings:
     limit: int | None = None
     strict: bool = False
     sharded: bool = False  # one job of several: it never writes a baseline (recorded as run.options.shard)
+    prices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # model -> its profile's price
 
     RECORDED: ClassVar[tuple[str, ...]] = (
         "models", "gate", "regression_tolerance", "regression_significance", "latency_gates", "baseline",
-        "update_baseline", "limit", "strict", "max_unparsed",
+        "update_baseline", "limit", "strict", "max_unparsed", "prices",
     )
 
     def to_record(self) -> dict[str, Any]:
@@ -62,6 +63,7 @@ class Settings:
             "regression_significance": self.regression_significance, "latency_gates": dict(self.latency_gates),
             "baseline": str(self.baseline) if self.baseline else None, "update_baseline": self.update_baseline,
             "limit": self.limit, "strict": self.strict, "max_unparsed": self.max_unparsed,
+            "prices": {model: dict(price) for model, price in self.prices.items()},
         }
 
     @classmethod
@@ -79,6 +81,7 @@ class Settings:
             regression_significance=float(options.get("regression_significance", default("regression_significance"))),
             limit=int(options["limit"]) if options.get("limit") is not None else None,
             strict=bool(options.get("strict")),
+            prices={str(m): dict(p) for m, p in (options.get("prices") or {}).items()},
         )
 
 
@@ -109,7 +112,7 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     samples = last_per_sample(results)
     scored = questions(samples)
     summary = aggregate(scored, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
-                        max_unparsed=settings.max_unparsed)
+                        max_unparsed=settings.max_unparsed, prices=settings.prices)
     conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), scored=scored,
                             circular=circular_rows(samples, summary.models),
                             perturb=perturb_rows(by_question(samples)[1], summary.models), corpus=corpus_rows(samples))

@@ -8,7 +8,7 @@ same record.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
@@ -88,7 +88,10 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
         return results[0]
     first = results[0]
     combined = replace(first, retries=sum(r.retries for r in results), cached=all(r.cached for r in results),
-                       attempts=[_attempt_record(r) for r in results])
+                       attempts=[_attempt_record(r) for r in results],
+                       prompt_tokens=_summed(r.prompt_tokens for r in results),
+                       completion_tokens=_summed(r.completion_tokens for r in results),
+                       tokens_estimated=any(r.tokens_estimated for r in results))
     failed = next(((i, r) for i, r in enumerate(results) if r.error is not None), None)
     if failed is not None:
         index, result = failed
@@ -104,6 +107,12 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
     combined.aggregate = "mean"
     combined.unparsed = all(r.unparsed for r in results)
     return combined
+
+
+def _summed(counts: Iterable[int | None]) -> int | None:
+    """Every attempt's tokens (the problem's usage); None when no attempt has a count."""
+    known = [c for c in counts if c is not None]
+    return sum(known) if known else None
 
 
 def _attempt_record(result: SampleResult) -> dict[str, Any]:
@@ -287,6 +296,7 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     assert outcome.reply is not None
     reply = outcome.reply
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
+    result.tokens_estimated = reply.usage_estimated
     if plan.config.mode == "cloze":
         _score_cloze(plan, sample, reply, None if unconditional is None else unconditional.reply, result)
         return result
