@@ -49,6 +49,9 @@ def attach_result(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
             return
         if result.correct is False and not strict:
             report.outcome, report.longrepr = "passed", None  # a miss, not a failure
+        if result.not_asked is not None:  # deliberately not sent (errors.NotAsked): a skip, with why
+            path, line, _ = item.reportinfo()
+            report.outcome, report.longrepr = "skipped", (str(path), (line or 0) + 1, f"Skipped: {result.not_asked}")
     scrubber = runtime.scrubber()
     if scrubber:  # what a Python test put in its result itself (see ``scrub``)
         for name in _TEXT_FIELDS:

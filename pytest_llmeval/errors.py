@@ -8,6 +8,8 @@
     │   └── MergeError       report folders that cannot be merged (merge.py).
     ├── SandboxError         the sandbox for model-written code cannot run here (no bubblewrap,
     │                        no user namespaces): never a failed sample, since no code ran.
+    ├── NotAsked             a sample deliberately not sent (early stop, a budget reached): the
+    │                        item is a *skip* with the reason, never a miss or an error.
     └── BackendError         the backend could not answer this sample (after its retries):
         │                    the item is an *error*, never silently a miss.
         ├── TransientBackendError  worth another try (429, 5xx, timeout, dropped connection,
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError", "Cancelled", "ConfigError", "DataError", "FatalBackendError", "LLMEvalError", "NativeCrashError",
-    "SampleRejected", "SandboxError", "TransientBackendError", "detail", "one_line", "reason",
+    "NotAsked", "SampleRejected", "SandboxError", "TransientBackendError", "detail", "one_line", "reason",
 ]
 
 
@@ -65,6 +67,21 @@ class DataError(ConfigError):
 class SandboxError(LLMEvalError):
     """The sandbox could not run a program at all. ``str(err)`` is one line saying why, for the
     run's refusal and for ``doctor``; a program that ran and failed is an ``Execution`` instead."""
+
+
+class NotAsked(LLMEvalError):
+    """A sample deliberately not sent, so not measured: neither a miss nor an error.
+
+    ``complete=True``: its subject's verdict is already known (sequential early stopping), so the
+    subject counts as complete without it. ``complete=False``: something else stopped the asking
+    (a budget reached), so its subject is *incomplete*: it never passes a gate and the run is not
+    green. ``reason`` is the item's skip reason, one line.
+    """
+
+    def __init__(self, reason: str, complete: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.complete = complete
 
 
 class BackendError(LLMEvalError):

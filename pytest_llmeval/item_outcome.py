@@ -3,6 +3,7 @@
 - right answer: passed;
 - wrong answer: the report stays passed and is shown as ``missed`` (``m``), unless ``--llm-strict``;
 - backend failure: failed, and shown in the ``error`` category (``E``);
+- deliberately not sent (``errors.NotAsked``: early stopping, a budget): skipped, with the reason;
 - rejected key or unknown model: the session is asked to stop, once, with the backend's line.
 """
 
@@ -28,6 +29,8 @@ def raise_for_result(result: SampleResult, session: pytest.Session, strict: bool
         raise FatalBackendError(result.error or "")
     if result.error is not None:
         raise BackendError(result.error)
+    if result.not_asked is not None:
+        pytest.skip(result.not_asked)
     if not result.correct and strict:
         raise WrongAnswer(
             f"wrong answer: extracted {result.extracted!r}, expected {result.target!r}\n"

@@ -17,7 +17,7 @@ import pytest
 
 from .data import DataSpec, load
 from .data.formats import format_for_suffix
-from .errors import BackendError, ConfigError, FatalBackendError, SampleRejected, one_line
+from .errors import BackendError, ConfigError, FatalBackendError, NotAsked, SampleRejected, one_line
 from .messages import GenerateRequest, LoglikelihoodRequest, Message, Reply
 from .profiles import ModelSpec
 from .prompts import render_messages_text
@@ -116,6 +116,8 @@ class LLMClient:
         request = GenerateRequest(messages=judge_messages(rubric, question or "(not given)", reply, reference),
                                   max_tokens=s.max_tokens, temperature=s.temperature, stop=tuple(s.stop))
         outcome = self.runtime.dispatcher(name).submit(request).result()
+        if outcome.not_asked is not None:
+            raise outcome.not_asked
         if outcome.error is not None:
             raise outcome.error
         if outcome.rejected is not None:
@@ -137,6 +139,8 @@ class LLMClient:
         call: dict[str, Any] = {"prompt": prompt, "latency_s": outcome.latency_s, "retries": outcome.retries,
                                 "cached": outcome.cached, "timing": timing_fields(outcome)}
         self.calls.append(call)
+        if outcome.not_asked is not None:
+            raise outcome.not_asked
         if outcome.error is not None:
             raise outcome.error
         if outcome.rejected is not None:
@@ -264,6 +268,8 @@ def result_for_test(item: pytest.Item, call: pytest.CallInfo[None], strict: bool
     exc = call.excinfo.value if call.excinfo else None
     if exc is None:
         result.set_verdict(True)
+    elif isinstance(exc, NotAsked):
+        result.set_not_asked(exc.reason, exc.complete)
     elif isinstance(exc, SampleRejected):
         result.set_verdict(False)
         result.rejected = exc.reason

@@ -17,7 +17,7 @@ from pytest_llmeval.results.payload import SampleResult
 
 ROW_FIELDS = ["model", "suite", "{kind}", "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed"]
 EXTRA_FIELDS = ["metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed",
-                "statistic"]
+                "statistic", "asked", "total", "incomplete", "stopped_early_at"]
 GROUP_FIELDS = {"subject": [], "group": ["aggregate", "score_weighted", "score_naive", "members"]}
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
@@ -33,6 +33,7 @@ SAMPLE_FIELDS = {
     "judge", "pairwise", "metric_settings",  # task judge's verdict, --llm-judge-pairwise, a text metric's settings
     "robustness", "question", "variant", "variants", "min_consistency",  # a rotation's or perturbation's question
     "logprobs", "unconditional", "picks", "metrics",  # mode: cloze
+    "not_asked", "not_asked_complete",  # deliberately not sent (errors.NotAsked)
 }
 RUN = {"models": [{"name": "smollm2"}], "options": {}, "started": "2025-01-01T00:00:00+00:00", "duration_s": 1.5}
 

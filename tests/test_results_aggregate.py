@@ -201,7 +201,7 @@ def test_record_fields(kind: str) -> None:
     assert list(record) == [
         "model", "suite", kind, "version", "n", "correct", "score", "ci_low", "ci_high", "threshold", "passed",
         "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed", "unparsed_passed",
-        "statistic",
+        "statistic", "asked", "total", "incomplete", "stopped_early_at",
     ] + ([] if kind == "subject" else ["aggregate", "score_weighted", "score_naive", "members"])
     assert record[kind] == "x" and record["score"] is None
 

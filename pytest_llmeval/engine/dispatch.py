@@ -36,7 +36,7 @@ from typing import Any
 from ..backends.base import (
     Backend, BackendSettings, GenerateRequest, LoglikelihoodRequest, Reply, attempt_timeout, set_attempt_deadline,
 )
-from ..errors import BackendError, ConfigError, FatalBackendError, SampleRejected, reason
+from ..errors import BackendError, ConfigError, FatalBackendError, NotAsked, SampleRejected, reason
 from ..scrub import Scrubber
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
@@ -57,11 +57,13 @@ def max_reply_chars(request: GenerateRequest) -> int:
 
 @dataclass(slots=True)
 class Outcome:
-    """What became of one request: a reply, a refusal or an error, and what it took."""
+    """What became of one request: a reply, a refusal, an error, or deliberately not sent
+    (``not_asked``: early stopping withdrew it, a budget was reached), and what it took."""
 
     reply: Reply | None = None
     error: BackendError | None = None
     rejected: str | None = None
+    not_asked: NotAsked | None = None
     retries: int = 0
     cached: bool = False
     latency_s: float | None = None  # of the attempt that answered, from when it was sent

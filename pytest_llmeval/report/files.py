@@ -25,6 +25,7 @@ CSV_COLUMNS = [
     "kind", "model", "suite", "name", "version", "n", "correct", "score", "ci_low", "ci_high",
     "threshold", "passed", "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed",
     "unparsed_passed", "statistic", "aggregate", "score_weighted", "score_naive", "members", "metrics",
+    "asked", "total", "incomplete", "stopped_early_at",
     "prompt_tokens", "completion_tokens", "tokens_estimated", "sent_prompt_tokens", "sent_completion_tokens",
     "cost", "sent_cost", "currency",
 ]

@@ -67,6 +67,13 @@ class Row:
     # Every metric the samples computed besides the gated one (``mode: cloze``: acc, acc_norm, ...):
     # each one's mean over the scored samples (a naive group: over its members' means).
     metrics: dict[str, float] = field(default_factory=dict)
+    # Samples deliberately not sent (``errors.NotAsked``) are not in ``n``: ``asked`` of ``total``
+    # were. ``incomplete`` is the first reason of one whose subject is not complete without it (a
+    # budget reached): such a row never passes its threshold, and the run is not green.
+    asked: int = 0
+    total: int = 0
+    incomplete: str | None = None
+    stopped_early_at: int | None = None  # --llm-early-stop: the n at which the verdict was known
 
     @property
     def label(self) -> str:
@@ -81,6 +88,8 @@ class Row:
             "metric": self.metric, "mode": self.mode, "task": self.task, "errors": self.errors,
             "unparsed": self.unparsed, "unparsed_share": self.unparsed_share, "max_unparsed": self.max_unparsed,
             "unparsed_passed": self.unparsed_passed, "statistic": self.statistic,
+            "asked": self.asked, "total": self.total, "incomplete": self.incomplete,
+            "stopped_early_at": self.stopped_early_at,
         } | ({"metrics": dict(self.metrics)} if self.metrics else {}) | ({} if self.kind == "subject" else {
             "aggregate": self.aggregate, "score_weighted": self.score_weighted, "score_naive": self.score_naive,
             "members": list(self.members),
@@ -179,6 +188,8 @@ def _row(kind: str, key: _Key, samples: _Samples, version: str, threshold: float
         ci_low=_finite(low), ci_high=_finite(high), threshold=threshold, passed=True,
         unparsed=unparsed, unparsed_share=unparsed / n if unparsed is not None and n else None,
         statistic=statistic, metrics=_metric_means(samples),
+        asked=sum(r.not_asked is None for r in samples), total=len(samples),
+        incomplete=next((r.not_asked for r in samples if r.not_asked is not None and not r.not_asked_complete), None),
     )
 
 
@@ -257,9 +268,11 @@ def _naive_metrics(samples: _Samples) -> dict[str, float]:
 
 
 def _gated(row: Row, gate: str) -> Row:
-    """``passed`` against the threshold, for the score or (``ci_low``) the interval's lower bound."""
+    """``passed`` against the threshold, for the score or (``ci_low``) the interval's lower bound.
+    An incomplete row never passes: what was not asked could have changed its verdict."""
     value = row.ci_low if gate == "ci_low" else row.score
     passed = row.threshold is None or (value is not None and value >= row.threshold - _TOLERANCE)
+    passed = passed and row.incomplete is None
     return replace(row, passed=passed)
 
 

@@ -41,6 +41,10 @@ class SampleResult:
     ``circular``: one rotation of its options; ``perturb``: the original or one perturbation): the
     question's id shared by its variants, this variant's name and how many the question was
     planned with (``results/circular.py``, ``results/perturb.py``).
+    ``not_asked`` is why the sample was deliberately not sent (``errors.NotAsked``: early stopping,
+    a budget): not scored, not an error, its item a skip; ``not_asked_complete`` is NotAsked's
+    ``complete`` (the subject's verdict was already known) and, when false, makes the subject
+    incomplete.
     """
 
     model: str
@@ -68,6 +72,8 @@ class SampleResult:
     aggregate: str = "proportion"
     error: str | None = None
     rejected: str | None = None  # the endpoint refused the prompt by policy: a miss, with why
+    not_asked: str | None = None  # deliberately not sent (errors.NotAsked): a skip, not scored
+    not_asked_complete: bool = False
     fatal: bool = False
     retries: int = 0
     cached: bool = False
@@ -119,6 +125,11 @@ class SampleResult:
         pass mark), and its score (None: 1.0 when right, 0.0 when wrong)."""
         self.correct = correct
         self.score = float(correct) if score is None else float(score)
+
+    def set_not_asked(self, reason: str, complete: bool) -> None:
+        """The sample was deliberately not sent (``errors.NotAsked``): nothing of an answer stays."""
+        self.not_asked, self.not_asked_complete = reason, complete
+        self.correct = self.score = self.rejected = None
 
     def points(self) -> float | None:
         """The score its subject aggregates; None when not scored. Records written before scores

@@ -13,9 +13,9 @@ __all__ = ["failures"]
 
 
 def failures(summary: Summary) -> list[str]:
-    """Unmet thresholds (subjects, then groups), unparsed shares over their limit, unmet latency
+    """Unmet thresholds and incomplete rows (subjects, then groups), unparsed shares over their limit, unmet latency
     gates, the errors, the fatal message."""
-    lines = [_threshold_line(row, summary.gate) for row in summary.rows if not row.passed]
+    lines = [_threshold_line(row, summary.gate) for row in summary.rows if not row.passed or row.incomplete]
     lines.extend(_unparsed_line(row) for row in summary.subjects if not row.unparsed_passed)
     lines.extend(summary.latency_failures)
     if summary.errors:
@@ -27,6 +27,9 @@ def failures(summary: Summary) -> list[str]:
 
 def _threshold_line(row: Row, gate: str = "score") -> str:
     where = f"{row.model} {row.label}" + (" [group]" if row.kind == "group" else "")
+    if row.incomplete is not None:
+        gated = "; it cannot pass its threshold" if row.threshold is not None else ""
+        return f"incomplete: {where} asked {row.asked} of {row.total} samples ({row.incomplete}){gated}"
     threshold = row.threshold if row.threshold is not None else 0.0
     if row.score is None:
         return f"threshold not met: {where} has no scored samples, needs {threshold:.3f} (n=0, errors={row.errors})"

@@ -238,7 +238,7 @@ class SampleItem(pytest.Item):
         queue_upcoming(self)
         self.queue_request()
         result = self.stash[RESULT] = combine_attempts(self._attempts(), self.plan.config.pass_at_k)
-        if _PAIRED in self.stash and result.error is None:
+        if _PAIRED in self.stash and result.error is None and result.not_asked is None:
             result.pairwise = self.stash[_PAIRED].result()
         raise_for_result(result, self.session, runtime.options.strict)
 

@@ -82,7 +82,8 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
     ``correct`` is pass^k: every attempt right; ``score`` is pass@1, the pass rate (for a graded
     task, the mean of the attempts' scores), and the subject averages it (``aggregate="mean"``:
     the mean of per-problem pass@1, with a bootstrap interval, and the baseline's paired test). An attempt that failed (backend, sandbox) makes the
-    sample an error: its pass@k would be computed from fewer replies than asked for.
+    sample an error: its pass@k would be computed from fewer replies than asked for; an attempt
+    not asked (``errors.NotAsked``) makes it not asked, for the same reason.
     """
     if len(results) == 1:
         return results[0]
@@ -97,6 +98,10 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
         index, result = failed
         combined.error = f"attempt {index + 1} of {len(results)}: {result.error}"
         combined.fatal, combined.correct, combined.score = result.fatal, None, None
+        return combined
+    skipped = next((r for r in results if r.not_asked is not None), None)
+    if skipped is not None:  # pass@k from fewer attempts than asked for would be another statistic
+        combined.set_not_asked(skipped.not_asked or "", all(r.not_asked_complete for r in results if r.not_asked))
         return combined
     right = sum(bool(r.correct) for r in results)
     n = len(results)
@@ -279,8 +284,12 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     """Fill ``result`` from what the engine got for the sample's request; for a judged task
     ``judged``: the judge's name and what the engine got for its request; for a cloze sample asking
     for mutual information, its ``unconditional_request`` (either one failing fails the sample)."""
-    if unconditional is not None and (unconditional.error is not None or unconditional.rejected is not None):
+    if unconditional is not None and (unconditional.error is not None or unconditional.rejected is not None
+                                      or unconditional.not_asked is not None):
         outcome = unconditional
+    if outcome.not_asked is not None:
+        result.set_not_asked(outcome.not_asked.reason, outcome.not_asked.complete)
+        return result
     result.retries, result.cached = outcome.retries, outcome.cached
     if outcome.latency_s is not None:
         result.latency_s = round(outcome.latency_s, 6)
@@ -314,6 +323,10 @@ def _judge(plan: SuitePlan, sample: Sample, name: str, outcome: Outcome, result:
     """The judge's outcome into the result: its failure is the sample's error (the sample was not
     measured: never a miss), its refusal too; its reply is scored by the task."""
     result.judge = {"model": name, "retries": outcome.retries, "cached": outcome.cached}
+    if outcome.not_asked is not None:  # the reply was not judged: the sample was not measured
+        result.reply = None
+        result.set_not_asked(f"judge {name}: {outcome.not_asked.reason}", outcome.not_asked.complete)
+        return
     if outcome.error is not None:
         result.error = f"judge {name}: {outcome.error}"
         result.fatal = isinstance(outcome.error, FatalBackendError)
