@@ -37,6 +37,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-concurrency", "string", "requests in flight per process and model (default {default}; local models: 1, batched)", {"type": int}),
     ("--llm-rate", "string", "requests per second per endpoint, shared by all xdist workers (default: no limit)", {"type": float}),
     ("--llm-tokens-per-minute", "string", "prompt+completion tokens per minute per endpoint, shared likewise", {"type": int}),
+    ("--llm-budget-tokens", "string", "the most prompt+completion tokens the run may send, all models and processes together; then nothing more is sent", {"type": int}),
+    ("--llm-budget-cost", "string", "the most the run may spend, in its models' price currency (profile price:); then nothing more is sent", {"type": float}),
     ("--llm-cache", "string", "response cache and journal: on (default), off, refresh (ask again, record), clear (empty it first), or a file path", {}),
     ("--llm-deadline", "string", "total seconds for the run's requests; samples not sent by then are errors", {"type": float}),
     ("--llm-progress", "string", "seconds between progress lines (default {default}; 0: none)", {"type": float}),
@@ -125,6 +127,8 @@ class RunOptions:
     unsafe_exec: bool = False  # --llm-unsafe-exec: a machine without a sandbox may run model code unsandboxed
     judge: str | None = None  # --llm-judge: the judge model profile for llm.judge and pairwise judging
     judge_pairwise: bool = False
+    budget_tokens: int | None = None  # --llm-budget-tokens: the run's, all models together
+    budget_cost: float | None = None  # --llm-budget-cost: in the models' price currency
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -148,6 +152,8 @@ class RunOptions:
             "concurrency": self.concurrency,
             "rate": self.rate,
             "tokens_per_minute": self.tokens_per_minute,
+            "budget_tokens": self.budget_tokens,
+            "budget_cost": self.budget_cost,
             "cache": self.cache,
             "deadline_s": self.deadline_s,
             "max_tokens": self.max_tokens,
@@ -222,6 +228,8 @@ def read_options(config: pytest.Config) -> RunOptions:
         concurrency=_number(config, "concurrency"),
         rate=_number(config, "rate"),
         tokens_per_minute=_number(config, "tokens_per_minute"),
+        budget_tokens=_number(config, "budget_tokens"),
+        budget_cost=_number(config, "budget_cost"),
         cache=cache,
         cache_path=cache_path,
         deadline_s=_number(config, "deadline"),

@@ -28,7 +28,7 @@ import inspect
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,6 +38,7 @@ from ..backends.base import (
 )
 from ..errors import BackendError, ConfigError, FatalBackendError, NotAsked, SampleRejected, reason
 from ..scrub import Scrubber
+from .budget import Reservation, SharedBudget
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
 from .store import ResponseStore, request_key
@@ -45,6 +46,8 @@ from .store import ResponseStore, request_key
 __all__ = ["Dispatcher", "EngineStats", "Outcome", "Request", "fill_usage", "max_reply_chars"]
 
 Request = GenerateRequest | LoglikelihoodRequest
+_BUDGET_POLL_S = 0.05  # how often a request waiting on the budget's reservations looks again
+_BUDGET_SLACK_S = 30.0
 _IN_FLIGHT_AT_DEADLINE = "the run's deadline (--llm-deadline) passed while this request was in flight"
 _QUEUED_AT_DEADLINE = "the run's deadline (--llm-deadline) passed before this sample was sent"
 
@@ -93,6 +96,7 @@ class _Job:
     future: Future[Outcome]
     tokens: int
     retries: int = 0
+    reserved: list[tuple[SharedBudget, Reservation]] | None = None  # in the run's budgets, until settled
 
 
 class Dispatcher:
@@ -101,13 +105,14 @@ class Dispatcher:
         backend_class: Callable[[], type[Backend]], *,
         store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
         concurrency: int, batch_size: int, on_fatal: Callable[[str], None], scrubber: Scrubber = Scrubber(),
-        blocked: Callable[[], str | None] = lambda: None,
+        blocked: Callable[[], str | None] = lambda: None, budgets: Sequence[SharedBudget] = (),
     ) -> None:
         self.name, self.settings, self._scrubber = name, settings, scrubber
         self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
         self._backend_class = backend_class
         self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
         self._blocked = blocked
+        self._budgets = tuple(budgets)
         self.stats = EngineStats()
         self._queue: deque[_Job] = deque()
         self._pending: dict[str, Future[Outcome]] = {}
@@ -291,6 +296,9 @@ class Dispatcher:
             if self._policy.deadline is not None and time.time() > self._policy.deadline:
                 raise Cancelled("the run's deadline (--llm-deadline) passed before this sample was sent")
             backend = self._backend_or_fatal()
+            refused = self._admit(job)
+            if refused is not None:
+                raise refused
             if self._limiter is not None and not self._limiter.wait(job.tokens, self._stop):
                 raise Cancelled("the run stopped before this sample was sent")
             with self._cv:
@@ -311,6 +319,8 @@ class Dispatcher:
             reply = self._policy.call(attempt, self._stop, on_retry)
         except SampleRejected as exc:
             return Outcome(rejected=exc.reason, retries=job.retries)
+        except NotAsked as exc:  # a budget was reached before this request was sent
+            return Outcome(not_asked=exc, retries=job.retries)
         except BackendError as exc:
             return Outcome(error=exc, retries=job.retries)
         except Exception as exc:  # noqa: BLE001 - a user backend broke its contract: one line, one sample
@@ -322,6 +332,9 @@ class Dispatcher:
     def _answer_batch(self, jobs: list[_Job]) -> None:
         """A local batch; if it fails as a whole, each request is asked alone (with its retries)."""
         backend = None
+        jobs = self._admitted(jobs)
+        if not jobs:
+            return
         try:
             backend = self._backend_or_fatal()
             with self._cv:
@@ -378,7 +391,66 @@ class Dispatcher:
             used = (outcome.reply.prompt_tokens or 0) + (outcome.reply.completion_tokens or 0)
             if used:
                 self._limiter.correct(used - job.tokens)
+        self._settle(job, outcome.reply)
         self._resolve(job.future, outcome)
+
+    def _admitted(self, jobs: list[_Job]) -> list[_Job]:
+        """The jobs of a local batch that the budgets admit. A refused one ends not asked; one
+        that must wait for reservations (held by this very batch) goes back to the queue's front."""
+        admitted: list[_Job] = []
+        for job in jobs:
+            try:
+                refused = self._admit(job, wait=False)
+            except _NotNow:
+                with self._cv:
+                    self._queue.appendleft(job)
+                continue
+            except Cancelled as exc:
+                self._finish(job, Outcome(error=exc))
+                continue
+            if refused is not None:
+                self._finish(job, Outcome(not_asked=refused))
+            else:
+                admitted.append(job)
+        if not admitted and len(self._queue):  # others' requests in flight hold the rest: not a busy loop
+            self._stop.wait(_BUDGET_POLL_S)
+        return admitted
+
+    def _admit(self, job: _Job, *, wait: bool = True) -> NotAsked | None:
+        """Reserve the request's estimate in each budget, once (its retries reuse it); NotAsked,
+        and nothing reserved, when a budget is reached (``engine/budget.py``). While requests in
+        flight hold what is left, wait for them (``wait`` False: raise ``_NotNow``)."""
+        if not self._budgets or job.reserved is not None:
+            return None
+        request = job.request
+        prompt = _estimate_prompt(request)
+        completion = request.max_tokens if isinstance(request, GenerateRequest) else 0
+        patience = time.monotonic() + self.settings.timeout_s * (self.settings.retries + 1) + _BUDGET_SLACK_S
+        while True:
+            taken: list[tuple[SharedBudget, Reservation]] = []
+            for budget in self._budgets:
+                got = budget.reserve(prompt, completion, force=time.monotonic() > patience)
+                if not isinstance(got, Reservation):
+                    break
+                taken.append((budget, got))
+            else:
+                job.reserved = taken
+                return None
+            for held, reservation in taken:
+                held.settle(reservation, 0, 0)
+            if isinstance(got, str):
+                return NotAsked(got, complete=False)
+            if not wait:
+                raise _NotNow
+            if self._stop.wait(_BUDGET_POLL_S):  # requests in flight hold the rest: wait for them
+                raise Cancelled(self._stopped)
+
+    def _settle(self, job: _Job, reply: Reply | None) -> None:
+        """The request's reservations become its real usage (no reply: refunded)."""
+        reserved, job.reserved = job.reserved or [], []
+        used = (reply.prompt_tokens or 0, reply.completion_tokens or 0) if reply is not None else (0, 0)
+        for budget, reservation in reserved:
+            budget.settle(reservation, *used)
 
     def _go_fatal(self, error: FatalBackendError) -> None:
         with self._cv:
@@ -414,6 +486,10 @@ class Dispatcher:
         if outcome.rejected is not None:
             outcome.rejected = self._scrubber.text(outcome.rejected)
         return outcome
+
+
+class _NotNow(Exception):
+    """A local batch's request must wait for the budget's reservations held by its own batch."""
 
 
 async def _await(awaitable: Any, timeout_s: float) -> Reply:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..results.payload import last_per_sample
+from ..results.usage import money as _money
 
 __all__ = ["MISSING", "RowKey", "comparison_key", "comparisons", "interval", "latest_samples", "models", "money",
            "number", "row_key", "row_kind", "rows", "run", "usage", "usage_line", "usage_tokens"]
@@ -79,10 +80,8 @@ def usage(document: Document) -> list[Mapping[str, Any]]:
 
 
 def money(value: object, currency: object) -> str:
-    """``0.000042 USD``: up to six decimals, trailing zeros dropped; ``MISSING`` without a price."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not currency:
-        return MISSING
-    return f"{value:,.6f}".rstrip("0").rstrip(".") + f" {currency}"
+    """``0.000042 USD`` (``results.usage.money``); ``MISSING`` without a price."""
+    return _money(value, currency, MISSING)
 
 
 def usage_tokens(record: Mapping[str, Any], part: str = "") -> str:

@@ -22,6 +22,7 @@ from .circular import CircularRow, by_question, circular_rows, questions
 from .perturb import PerturbRow, consistency_failures, perturb_rows
 from .compare import Comparison, compare, regression_line
 from .payload import SampleResult, last_per_sample
+from .usage import money
 from .verdict import failures
 
 __all__ = ["Conclusion", "Settings", "accept_baseline", "conclude"]
@@ -120,10 +121,32 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
                             f"over {c['n']} samples ({c['signature']}); the score is the mean per-sample value"
                             for c in conclusion.corpus)
     conclusion.notes.extend(_incomplete(conclusion.circular))
+    conclusion.failures[:0] = _not_asked_lines(samples, summary)
     conclusion.failures.extend(consistency_failures(conclusion.perturb))
     if settings.baseline is not None:
         _against_baseline(conclusion, settings, settings.baseline)
     return conclusion
+
+
+def _not_asked_lines(samples: list[SampleResult], summary: Summary) -> list[str]:
+    """One line per reason samples were left unasked with their subjects incomplete (a budget
+    reached), first among the failures: ``the run's budget of 1,000 tokens was reached after this
+    run sent 987 tokens: 12 samples not asked``."""
+    counts: dict[str, int] = {}
+    for r in samples:
+        if r.not_asked is not None and not r.not_asked_complete:
+            counts[r.not_asked] = counts.get(r.not_asked, 0) + 1
+    if not counts:
+        return []
+    sent = sum(u.sent_prompt_tokens + u.sent_completion_tokens for u in summary.usage)
+    costs: dict[str, float] = {}
+    for u in summary.usage:
+        if u.currency is not None and u.sent_cost is not None:
+            costs[u.currency] = costs.get(u.currency, 0.0) + u.sent_cost
+    spent = f"{sent:,} tokens" + "".join(f", {money(cost, currency)}" for currency, cost in sorted(costs.items()))
+    return [f"{reason} after this run sent {spent}: {n} sample{'s' if n != 1 else ''} not asked "
+            "(the journal keeps every answer: rerun with a larger budget to continue)"
+            for reason, n in counts.items()]
 
 
 def _incomplete(rows: list[CircularRow]) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from .payload import SampleResult
 
-__all__ = ["UsageRow", "cost_of", "usage_rows"]
+__all__ = ["UsageRow", "cost_of", "money", "usage_rows"]
 
 _PER = 1_000_000
 
@@ -29,6 +29,13 @@ def cost_of(price: Mapping[str, Any] | None, prompt_tokens: int, completion_toke
     if not price:
         return None
     return (prompt_tokens * float(price["input_per_mtok"]) + completion_tokens * float(price["output_per_mtok"])) / _PER
+
+
+def money(value: object, currency: object, missing: str = "—") -> str:
+    """``0.000042 USD``: up to six decimals, trailing zeros dropped; ``missing`` without a price."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not currency:
+        return missing
+    return f"{value:,.6f}".rstrip("0").rstrip(".") + f" {currency}"
 
 
 @dataclass(frozen=True, slots=True)
