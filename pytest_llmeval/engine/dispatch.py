@@ -8,6 +8,9 @@ them, ``concurrency`` at a time, so a run of N samples takes about N x latency /
   unknown model then costs one request per process, not ``concurrency`` of them.
 - A reply (or a policy refusal) is written to the store as soon as it arrives, then handed over.
 - Every request sent passes the shared rate limit first, and requests sent = samples + retries.
+- With budgets (``engine/budget.py``), a request reserves its estimate before it is sent (once,
+  for all its retries) and its reply's usage settles it; a reached budget ends it ``not_asked``.
+- Every reply carries token counts: the server's usage, else an estimate (``fill_usage``).
 - Every outcome is scrubbed of the run's secrets (``scrub``) before it is stored or handed over.
 - A reply longer than ``max_reply_chars`` (the server ignored ``max_tokens``) is an error.
 - With a deadline, each attempt is bounded by the time left (``attempt_timeout``), and when the
