@@ -534,7 +534,7 @@ def _estimate_prompt(request: Request) -> int:
 
 def fill_usage(request: Request, reply: Reply) -> Reply:
     """``reply`` with both token counts: the server's, or (where it sent none) the estimate at
-    about 4 characters a token, marked ``usage_estimated``. Local backends count with the
+    about 4 characters a token (a stream's completion: its content chunks), marked ``usage_estimated``. Local backends count with the
     model's own tokenizer, so only servers that send no ``usage`` are estimated. A loglikelihood
     request generates nothing: its completion is 0 tokens, never an estimate."""
     if reply.prompt_tokens is None:
@@ -542,7 +542,8 @@ def fill_usage(request: Request, reply: Reply) -> Reply:
     if reply.completion_tokens is None:
         if isinstance(request, LoglikelihoodRequest):
             reply.completion_tokens = 0
-        else:
-            reply.completion_tokens = (len(reply.text) + 3) // 4
+        else:  # a stream's content chunks are about one token each: a closer guess than its characters
+            chunks = reply.content_chunks
+            reply.completion_tokens = chunks if chunks is not None else (len(reply.text) + 3) // 4
             reply.usage_estimated = True
     return reply

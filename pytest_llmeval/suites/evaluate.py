@@ -354,11 +354,12 @@ def timing_fields(outcome: Outcome) -> dict[str, Any]:
     reply = outcome.reply
     if outcome.cached or reply is None or outcome.latency_s is None:
         return {}
+    counted = None if reply.usage_estimated else reply.completion_tokens  # the server's count, never an estimate
     fields: dict[str, Any] = {"e2e_s": round(outcome.latency_s, 6), "sent_at": outcome.sent_at,
-                              "output_tokens": reply.completion_tokens}
+                              "output_tokens": counted}
     if not reply.streamed:
         return fields
-    tokens = reply.completion_tokens if reply.completion_tokens is not None else reply.content_chunks
+    tokens = counted if counted is not None else reply.content_chunks
     fields.update(streamed=True, ttft_s=reply.ttft_s, itl_s=list(reply.itl_s or []), output_tokens=tokens)
     if reply.ttft_s is not None and tokens is not None and tokens > 1:
         fields["tpot_s"] = round(max(0.0, outcome.latency_s - reply.ttft_s) / (tokens - 1), 6)
