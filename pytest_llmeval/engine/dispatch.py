@@ -401,12 +401,12 @@ class Dispatcher:
         """The jobs of a local batch that the budgets admit. A refused one ends not asked; one
         that must wait for reservations (held by this very batch) goes back to the queue's front."""
         admitted: list[_Job] = []
+        later: list[_Job] = []
         for job in jobs:
             try:
                 refused = self._admit(job, wait=False)
             except _NotNow:
-                with self._cv:
-                    self._queue.appendleft(job)
+                later.append(job)
                 continue
             except Cancelled as exc:
                 self._finish(job, Outcome(error=exc))
@@ -415,7 +415,9 @@ class Dispatcher:
                 self._finish(job, Outcome(not_asked=refused))
             else:
                 admitted.append(job)
-        if not admitted and len(self._queue):  # others' requests in flight hold the rest: not a busy loop
+        with self._cv:
+            self._queue.extendleft(reversed(later))  # first again, in their order
+        if not admitted and later:  # others' requests in flight hold the rest: not a busy loop
             self._stop.wait(_BUDGET_POLL_S)
         return admitted
 
