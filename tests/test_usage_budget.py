@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmeval.backends.base import Backend, BackendSettings, GenerateRequest, Reply
 from pytest_llmeval.engine.budget import Reservation, SharedBudget, budget_record
+from pytest_llmeval.engine.dispatch import Dispatcher
+from pytest_llmeval.engine.retry import RetryPolicy
 from pytest_llmeval.engine.shared_state import FileState
 from tests.e2e import read_results, read_samples, sample_outcomes, write_jsonl
 from tests.servers.fault_server import FaultServer
@@ -181,3 +184,36 @@ def test_bad_budget_options_are_one_line(pytester, args, expected):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
     assert "Traceback" not in result.stderr.str()
+
+
+class _LocalCounter(Backend):
+    """A local backend (batched by the engine) that counts what it was asked: 3 + 1 tokens each."""
+
+    local = True
+    asked: list[str] = []
+
+    def __init__(self, settings: BackendSettings) -> None:
+        super().__init__(settings)
+
+    def generate(self, request: GenerateRequest) -> Reply:
+        type(self).asked.append(request.messages[-1]["content"])
+        return Reply(text="ok", prompt_tokens=3, completion_tokens=1)
+
+
+def test_a_local_models_batches_stop_at_the_budget_without_waiting_on_themselves(tmp_path: Path):
+    _LocalCounter.asked = []
+    settings = BackendSettings(backend="local-counter", model="m", max_tokens=5)
+    budget = SharedBudget(FileState(tmp_path), budget_record("run"), tokens=60)
+    dispatcher = Dispatcher("m", settings, lambda: _LocalCounter(settings), lambda: _LocalCounter, store=None,
+                            limiter=None, policy=RetryPolicy(retries=0), concurrency=1, batch_size=8,
+                            on_fatal=lambda _: None, budgets=[budget])
+    requests = [GenerateRequest(messages=({"role": "user", "content": f"question {i:02d}"},), max_tokens=5,
+                                temperature=0.0)
+                for i in range(30)]
+    outcomes = [f.result(timeout=30) for f in [dispatcher.submit(r) for r in requests]]
+    dispatcher.close()
+    answered = [o for o in outcomes if o.reply is not None]
+    refused = [o for o in outcomes if o.not_asked is not None]
+    assert len(answered) == len(_LocalCounter.asked) and len(answered) + len(refused) == 30
+    assert budget.spent().tokens == 4 * len(answered) <= 60 and len(answered) >= (60 - 8) // 4
+    assert all(o.not_asked is not None and not o.not_asked.complete for o in refused)
