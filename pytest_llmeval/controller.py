@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import reason
+from .errors import ConfigError, reason
 from .options import RunOptions
 from .results.payload import SampleResult, result_of
 from .runtime import Runtime
@@ -264,8 +264,13 @@ class Controller:
     def settings(self) -> Settings:
         from dataclasses import replace
 
-        models = self.runtime.models
-        return replace(self.options.settings([m.name for m in models]),
+        models = list(self.runtime.models)
+        for name in dict.fromkeys(str(r.judge["model"]) for r in self.results.values() if r.judge):
+            try:  # a judge's tokens are counted under its name, and priced by its profile
+                models.append(self.runtime.judge(name))
+            except ConfigError:
+                continue
+        return replace(self.options.settings([m.name for m in self.runtime.models]),
                        prices={m.name: m.price.record() for m in models if m.price is not None})
 
     def _junit_properties(self, config: pytest.Config) -> None:

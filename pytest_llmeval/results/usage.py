@@ -83,23 +83,29 @@ def _rounded(cost: float | None) -> float | None:
 
 def usage_rows(samples: Iterable[SampleResult], models: Sequence[str],
                prices: Mapping[str, Mapping[str, Any]] | None = None) -> list[UsageRow]:
-    """One row per model in ``models`` order that has a reply with token counts."""
+    """One row per model in ``models`` order that has a reply with token counts, then the judges
+    (a judged sample's ``judge`` carries the judge's tokens, counted under the judge's name)."""
     prices = prices or {}
-    counted: dict[str, list[SampleResult]] = {}
+    counted: dict[str, list[tuple[int, int, bool, bool]]] = {}  # model -> (prompt, completion, estimated, cached)
     for r in samples:
         if r.prompt_tokens is not None or r.completion_tokens is not None:
-            counted.setdefault(r.model, []).append(r)
+            counted.setdefault(r.model, []).append(
+                (r.prompt_tokens or 0, r.completion_tokens or 0, r.tokens_estimated, r.cached))
+        judge = r.judge or {}
+        if judge.get("prompt_tokens") is not None or judge.get("completion_tokens") is not None:
+            counted.setdefault(str(judge.get("model")), []).append(
+                (int(judge.get("prompt_tokens") or 0), int(judge.get("completion_tokens") or 0),
+                 bool(judge.get("tokens_estimated")), bool(judge.get("cached"))))
+    order = list(dict.fromkeys([*models, *sorted(set(counted) - set(models))]))
     rows = []
-    for model in models:
+    for model in order:
         replies = counted.get(model)
         if not replies:
             continue
-        sent = [r for r in replies if not r.cached]
+        sent = [u for u in replies if not u[3]]
         rows.append(UsageRow(
-            model=model, replies=len(replies), estimated=sum(r.tokens_estimated for r in replies),
-            prompt_tokens=sum(r.prompt_tokens or 0 for r in replies),
-            completion_tokens=sum(r.completion_tokens or 0 for r in replies),
-            sent_prompt_tokens=sum(r.prompt_tokens or 0 for r in sent),
-            sent_completion_tokens=sum(r.completion_tokens or 0 for r in sent),
+            model=model, replies=len(replies), estimated=sum(u[2] for u in replies),
+            prompt_tokens=sum(u[0] for u in replies), completion_tokens=sum(u[1] for u in replies),
+            sent_prompt_tokens=sum(u[0] for u in sent), sent_completion_tokens=sum(u[1] for u in sent),
             price=prices.get(model)))
     return rows

@@ -336,6 +336,8 @@ def _judge(plan: SuitePlan, sample: Sample, name: str, outcome: Outcome, result:
         return
     assert outcome.reply is not None and sample.target is not None
     result.judge["reply"] = outcome.reply.text
+    result.judge.update(prompt_tokens=outcome.reply.prompt_tokens, completion_tokens=outcome.reply.completion_tokens,
+                        tokens_estimated=outcome.reply.usage_estimated)  # the judge's own usage (``results.usage``)
     scored = score_reply(plan.config.task, outcome.reply.text, sample.target, labels=sample.labels,
                          choices=sample.choices, options=plan.config.scoring, fields=sample.fields)
     result.extracted = scored.extracted
