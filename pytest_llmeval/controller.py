@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import reason
+from .errors import ConfigError, reason
 from .options import RunOptions
 from .results.payload import SampleResult, result_of
 from .runtime import Runtime
@@ -263,7 +263,16 @@ class Controller:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def settings(self) -> Settings:
-        return self.options.settings([m.name for m in self.runtime.models])
+        from dataclasses import replace
+
+        models = list(self.runtime.models)
+        for name in dict.fromkeys(str(r.judge["model"]) for r in self.results.values() if r.judge):
+            try:  # a judge's tokens are counted under its name, and priced by its profile
+                models.append(self.runtime.judge(name))
+            except ConfigError:
+                continue
+        return replace(self.options.settings([m.name for m in self.runtime.models]),
+                       prices={m.name: m.price.record() for m in models if m.price is not None})
 
     def _junit_properties(self, config: pytest.Config) -> None:
         """Per-subject scores as global properties of pytest's own ``--junitxml`` report."""
@@ -285,7 +294,7 @@ class Controller:
             versions.setdefault(r.suite, {})[r.subject] = r.version
         return {
             "models": [m.public() for m in self.runtime.models],
-            "options": self.options.public(),
+            "options": self.options.public() | {"prices": self.settings().to_record()["prices"]},
             "versions": {"pytest_llmeval": version("pytest-llmeval"), "pytest": pytest.__version__, "suites": versions},
             "started": self.started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - self._t0, 3),

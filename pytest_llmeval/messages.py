@@ -51,6 +51,9 @@ class Reply:
     ttft_s: float | None = None
     itl_s: list[float] | None = None
     content_chunks: int | None = None
+    # The server sent no usage: ``prompt_tokens`` / ``completion_tokens`` were estimated by the
+    # engine (``engine.dispatch.fill_usage``), and reports mark the model's counts as estimated.
+    usage_estimated: bool = False
 
 
 def render_messages_text(messages: Sequence[Mapping[str, str]]) -> str:

@@ -39,6 +39,8 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("--llm-tokens-per-minute", "string", "prompt+completion tokens per minute per endpoint, shared likewise", {"type": int}),
     ("--llm-coordination", "string", "share rate limits and run-wide counts across hosts on a Redis server: redis://[:password@]host:port/db (a password may be ${VAR}; default: files on this host)", {}),
     ("--llm-coordination-key", "string", "the run key whose records (budgets, early stops) the shards of one run share on the coordination server (default: the CI run's id, else this run alone)", {}),
+    ("--llm-budget-tokens", "string", "the most prompt+completion tokens the run may send, all models and processes together; then nothing more is sent", {"type": int}),
+    ("--llm-budget-cost", "string", "the most the run may spend, in its models' price currency (profile price:); then nothing more is sent", {"type": float}),
     ("--llm-cache", "string", "response cache and journal: on (default), off, refresh (ask again, record), clear (empty it first), or a file path", {}),
     ("--llm-deadline", "string", "total seconds for the run's requests; samples not sent by then are errors", {"type": float}),
     ("--llm-progress", "string", "seconds between progress lines (default {default}; 0: none)", {"type": float}),
@@ -134,6 +136,8 @@ class RunOptions:
     early_stop: float | None = None  # --llm-early-stop: the level alpha (None: every subject asked in full)
     coordination: str | None = None  # --llm-coordination: the Redis URL (may hold a password: never shown)
     coordination_key: str | None = None  # --llm-coordination-key
+    budget_tokens: int | None = None  # --llm-budget-tokens: the run's, all models together
+    budget_cost: float | None = None  # --llm-budget-cost: in the models' price currency
 
     def settings(self, models: Sequence[str]) -> Settings:
         """The record of what decides the run (``results.conclude.Settings``), for ``models``: the
@@ -157,6 +161,8 @@ class RunOptions:
             "concurrency": self.concurrency,
             "rate": self.rate,
             "tokens_per_minute": self.tokens_per_minute,
+            "budget_tokens": self.budget_tokens,
+            "budget_cost": self.budget_cost,
             "cache": self.cache,
             "deadline_s": self.deadline_s,
             "max_tokens": self.max_tokens,
@@ -251,6 +257,8 @@ def read_options(config: pytest.Config) -> RunOptions:
         concurrency=_concurrency(config),
         rate=_number(config, "rate"),
         tokens_per_minute=_number(config, "tokens_per_minute"),
+        budget_tokens=_number(config, "budget_tokens"),
+        budget_cost=_number(config, "budget_cost"),
         cache=cache,
         cache_path=cache_path,
         deadline_s=_number(config, "deadline"),

@@ -19,7 +19,7 @@ from .options import RunOptions
 from .ranges import default, ranged
 from .yamlfile import load_validated
 
-__all__ = ["BUILTIN_PROFILES", "ModelSpec", "Profile", "load_profiles", "resolve_models"]
+__all__ = ["BUILTIN_PROFILES", "Budget", "ModelSpec", "Price", "Profile", "load_profiles", "resolve_models"]
 
 DEFAULT_TIMEOUT_S: float = default("timeout")
 DEFAULT_RETRIES: int = default("retries")
@@ -49,6 +49,36 @@ def _concurrency() -> Any:
     return BeforeValidator(lambda value: value if value == "auto" else number(value))
 
 
+class Price(BaseModel):
+    """What the provider charges, per million tokens, in ``currency`` (an ISO 4217 code)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_per_mtok: Annotated[float, ranged("price_per_mtok")]
+    output_per_mtok: Annotated[float, ranged("price_per_mtok")]
+    currency: str
+
+    @field_validator("currency")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+            raise ValueError(f"expected a currency code of three capital letters, e.g. USD, got {value!r}")
+        return value
+
+    def record(self) -> dict[str, Any]:
+        return {"input_per_mtok": self.input_per_mtok, "output_per_mtok": self.output_per_mtok,
+                "currency": self.currency}
+
+
+class Budget(BaseModel):
+    """The most this model may spend in one run, all processes together (``engine/budget.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens: Annotated[int | None, ranged("budget_tokens")] = None
+    cost: Annotated[float | None, ranged("budget_cost")] = None  # in the profile's price currency
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,7 +96,17 @@ class Profile(BaseModel):
     tokens_per_minute: Annotated[int | None, ranged("tokens_per_minute")] = None  # prompt + completion tokens, shared likewise
     concurrency: Annotated[int | Literal["auto"] | None, _concurrency()] = None  # requests in flight per process, or auto
     stream: bool | None = None  # stream replies to time their tokens, as --llm-stream does
+    price: Price | None = None  # per million tokens, for the run's cost and cost budgets
+    budget: Budget | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("budget")
+    @classmethod
+    def _priced(cls, value: Budget | None, info: ValidationInfo) -> Budget | None:
+        if value is not None and value.cost is not None and info.data.get("price") is None:
+            raise ValueError("a cost budget needs the model's price: add price: {input_per_mtok: ..., "
+                             "output_per_mtok: ..., currency: ...}")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -89,11 +129,14 @@ BUILTIN_PROFILES: dict[str, Profile] = {
     # Hosted APIs. A rate is set only where the provider publishes one for every account; the engine
     # honours 429s and Retry-After in any case. docs/model-profiles.md has the sources.
     # OpenAI usage tier 1 (the lowest paid tier) for gpt-4o-mini: 500 requests and 200,000 tokens a minute.
+    # Prices per million tokens as published on 2026-12-07 (docs/model-profiles.md has the pages).
     "gpt-4o-mini": Profile(model="gpt-4o-mini", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY",
-                           rate=500 / 60, tokens_per_minute=200_000),
+                           rate=500 / 60, tokens_per_minute=200_000,
+                           price=Price(input_per_mtok=0.15, output_per_mtok=0.60, currency="USD")),
     # ZhipuAI limits in-flight requests per account and model (shown in its console; 1302 when exceeded).
     "glm-4-flash": Profile(model="glm-4-flash", base_url="https://open.bigmodel.cn/api/paas/v4/",
-                           api_key_env="ZHIPUAI_API_KEY"),
+                           api_key_env="ZHIPUAI_API_KEY",
+                           price=Price(input_per_mtok=0, output_per_mtok=0, currency="CNY")),  # a free model
     # InternLM (Shanghai AI Lab) API, served by LMDeploy: 10 requests a minute per user by default.
     "internlm3-latest": Profile(model="internlm3-latest", base_url="https://chat.intern-ai.org.cn/api/v1/",
                                 api_key_env="INTERNLM_API_KEY", rate=10 / 60),
@@ -104,8 +147,10 @@ BUILTIN_PROFILES: dict[str, Profile] = {
     "siliconflow-qwen2.5-7b": Profile(model="Qwen/Qwen2.5-7B-Instruct", base_url="https://api.siliconflow.cn/v1",
                                       api_key_env="SILICONFLOW_API_KEY", rate=1000 / 60, tokens_per_minute=50_000),
     # DeepSeek states that it does not rate-limit API users.
+    # Charged at the cache-miss input price (0.28; a cache hit costs 0.028): an upper bound.
     "deepseek-chat": Profile(model="deepseek-chat", base_url="https://api.deepseek.com",
-                             api_key_env="DEEPSEEK_API_KEY"),
+                             api_key_env="DEEPSEEK_API_KEY",
+                             price=Price(input_per_mtok=0.28, output_per_mtok=0.42, currency="USD")),
     # Local servers at their default ports. model "auto": the one model the server lists at GET /v1/models.
     "vllm": Profile(model="auto", base_url="http://127.0.0.1:8000/v1"),
     "lmdeploy": Profile(model="auto", base_url="http://127.0.0.1:23333/v1"),
@@ -129,6 +174,8 @@ class ModelSpec:
     concurrency: int | Literal["auto"] = DEFAULT_CONCURRENCY
     rate: float | None = None
     tokens_per_minute: int | None = None
+    price: Price | None = None
+    budget: Budget | None = None  # the profile's own budget (the command line's is the run's)
 
     def public(self) -> dict[str, Any]:
         s = self.settings
@@ -145,6 +192,8 @@ class ModelSpec:
             "rate": self.rate,
             "tokens_per_minute": self.tokens_per_minute,
             "stream": s.stream,
+            "price": self.price.record() if self.price is not None else None,
+            "budget": self.budget.model_dump() if self.budget is not None else None,
         }
 
 
@@ -190,6 +239,7 @@ def _spec(name: str, profile: Profile | None, opts: RunOptions) -> ModelSpec:
         name=name, settings=settings, generation_fixed=frozenset(fixed),
         concurrency=_first(opts.concurrency, base.concurrency, DEFAULT_CONCURRENCY),
         rate=_first(opts.rate, base.rate), tokens_per_minute=_first(opts.tokens_per_minute, base.tokens_per_minute),
+        price=base.price, budget=base.budget,
     )
 
 

@@ -76,6 +76,9 @@ RANGES: dict[str, Range] = {
     "shrink_calls": Range(int, low=1, default=100),
     "max_unparsed": Range(float, low=0, high=1),
     "early_stop": Range(float, low=0, high=0.5, open_low=True, default=0.05),  # the level alpha
+    "budget_tokens": Range(int, low=1, unit="tokens"),
+    "budget_cost": Range(float, low=0, open_low=True),
+    "price_per_mtok": Range(float, low=0),
 }
 
 

@@ -278,7 +278,7 @@ class Runtime:
             concurrency=concurrency, batch_size=int(spec.settings.extra.get("batch_size", 16)),
             on_fatal=lambda message: self.mark_fatal(spec.name, message), scrubber=self.scrubber(),
             blocked=(lambda: self.shared.crashed(spec.name)) if self.shared.xdist else (lambda: None),
-            adaptive=adaptive,
+            adaptive=adaptive, budgets=self._budgets(spec),
         )
 
     def limits_split(self) -> int:
@@ -325,6 +325,29 @@ class Runtime:
                 if record is not None:
                     found.append({"model": spec.name, **record})
         return found
+
+    def _budgets(self, spec: ModelSpec) -> list[Any]:
+        """The budgets the model's requests count against, each on its shared record: the run's
+        (``--llm-budget-tokens``, ``--llm-budget-cost``: every model, judges too) and its profile's."""
+        from .engine.budget import SharedBudget, budget_record
+
+        opts, budgets = self.options, []
+        price = spec.price
+        rates = (price.input_per_mtok, price.output_per_mtok) if price is not None else None
+        currency = price.currency if price is not None else ""
+        if opts.budget_tokens is not None or opts.budget_cost is not None:
+            run_currency = next((m.price.currency for m in self.models if m.price is not None), currency)
+            if opts.budget_cost is not None and (rates is None or currency != run_currency):
+                raise ConfigError(f"--llm-budget-cost: model {spec.name} has no price in {run_currency}; "
+                                  "set price: in its profile")
+            budgets.append(SharedBudget(self.shared.state(), budget_record("run"), tokens=opts.budget_tokens,
+                                        cost=opts.budget_cost, price=rates, currency=currency))
+        own = spec.budget
+        if own is not None and (own.tokens is not None or own.cost is not None):
+            budgets.append(SharedBudget(self.shared.state(), budget_record(spec.name), tokens=own.tokens,
+                                        cost=own.cost, price=rates, currency=currency,
+                                        label=f"model {spec.name}'s"))
+        return budgets
 
     def mark_fatal(self, name: str, message: str) -> None:
         self._fatal.setdefault(name, message)
@@ -477,7 +500,26 @@ def build_runtime(config: pytest.Config) -> Runtime:
             runtime.shared.check_coordination()
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+    _check_cost_budget(runtime)
     return runtime
+
+
+def _check_cost_budget(runtime: Runtime) -> None:
+    """``--llm-budget-cost`` is counted in one currency: every model needs a price in it."""
+    if runtime.options.budget_cost is None:
+        return
+    try:
+        models = runtime.models
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    unpriced = [m.name for m in models if m.price is None]
+    if unpriced:
+        raise pytest.UsageError(f"--llm-budget-cost: model {unpriced[0]} has no price; "
+                                "set price: {input_per_mtok: ..., output_per_mtok: ..., currency: ...} in its profile")
+    currencies = sorted({m.price.currency for m in models if m.price is not None})
+    if len(currencies) > 1:
+        raise pytest.UsageError(f"--llm-budget-cost: the models are priced in {' and '.join(currencies)}; "
+                                "a run's cost budget is in one currency (set budget: {cost: ...} per profile instead)")
 
 
 def _check_run_gates(runtime: Runtime) -> None:

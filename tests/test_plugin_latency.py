@@ -78,7 +78,8 @@ def test_a_stream_without_usage_counts_its_chunks(pytester):
     with FaultServer(replies=REPLIES, reject_stream_options=True, token_gap_s=0.01) as server:
         result = _run(pytester, server, "--llm-stream", "--llm-cache=off")
     result.assert_outcomes(passed=8)
-    assert all(s["output_tokens"] == WORDS and s["completion_tokens"] is None
+    # the completion's usage is then estimated from the chunks too, and marked so
+    assert all(s["output_tokens"] == WORDS and s["completion_tokens"] == WORDS and s["tokens_estimated"]
                for s in read_samples(pytester.path / "out"))
 
 

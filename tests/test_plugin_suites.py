@@ -99,7 +99,7 @@ def test_reports_hold_rows_and_samples(pytester, quiz_server):
     assert samples["q2"]["reply"] == "答案：A" and samples["q2"]["error"] is None
     assert {"model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct",
             "error", "latency_s", "prompt_tokens", "completion_tokens"} <= set(samples["q1"])
-    assert (out / "results.csv").read_text(encoding="utf-8").count("\n") == 3 + 1
+    assert (out / "results.csv").read_text(encoding="utf-8").count("\n") == 3 + 1 + 1  # rows, header, the model's tokens
 
 
 def test_xdist_gives_the_same_rows(pytester, quiz_server):

@@ -21,7 +21,7 @@ EXTRA_FIELDS = ["metric", "mode", "task", "errors", "unparsed", "unparsed_share"
 GROUP_FIELDS = {"subject": [], "group": ["aggregate", "score_weighted", "score_naive", "members"]}
 SAMPLE_FIELDS = {
     "model", "suite", "subject", "id", "version", "prompt", "reply", "extracted", "target", "correct", "error",
-    "latency_s", "prompt_tokens", "completion_tokens",
+    "latency_s", "prompt_tokens", "completion_tokens", "tokens_estimated",
     "rule", "unparsed",  # which extraction rule read the answer, or why none could
     "task", "mode", "rejected", "retries", "cached",  # also kept by SampleResult.sample_record()
     "streamed", "e2e_s", "ttft_s", "tpot_s", "itl_s", "output_tokens", "sent_at",  # serving performance
@@ -107,9 +107,14 @@ def test_results_json_refuses_extras_that_clash(tmp_path: Path, summary: Summary
 def test_results_csv_reads_back(tmp_path: Path, summary: Summary) -> None:
     path = tmp_path / "results.csv"
     write_results_csv(path, summary)
-    frame = pd.read_csv(path, encoding="utf-8")
-    assert list(frame.columns) == CSV_COLUMNS
-    assert list(frame["kind"]) == ["subject", "subject", "group"]
+    everything = pd.read_csv(path, encoding="utf-8")
+    assert list(everything.columns) == CSV_COLUMNS
+    assert list(everything["kind"]) == ["subject", "subject", "group", "model"]  # then each model's tokens
+    model = everything.iloc[3]
+    usage = summary.usage[0]
+    assert (model["name"], model["prompt_tokens"], model["completion_tokens"]) == (
+        usage.model, usage.prompt_tokens, usage.completion_tokens)
+    frame = everything.iloc[:3]
     assert list(frame["name"]) == ["数学", "物理", "理科"]
     assert list(frame["n"]) == [2, 0, 2] and list(frame["errors"]) == [0, 1, 1]
     assert frame.loc[0, "score"] == 0.5 and math.isnan(frame.loc[1, "score"])

@@ -52,7 +52,7 @@ def summary_lines(text: str) -> list[str]:
     own) or the latency block (measured anew by each run, so not compared)."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if "llmeval summary" in line) + 1
-    end = next((i for i in range(start, len(lines)) if lines[i].startswith(("ckpt: ", "alt: ", "latency "))),
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith(("ckpt: ", "alt: ", "usage ", "latency "))),
                len(lines))
     return lines[start:end]
 
@@ -85,6 +85,8 @@ def test_merged_shards_give_exactly_one_runs_summary_and_verdict(pytester: pytes
     merged = merge(pytester, "shard3", "shard1", "shard2", "--out", "merged")
     assert merged.returncode == whole.ret, merged.stdout + merged.stderr
     assert summary_lines(merged.stdout) == summary_lines(whole.stdout.str())
+    usage = [line for line in merged.stdout.splitlines() if line.startswith("usage ")]  # the shards' tokens summed
+    assert usage and usage == [line for line in whole.stdout.lines if line.startswith("usage ")]
     latency = [line.split(" (")[0] for line in merged.stdout.splitlines() if line.startswith("latency ")]
     assert latency == [line.split(" (")[0] for line in whole.stdout.lines if line.startswith("latency ")]
     one, many = read_results(pytester.path / "whole"), read_results(pytester.path / "merged")

@@ -183,7 +183,8 @@ def test_a_judge_behind_an_openai_server_through_the_engine(pytester: pytest.Pyt
     write_judge_suite(pytester)
     models = json.loads(pytester.path.joinpath("llm_models.yaml").read_text())
     models["models"]["judge-model"] = {"backend": "openai", "base_url": server.base_url, "model": "judge-m",
-                                       "api_key_env": "JUDGE_KEY", "retries": 2}
+                                       "api_key_env": "JUDGE_KEY", "retries": 2,
+                                       "price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0, "currency": "USD"}}
     pytester.path.joinpath("llm_models.yaml").write_text(json.dumps(models))
     result = pytester.runpytest("--llm-model=scripted", "--llm-report-dir=out", "-p", "no:cacheprovider",
                                 "--llm-cache=off", *xdist)
@@ -193,3 +194,8 @@ def test_a_judge_behind_an_openai_server_through_the_engine(pytester: pytest.Pyt
     assert sum(s["judge"]["retries"] for s in samples.values()) >= 1
     assert {r.body["model"] for r in server.requests} == {"judge-m"}
     assert "sk-judge-secret" not in (pytester.path / "out" / "samples.jsonl").read_text()
+    usage = {u["model"]: u for u in json.loads((pytester.path / "out" / "results.json").read_text())["usage"]}
+    judged = usage["judge-model"]  # the judge's tokens, under its own name, priced by its profile
+    assert judged["replies"] == 4 and judged["estimated"] == 0
+    assert judged["prompt_tokens"] == sum(s["judge"]["prompt_tokens"] for s in samples.values()) > 0
+    assert judged["cost"] == pytest.approx((judged["prompt_tokens"] + 2 * judged["completion_tokens"]) / 1e6)

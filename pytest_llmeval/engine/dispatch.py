@@ -10,6 +10,9 @@ them, ``concurrency`` at a time, so a run of N samples takes about N x latency /
   unknown model then costs one request per process, not ``concurrency`` of them.
 - A reply (or a policy refusal) is written to the store as soon as it arrives, then handed over.
 - Every request sent passes the shared rate limit first, and requests sent = samples + retries.
+- With budgets (``engine/budget.py``), a request reserves its estimate before it is sent (once,
+  for all its retries) and its reply's usage settles it; a reached budget ends it ``not_asked``.
+- Every reply carries token counts: the server's usage, else an estimate (``fill_usage``).
 - Every outcome is scrubbed of the run's secrets (``scrub``) before it is stored or handed over.
 - A reply longer than ``max_reply_chars`` (the server ignored ``max_tokens``) is an error.
 - With a deadline, each attempt is bounded by the time left (``attempt_timeout``), and when the
@@ -30,7 +33,7 @@ import inspect
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,13 +44,16 @@ from ..backends.base import (
 from ..errors import BackendError, ConfigError, FatalBackendError, NotAsked, SampleRejected, reason
 from ..scrub import Scrubber
 from .concurrency import AdaptiveConcurrency, Ticket, is_overload
+from .budget import Reservation, SharedBudget
 from .ratelimit import SharedRateLimit
 from .retry import Cancelled, RetryPolicy
 from .store import ResponseStore, request_key
 
-__all__ = ["Dispatcher", "EngineStats", "Outcome", "Request", "max_reply_chars"]
+__all__ = ["Dispatcher", "EngineStats", "Outcome", "Request", "fill_usage", "max_reply_chars"]
 
 Request = GenerateRequest | LoglikelihoodRequest
+_BUDGET_POLL_S = 0.05  # how often a request waiting on the budget's reservations looks again
+_BUDGET_SLACK_S = 30.0
 _IN_FLIGHT_AT_DEADLINE = "the run's deadline (--llm-deadline) passed while this request was in flight"
 _QUEUED_AT_DEADLINE = "the run's deadline (--llm-deadline) passed before this sample was sent"
 
@@ -96,6 +102,7 @@ class _Job:
     future: Future[Outcome]
     tokens: int
     retries: int = 0
+    reserved: list[tuple[SharedBudget, Reservation]] | None = None  # in the run's budgets, until settled
 
 
 class Dispatcher:
@@ -105,6 +112,7 @@ class Dispatcher:
         store: ResponseStore | None, limiter: SharedRateLimit | None, policy: RetryPolicy,
         concurrency: int, batch_size: int, on_fatal: Callable[[str], None], scrubber: Scrubber = Scrubber(),
         blocked: Callable[[], str | None] = lambda: None, adaptive: AdaptiveConcurrency | None = None,
+        budgets: Sequence[SharedBudget] = (),
     ) -> None:
         self.name, self.settings, self._scrubber = name, settings, scrubber
         self._make_backend, self._store, self._limiter, self._policy = make_backend, store, limiter, policy
@@ -112,6 +120,7 @@ class Dispatcher:
         self._concurrency, self._batch_size, self._on_fatal = max(1, concurrency), max(1, batch_size), on_fatal
         self._blocked = blocked
         self._adaptive = adaptive  # --llm-concurrency auto: the run-wide limit; ``concurrency`` is then its ceiling
+        self._budgets = tuple(budgets)
         self.stats = EngineStats()
         self._queue: deque[_Job] = deque()
         self._pending: dict[str, Future[Outcome]] = {}
@@ -147,8 +156,8 @@ class Dispatcher:
             self._pending[key] = future
             self.stats.submitted += 1
         cached = self._store.get(key) if self._store is not None else None
-        if cached is not None:
-            self._resolve(future, _from_store(cached), cached=True)
+        if cached is not None:  # a reply journaled before usage was filled in gets its estimate
+            self._resolve(future, _from_store(fill_usage(request, cached)), cached=True)
             return future
         job = _Job(key, request, future, _estimate_tokens(request))
         with self._cv:
@@ -317,6 +326,9 @@ class Dispatcher:
             if self._policy.deadline is not None and time.time() > self._policy.deadline:
                 raise Cancelled("the run's deadline (--llm-deadline) passed before this sample was sent")
             backend = self._backend_or_fatal()
+            refused = self._admit(job)
+            if refused is not None:
+                raise refused
             if self._limiter is not None and not self._limiter.wait(job.tokens, self._stop):
                 raise Cancelled("the run stopped before this sample was sent")
             ticket = self._slot()
@@ -338,6 +350,8 @@ class Dispatcher:
             reply = self._policy.call(attempt, self._stop, on_retry)
         except SampleRejected as exc:
             return Outcome(rejected=exc.reason, retries=job.retries)
+        except NotAsked as exc:  # a budget was reached before this request was sent
+            return Outcome(not_asked=exc, retries=job.retries)
         except BackendError as exc:
             return Outcome(error=exc, retries=job.retries)
         except Exception as exc:  # noqa: BLE001 - a user backend broke its contract: one line, one sample
@@ -349,6 +363,9 @@ class Dispatcher:
     def _answer_batch(self, jobs: list[_Job]) -> None:
         """A local batch; if it fails as a whole, each request is asked alone (with its retries)."""
         backend = None
+        jobs = self._admitted(jobs)
+        if not jobs:
+            return
         try:
             backend = self._backend_or_fatal()
             with self._cv:
@@ -422,6 +439,8 @@ class Dispatcher:
 
     def _finish(self, job: _Job, outcome: Outcome) -> None:
         outcome = self._clean(outcome)
+        if outcome.reply is not None:
+            fill_usage(job.request, outcome.reply)
         if isinstance(outcome.error, FatalBackendError):
             self._go_fatal(outcome.error)
         if self._store is not None and (outcome.reply is not None or outcome.rejected is not None):
@@ -431,7 +450,68 @@ class Dispatcher:
             used = (outcome.reply.prompt_tokens or 0) + (outcome.reply.completion_tokens or 0)
             if used:
                 self._limiter.correct(used - job.tokens)
+        self._settle(job, outcome.reply)
         self._resolve(job.future, outcome)
+
+    def _admitted(self, jobs: list[_Job]) -> list[_Job]:
+        """The jobs of a local batch that the budgets admit. A refused one ends not asked; one
+        that must wait for reservations (held by this very batch) goes back to the queue's front."""
+        admitted: list[_Job] = []
+        later: list[_Job] = []
+        for job in jobs:
+            try:
+                refused = self._admit(job, wait=False)
+            except _NotNow:
+                later.append(job)
+                continue
+            except Cancelled as exc:
+                self._finish(job, Outcome(error=exc))
+                continue
+            if refused is not None:
+                self._finish(job, Outcome(not_asked=refused))
+            else:
+                admitted.append(job)
+        with self._cv:
+            self._queue.extendleft(reversed(later))  # first again, in their order
+        if not admitted and later:  # others' requests in flight hold the rest: not a busy loop
+            self._stop.wait(_BUDGET_POLL_S)
+        return admitted
+
+    def _admit(self, job: _Job, *, wait: bool = True) -> NotAsked | None:
+        """Reserve the request's estimate in each budget, once (its retries reuse it); NotAsked,
+        and nothing reserved, when a budget is reached (``engine/budget.py``). While requests in
+        flight hold what is left, wait for them (``wait`` False: raise ``_NotNow``)."""
+        if not self._budgets or job.reserved is not None:
+            return None
+        request = job.request
+        prompt = _estimate_prompt(request)
+        completion = request.max_tokens if isinstance(request, GenerateRequest) else 0
+        patience = time.monotonic() + self.settings.timeout_s * (self.settings.retries + 1) + _BUDGET_SLACK_S
+        while True:
+            taken: list[tuple[SharedBudget, Reservation]] = []
+            for budget in self._budgets:
+                got = budget.reserve(prompt, completion, force=time.monotonic() > patience)
+                if not isinstance(got, Reservation):
+                    break
+                taken.append((budget, got))
+            else:
+                job.reserved = taken
+                return None
+            for held, reservation in taken:
+                held.settle(reservation, 0, 0)
+            if isinstance(got, str):
+                return NotAsked(got, complete=False)
+            if not wait:
+                raise _NotNow
+            if self._stop.wait(_BUDGET_POLL_S):  # requests in flight hold the rest: wait for them
+                raise Cancelled(self._stopped)
+
+    def _settle(self, job: _Job, reply: Reply | None) -> None:
+        """The request's reservations become its real usage (no reply: refunded)."""
+        reserved, job.reserved = job.reserved or [], []
+        used = (reply.prompt_tokens or 0, reply.completion_tokens or 0) if reply is not None else (0, 0)
+        for budget, reservation in reserved:
+            budget.settle(reservation, *used)
 
     def _go_fatal(self, error: FatalBackendError) -> None:
         with self._cv:
@@ -469,6 +549,10 @@ class Dispatcher:
         return outcome
 
 
+class _NotNow(Exception):
+    """A local batch's request must wait for the budget's reservations held by its own batch."""
+
+
 async def _await(awaitable: Any, timeout_s: float) -> Reply:
     try:
         return await asyncio.wait_for(awaitable, timeout_s)
@@ -492,7 +576,32 @@ def _from_store(reply: Reply) -> Outcome:
 
 
 def _estimate_tokens(request: Request) -> int:
-    """A pre-send guess for the tokens/min budget (about 4 characters a token), corrected later."""
+    """A pre-send guess for the tokens/min and token budgets: the prompt's estimate plus the most
+    the reply may spend (``max_tokens``), corrected by the reply's usage."""
+    if isinstance(request, LoglikelihoodRequest):
+        return _estimate_prompt(request)
+    return _estimate_prompt(request) - 1 + request.max_tokens
+
+
+def _estimate_prompt(request: Request) -> int:
+    """The prompt's tokens at about 4 characters a token: the one rough estimate of the engine."""
     if isinstance(request, LoglikelihoodRequest):
         return sum(len(request.context) + len(c) for c in request.continuations) // 4 + 1
-    return sum(len(m.get("content", "")) for m in request.messages) // 4 + request.max_tokens
+    return sum(len(m.get("content", "")) for m in request.messages) // 4 + 1
+
+
+def fill_usage(request: Request, reply: Reply) -> Reply:
+    """``reply`` with both token counts: the server's, or (where it sent none) the estimate at
+    about 4 characters a token (a stream's completion: its content chunks), marked ``usage_estimated``. Local backends count with the
+    model's own tokenizer, so only servers that send no ``usage`` are estimated. A loglikelihood
+    request generates nothing: its completion is 0 tokens, never an estimate."""
+    if reply.prompt_tokens is None:
+        reply.prompt_tokens, reply.usage_estimated = _estimate_prompt(request), True
+    if reply.completion_tokens is None:
+        if isinstance(request, LoglikelihoodRequest):
+            reply.completion_tokens = 0
+        else:  # a stream's content chunks are about one token each: a closer guess than its characters
+            chunks = reply.content_chunks
+            reply.completion_tokens = chunks if chunks is not None else (len(reply.text) + 3) // 4
+            reply.usage_estimated = True
+    return reply

@@ -30,6 +30,7 @@ def build_document(run: dict[str, Any], conclusion: Conclusion) -> dict[str, Any
     return results_document(run, conclusion.summary, extra={
         "verdict": {"passed": conclusion.passed, "failures": list(conclusion.failures), "notes": list(conclusion.notes)},
         "latency": [row.to_record() for row in conclusion.summary.latency],
+        "usage": [row.to_record() for row in conclusion.summary.usage],
         "circular": [row.to_record() for row in conclusion.circular],
         "perturb": [row.to_record() for row in conclusion.perturb],
         "baseline": conclusion.baseline.describe() if conclusion.baseline is not None else None,
@@ -132,13 +133,15 @@ def pass_at_lines(rows: Sequence[dict[str, Any]]) -> list[Line]:
 def terminal_summary(conclusion: Conclusion, document: dict[str, Any], flips_shown: int,
                      requests: Sequence[str] = ()) -> list[Line]:
     """Everything the terminal shows after a run, for the plugin and ``pytest-llmeval merge`` alike:
-    the summary block, the run's request counts (``requests``: only a live run has them), and
-    the serving latency of each model."""
+    the summary block, the run's request counts (``requests``: only a live run has them), each
+    model's tokens and cost, and the serving latency of each model."""
     from .latency import latency_lines
+    from .view import usage, usage_line
 
     lines = summary_block(conclusion, document, flips_shown)
     adaptive = concurrency_lines((document.get("run") or {}).get("concurrency") or [])
-    return lines + [(text, {}) for text in [*requests, *adaptive, *latency_lines(conclusion.summary.latency)]]
+    usages = [usage_line(record) for record in usage(document)]
+    return lines + [(text, {}) for text in [*requests, *usages, *adaptive, *latency_lines(conclusion.summary.latency)]]
 
 
 def concurrency_lines(records: Sequence[dict[str, Any]]) -> list[str]:

@@ -17,6 +17,7 @@ from typing import IO, Any
 from ..atomic import write_atomic as _write_atomic
 from ..results.aggregate import Row, Summary
 from ..results.payload import SampleResult
+from ..results.usage import UsageRow
 
 __all__ = ["CSV_COLUMNS", "FolderBusy", "SamplesWriter", "results_document", "write_results_csv", "write_results_json"]
 
@@ -25,6 +26,8 @@ CSV_COLUMNS = [
     "threshold", "passed", "metric", "mode", "task", "errors", "unparsed", "unparsed_share", "max_unparsed",
     "unparsed_passed", "statistic", "aggregate", "score_weighted", "score_naive", "members", "metrics",
     "asked", "total", "incomplete", "stopped_early_at",
+    "prompt_tokens", "completion_tokens", "tokens_estimated", "sent_prompt_tokens", "sent_completion_tokens",
+    "cost", "sent_cost", "currency",
 ]
 _TOP_LEVEL = ("run", "subjects", "groups")
 
@@ -50,6 +53,7 @@ def write_results_json(path: str | os.PathLike[str], document: dict[str, Any]) -
 
 def write_results_csv(path: str | os.PathLike[str], summary: Summary) -> None:
     """One line per row, subjects then groups; ``name`` holds the subject or group, ``kind`` says which.
+    Then one ``kind`` "model" line per model with its tokens and cost (``name``: the model).
 
     Undefined values (the score of a row with nothing scored) are empty fields.
     """
@@ -57,6 +61,7 @@ def write_results_csv(path: str | os.PathLike[str], summary: Summary) -> None:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(_csv_record(row) for row in summary.rows)
+    writer.writerows(_usage_record(usage) for usage in summary.usage)
     _write_atomic(Path(path), buffer.getvalue())
 
 
@@ -68,6 +73,14 @@ def _csv_record(row: Row) -> dict[str, Any]:
     if "metrics" in record:  # mode: cloze's other metrics, "acc=0.25;acc_norm=0.5"
         record["metrics"] = ";".join(f"{name}={value}" for name, value in record["metrics"].items())
     return {"kind": row.kind, **record}
+
+
+def _usage_record(usage: UsageRow) -> dict[str, Any]:
+    return {"kind": "model", "model": usage.model, "name": usage.model, "n": usage.replies,
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "tokens_estimated": usage.estimated, "sent_prompt_tokens": usage.sent_prompt_tokens,
+            "sent_completion_tokens": usage.sent_completion_tokens, "cost": usage.cost, "sent_cost": usage.sent_cost,
+            "currency": usage.currency}
 
 
 def _lock(handle: IO[str]) -> None:

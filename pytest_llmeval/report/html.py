@@ -160,6 +160,7 @@ def _context(document: dict[str, Any], samples: list[dict[str, Any]]) -> dict[st
         "flips": [_short_flip(f) for f in document.get("flips") or []],
         "has_baseline": bool(comparisons or document.get("baseline")),
         "latency": list(document.get("latency") or []),
+        "usage": [_usage_row(u) for u in view.usage(document)],
         "circular": list(document.get("circular") or []),
         "perturb": list(document.get("perturb") or []),
         "latency_metrics": _latency_metrics(document.get("latency") or []),
@@ -214,6 +215,16 @@ def _concurrency_chart(record: Any) -> CurveChart | None:
     x_ticks = [(x(span * i / 4), f"{span * i / 4:.3g} s") for i in range(5)]
     y_ticks = [(y(v), str(v)) for v in sorted({0, top // 2, top})]
     return CurveChart(str(record.get("model", "")), steps(1), steps(2), x_ticks, y_ticks, record)
+
+
+def _usage_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One model's tokens and cost as the report shows them (``view``'s words, as in the summary)."""
+    currency = record.get("currency")
+    return {"model": record.get("model"), "tokens": view.usage_tokens(record),
+            "sent": view.usage_tokens(record, "sent"), "journal": view.usage_tokens(record, "journal"),
+            "cost": view.money(record.get("cost"), currency),
+            "sent_cost": view.money((record.get("sent") or {}).get("cost"), currency),
+            "estimated": record.get("estimated") or 0, "replies": record.get("replies") or 0}
 
 
 # -- the document's rows -------------------------------------------------------------------------

@@ -46,7 +46,8 @@ _RowKey = tuple[str, str, str]  # (suite, kind, name)
 def render_markdown(document: Mapping[str, Any], samples: Iterable[Mapping[str, Any]] = ()) -> str:
     """The step summary for one run. ``samples`` is accepted for the renderers' common signature;
     everything shown here (flips included) is already in the document."""
-    sections = [_heading(document), _table(document), _failures(document), _regressions(document), _flips(document)]
+    sections = [_heading(document), _table(document), _failures(document), _regressions(document), _usage(document),
+                _flips(document)]
     return _fit([_encodable(section) for section in sections if section])
 
 
@@ -186,6 +187,12 @@ def _regressions(document: Mapping[str, Any]) -> str:
         return ""
     items = [f"- {_regression_line(c)}" for c in regressions[:MAX_LINES]]
     return "### Regressions\n\n" + "\n".join(items) + _left_out(len(regressions) - MAX_LINES, "regressions")
+
+
+def _usage(document: Mapping[str, Any]) -> str:
+    """Each model's tokens and cost, as the terminal's summary says them."""
+    lines = [f"- {escape_inline(view.usage_line(record))}" for record in view.usage(document)]
+    return "### Tokens and cost\n\n" + "\n".join(lines) if lines else ""
 
 
 def _regression_line(c: Mapping[str, Any]) -> str:

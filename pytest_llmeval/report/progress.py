@@ -27,6 +27,7 @@ class Tally:
     cached: int = 0
     errors: int = 0
     rejected: int = 0
+    not_asked: int = 0
 
 
 def tally(results: Iterable[SampleResult]) -> dict[str, Tally]:
@@ -36,6 +37,9 @@ def tally(results: Iterable[SampleResult]) -> dict[str, Tally]:
     for r in results:
         t = tallies.setdefault(r.model, Tally())
         t.samples += 1
+        if r.not_asked is not None:  # deliberately not sent (a budget, early stopping): no request
+            t.not_asked += 1
+            continue
         t.retries += r.retries
         cached = [bool(a.get("cached")) for a in r.attempts] if r.attempts else [r.cached]
         t.cached += sum(cached)
@@ -54,6 +58,8 @@ def request_lines(results: Iterable[SampleResult], elapsed_s: float) -> list[str
                  f"{t.errors} errors"]
         if t.rejected:
             parts.append(f"{t.rejected} refused by the endpoint")
+        if t.not_asked:
+            parts.append(f"{t.not_asked} not asked")
         lines.append(f"{model}: {', '.join(parts)}, {rate:.1f} samples/s")
     return lines
 

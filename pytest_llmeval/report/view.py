@@ -14,9 +14,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..results.payload import last_per_sample
+from ..results.usage import money as _money
 
-__all__ = ["MISSING", "RowKey", "comparison_key", "comparisons", "interval", "latest_samples", "models", "number",
-           "row_key", "row_kind", "rows", "run"]
+__all__ = ["MISSING", "RowKey", "comparison_key", "comparisons", "interval", "latest_samples", "models", "money",
+           "number", "row_key", "row_kind", "rows", "run", "usage", "usage_line", "usage_tokens"]
 
 RowKey = tuple[str, str, str, str]  # (model, suite, "subject" | "group", name)
 Document = Mapping[str, Any]
@@ -71,3 +72,40 @@ def models(document: Document) -> list[str]:
 def latest_samples(samples: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """One samples.jsonl record per sample: a retried item has a line per report, and the last counted."""
     return last_per_sample(samples)
+
+
+def usage(document: Document) -> list[Mapping[str, Any]]:
+    """Token usage and cost per model (results.json ``usage``); empty in an older document."""
+    return [u for u in document.get("usage") or [] if isinstance(u, Mapping)]
+
+
+def money(value: object, currency: object) -> str:
+    """``0.000042 USD`` (``results.usage.money``); ``MISSING`` without a price."""
+    return _money(value, currency, MISSING)
+
+
+def usage_tokens(record: Mapping[str, Any], part: str = "") -> str:
+    """``1,234 prompt + 56 completion``, each count marked ``~`` when some replies were estimated;
+    ``part`` "sent" or "journal" reads that share of the run."""
+    counts = record.get(part) or {} if part else record
+    mark = "~" if record.get("estimated") else ""
+    return (f"{mark}{int(counts.get('prompt_tokens') or 0):,} prompt + "
+            f"{mark}{int(counts.get('completion_tokens') or 0):,} completion")
+
+
+def usage_line(record: Mapping[str, Any]) -> str:
+    """The summary's line for one model: tokens and cost in all, what this run sent, and how many
+    replies came from the journal or had their tokens estimated."""
+    line = f"usage {record.get('model')}: {usage_tokens(record)} tokens"
+    if record.get("currency"):
+        line += f", {money(record.get('cost'), record.get('currency'))}"
+    sent = record.get("sent") or {}
+    journal = record.get("journal") or {}
+    if journal.get("prompt_tokens") or journal.get("completion_tokens"):
+        line += f"; sent now {usage_tokens(record, 'sent')}"
+        if record.get("currency"):
+            line += f" ({money(sent.get('cost'), record.get('currency'))})"
+        line += f", from the journal {usage_tokens(record, 'journal')}"
+    if record.get("estimated"):
+        line += f" (~ estimated: {record['estimated']} of {record.get('replies')} replies came without usage)"
+    return line

@@ -19,6 +19,7 @@ from ..samples import seeded_rank
 from .payload import SampleResult, last_per_sample
 from .sequential import replay
 from .stats import naive_interval, naive_mean_interval, wilson_interval
+from .usage import UsageRow, usage_rows
 
 __all__ = ["Row", "Summary", "aggregate"]
 
@@ -108,6 +109,7 @@ class Summary:
     fatal: str | None = None
     latency: list[LatencyRow] = field(default_factory=list)  # per model, in model order
     latency_failures: list[str] = field(default_factory=list)  # unmet latency gates, one line each
+    usage: list[UsageRow] = field(default_factory=list)  # tokens and cost per model, in model order
     gate: str = "score"  # what thresholds were checked against: "score" or "ci_low"
 
     @property
@@ -117,7 +119,7 @@ class Summary:
 
 def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = None,
               latency_gates: Mapping[str, float] | None = None, gate: str = "score",
-              max_unparsed: float | None = None) -> Summary:
+              max_unparsed: float | None = None, prices: Mapping[str, Mapping[str, Any]] | None = None) -> Summary:
     """Summarise payloads. A repeated (model, suite, subject, id) keeps the last one (a retried item).
 
     Models are ordered as in ``models`` (the run's ``--llm-model`` order); any others follow, sorted.
@@ -126,6 +128,7 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
     of its 95% interval (passes only when the score is above the threshold with confidence).
     ``max_unparsed`` is the run's limit on every subject's unparsed share (``--llm-max-unparsed``);
     a suite's own ``max_unparsed`` rides in the payloads, and the stricter of the two applies.
+    ``prices`` maps a model onto its profile's price, for the cost of its tokens (``usage``).
     """
     latest = last_per_sample(results)
     order = _model_order(models or [], {r.model for r in latest})
@@ -142,6 +145,7 @@ def aggregate(results: Iterable[SampleResult], models: Sequence[str] | None = No
                 for row in _rows("group", groups, rank, _group_version, _group_threshold)],
         models=order, errors=errors, fatal=fatal, latency=latency_rows(unique, order),
         latency_failures=gate_failures(unique, latency_gates, order), gate=gate,
+        usage=usage_rows(unique, order, prices),
     )
 
 

@@ -23,6 +23,7 @@ from .circular import CircularRow, by_question, circular_rows, questions
 from .perturb import PerturbRow, consistency_failures, perturb_rows
 from .compare import Comparison, compare, regression_line
 from .payload import SampleResult, last_per_sample
+from .usage import money
 from .verdict import failures
 
 __all__ = ["Conclusion", "Settings", "accept_baseline", "conclude"]
@@ -50,10 +51,11 @@ class Settings:
     limit: int | None = None
     strict: bool = False
     sharded: bool = False  # one job of several: it never writes a baseline (recorded as run.options.shard)
+    prices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # model -> its profile's price
 
     RECORDED: ClassVar[tuple[str, ...]] = (
         "models", "gate", "regression_tolerance", "regression_significance", "latency_gates", "baseline",
-        "update_baseline", "limit", "strict", "max_unparsed",
+        "update_baseline", "limit", "strict", "max_unparsed", "prices",
     )
 
     def to_record(self) -> dict[str, Any]:
@@ -63,6 +65,7 @@ class Settings:
             "regression_significance": self.regression_significance, "latency_gates": dict(self.latency_gates),
             "baseline": str(self.baseline) if self.baseline else None, "update_baseline": self.update_baseline,
             "limit": self.limit, "strict": self.strict, "max_unparsed": self.max_unparsed,
+            "prices": {model: dict(price) for model, price in self.prices.items()},
         }
 
     @classmethod
@@ -80,6 +83,7 @@ class Settings:
             regression_significance=float(options.get("regression_significance", default("regression_significance"))),
             limit=int(options["limit"]) if options.get("limit") is not None else None,
             strict=bool(options.get("strict")),
+            prices={str(m): dict(p) for m, p in (options.get("prices") or {}).items()},
         )
 
 
@@ -111,7 +115,7 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     samples = last_per_sample(results)
     scored = questions(samples)
     summary = aggregate(scored, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
-                        max_unparsed=settings.max_unparsed)
+                        max_unparsed=settings.max_unparsed, prices=settings.prices)
     conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), scored=scored,
                             circular=circular_rows(samples, summary.models),
                             perturb=perturb_rows(by_question(samples)[1], summary.models), corpus=corpus_rows(samples))
@@ -121,6 +125,7 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     conclusion.notes.extend(_incomplete(conclusion.circular))
     conclusion.examples = example_rows(samples)
     conclusion.notes.extend(example_notes(conclusion.examples))
+    conclusion.failures[:0] = _not_asked_lines(samples, summary)
     conclusion.failures.extend(consistency_failures(conclusion.perturb))
     if settings.baseline is not None and not _stopped_early(conclusion, settings, settings.baseline):
         _against_baseline(conclusion, settings, settings.baseline)
@@ -140,6 +145,27 @@ def _stopped_early(conclusion: Conclusion, settings: Settings, path: Path) -> bo
             f"{'update' if settings.update_baseline else 'compare'}")
     (conclusion.failures if settings.update_baseline else conclusion.notes).append(line)
     return True
+
+
+def _not_asked_lines(samples: list[SampleResult], summary: Summary) -> list[str]:
+    """One line per reason samples were left unasked with their subjects incomplete (a budget
+    reached), first among the failures: ``the run's budget of 1,000 tokens was reached after this
+    run sent 987 tokens: 12 samples not asked``."""
+    counts: dict[str, int] = {}
+    for r in samples:
+        if r.not_asked is not None and not r.not_asked_complete:
+            counts[r.not_asked] = counts.get(r.not_asked, 0) + 1
+    if not counts:
+        return []
+    sent = sum(u.sent_prompt_tokens + u.sent_completion_tokens for u in summary.usage)
+    costs: dict[str, float] = {}
+    for u in summary.usage:
+        if u.currency is not None and u.sent_cost is not None:
+            costs[u.currency] = costs.get(u.currency, 0.0) + u.sent_cost
+    spent = f"{sent:,} tokens" + "".join(f", {money(cost, currency)}" for currency, cost in sorted(costs.items()))
+    return [f"{reason} after this run sent {spent}: {n} sample{'s' if n != 1 else ''} not asked "
+            "(the journal keeps every answer: rerun with a larger budget to continue)"
+            for reason, n in counts.items()]
 
 
 def _incomplete(rows: list[CircularRow]) -> list[str]:

@@ -81,6 +81,7 @@ class SampleResult:
     latency_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tokens_estimated: bool = False  # the server sent no usage: both counts are the engine's estimate
     # Serving performance (``results.latency``): measured from when the request was sent. E2E for
     # every sample answered now; TTFT, TPOT and ITL only when it was streamed (``streamed``).
     streamed: bool = False

@@ -8,7 +8,7 @@ same record.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
@@ -89,7 +89,10 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
         return results[0]
     first = results[0]
     combined = replace(first, retries=sum(r.retries for r in results), cached=all(r.cached for r in results),
-                       attempts=[_attempt_record(r) for r in results])
+                       attempts=[_attempt_record(r) for r in results],
+                       prompt_tokens=_summed(r.prompt_tokens for r in results),
+                       completion_tokens=_summed(r.completion_tokens for r in results),
+                       tokens_estimated=any(r.tokens_estimated for r in results))
     failed = next(((i, r) for i, r in enumerate(results) if r.error is not None), None)
     if failed is not None:
         index, result = failed
@@ -109,6 +112,12 @@ def combine_attempts(results: list[SampleResult], pass_at: list[int]) -> SampleR
     combined.aggregate = "mean"
     combined.unparsed = all(r.unparsed for r in results)
     return combined
+
+
+def _summed(counts: Iterable[int | None]) -> int | None:
+    """Every attempt's tokens (the problem's usage); None when no attempt has a count."""
+    known = [c for c in counts if c is not None]
+    return sum(known) if known else None
 
 
 def _attempt_record(result: SampleResult) -> dict[str, Any]:
@@ -296,6 +305,7 @@ def apply_outcome(result: SampleResult, plan: SuitePlan, sample: Sample, outcome
     assert outcome.reply is not None
     reply = outcome.reply
     result.prompt_tokens, result.completion_tokens = reply.prompt_tokens, reply.completion_tokens
+    result.tokens_estimated = reply.usage_estimated
     if plan.config.mode == "cloze":
         _score_cloze(plan, sample, reply, None if unconditional is None else unconditional.reply, result)
         return result
@@ -326,6 +336,8 @@ def _judge(plan: SuitePlan, sample: Sample, name: str, outcome: Outcome, result:
         return
     assert outcome.reply is not None and sample.target is not None
     result.judge["reply"] = outcome.reply.text
+    result.judge.update(prompt_tokens=outcome.reply.prompt_tokens, completion_tokens=outcome.reply.completion_tokens,
+                        tokens_estimated=outcome.reply.usage_estimated)  # the judge's own usage (``results.usage``)
     scored = score_reply(plan.config.task, outcome.reply.text, sample.target, labels=sample.labels,
                          choices=sample.choices, options=plan.config.scoring, fields=sample.fields)
     result.extracted = scored.extracted
@@ -344,11 +356,12 @@ def timing_fields(outcome: Outcome) -> dict[str, Any]:
     reply = outcome.reply
     if outcome.cached or reply is None or outcome.latency_s is None:
         return {}
+    counted = None if reply.usage_estimated else reply.completion_tokens  # the server's count, never an estimate
     fields: dict[str, Any] = {"e2e_s": round(outcome.latency_s, 6), "sent_at": outcome.sent_at,
-                              "output_tokens": reply.completion_tokens}
+                              "output_tokens": counted}
     if not reply.streamed:
         return fields
-    tokens = reply.completion_tokens if reply.completion_tokens is not None else reply.content_chunks
+    tokens = counted if counted is not None else reply.content_chunks
     fields.update(streamed=True, ttft_s=reply.ttft_s, itl_s=list(reply.itl_s or []), output_tokens=tokens)
     if reply.ttft_s is not None and tokens is not None and tokens > 1:
         fields["tpot_s"] = round(max(0.0, outcome.latency_s - reply.ttft_s) / (tokens - 1), 6)

@@ -18,7 +18,9 @@ past the list are answered. Each fault is one of:
 - ``"echo"``: a 200 whose reply repeats the request's Authorization header;
 - ``"500-echo"``: a 500 whose error message repeats the Authorization header;
 - ``"stream-error"``: a stream that sends an error object instead of its chunks.
-The answer to a prompt is ``replies[prompt]``, else ``default_reply``, after ``delay_s``.
+The answer to a prompt is ``replies[prompt]``, else ``default_reply``, after ``delay_s``. A reply
+(not streamed) says it used ``usage`` = (prompt, completion) tokens, logged with it; ``usage=None``
+sends no ``usage`` at all, as some servers do.
 Only paths under ``/v1/`` exist (``GET /v1/models``, ``POST /v1/chat/completions``); any other
 answers 404, as a real server does when its base URL is given without ``/v1``.
 
@@ -63,6 +65,7 @@ class Logged:
     arrived: float
     ended: float = 0.0
     authorization: str = ""
+    usage: tuple[int, int] | None = None  # the (prompt, completion) tokens the reply said it used
 
 
 class FaultServer(LoopbackServer):
@@ -70,13 +73,14 @@ class FaultServer(LoopbackServer):
                  default_reply: str = "ok", delay_s: float = 0.0, hang_s: float = 3.0,
                  retry_after_s: float = 0.2, port: int = 0, first_token_s: float = 0.0, token_gap_s: float = 0.0,
                  stream_delays: Mapping[str, tuple[float, float]] | None = None, stream_usage: bool = True,
-                 reject_stream_options: bool = False, huge_chars: int = 2_000_000) -> None:
+                 reject_stream_options: bool = False, huge_chars: int = 2_000_000,
+                 usage: tuple[int, int] | None = (3, 1)) -> None:
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.replies, self.default_reply = dict(replies or {}), default_reply
         self.delay_s, self.hang_s, self.retry_after_s = delay_s, hang_s, retry_after_s
         self.first_token_s, self.token_gap_s, self.stream_delays = first_token_s, token_gap_s, dict(stream_delays or {})
         self.stream_usage, self.reject_stream_options = stream_usage, reject_stream_options
-        self.huge_chars = huge_chars
+        self.huge_chars, self.usage = huge_chars, usage
         self._log: list[Logged] = []
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -174,8 +178,12 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             reply = {
                 "id": "chatcmpl-fault", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
             }
+            if server.usage is not None:  # usage=None: a server that sends none
+                prompt_tokens, completion_tokens = server.usage
+                reply["usage"] = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                  "total_tokens": prompt_tokens + completion_tokens}
+                entry.usage = server.usage
             if fault == "no-choices":
                 reply["choices"] = []
             if fault == "truncated":
