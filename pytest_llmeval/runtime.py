@@ -269,7 +269,7 @@ class Runtime:
             split = self.limits_split()
             limiter = SharedRateLimit(self.shared.state(), rate_record(endpoint_of(spec.settings)),
                                       spec.rate / split if spec.rate else None,
-                                      max(1, spec.tokens_per_minute // split) if spec.tokens_per_minute else None)
+                                      _share(spec.tokens_per_minute, split))
         adaptive, concurrency = self._adaptive(spec)
         return Dispatcher(
             spec.name, spec.settings, lambda: self.backend(spec.name), lambda: self.backend_class(spec.name),
@@ -282,7 +282,7 @@ class Runtime:
         )
 
     def limits_split(self) -> int:
-        """Into how many parts each rate and tokens-per-minute limit is split: N for shard I/N
+        """Into how many parts each rate, tokens-per-minute limit and budget is split: N for shard I/N
         without a coordination server (a job cannot see the others' requests, so it keeps its
         share of the quota), else 1 (one host, or all shards share one schedule on the server)."""
         shard = self.options.shard
@@ -290,16 +290,28 @@ class Runtime:
 
     def limits_split_note(self) -> str | None:
         """The summary's line saying a shard kept its share of the limits (``limits_split``)."""
-        split, shard = self.limits_split(), self.options.shard
-        limited = [m for m in self.models if m.rate or m.tokens_per_minute] if split > 1 else []
-        if shard is None or not limited:
+        split, shard, opts = self.limits_split(), self.options.shard, self.options
+        if shard is None or split == 1:
             return None
-        shares = ", ".join(f"{m.name}: " + " and ".join(
+        shares = [f"{m.name}: " + " and ".join(
             ([f"{m.rate / split:g} of {m.rate:g} requests/s"] if m.rate else [])
-            + ([f"{max(1, m.tokens_per_minute // split)} of {m.tokens_per_minute} tokens/min"]
-               if m.tokens_per_minute else [])) for m in limited)
+            + ([f"{_share(m.tokens_per_minute, split)} of {m.tokens_per_minute} tokens/min"]
+               if m.tokens_per_minute else [])) for m in self.models if m.rate or m.tokens_per_minute]
+        budgets = [("the run's budget", opts.budget_tokens, opts.budget_cost, self._run_currency())]
+        budgets += [(f"{m.name}'s budget", m.budget.tokens, m.budget.cost, m.price.currency if m.price else "")
+                    for m in self.models if m.budget is not None]
+        shares += [f"{whose}: " + " and ".join(
+            ([f"{_share(tokens, split):,} of {tokens:,} tokens"] if tokens is not None else [])
+            + ([f"{cost / split:g} of {cost:g} {currency}"] if cost is not None else []))
+            for whose, tokens, cost, currency in budgets if tokens is not None or cost is not None]
+        if not shares:
+            return None
         return (f"--llm-shard {shard[0]}/{shard[1]} without --llm-coordination: this shard kept 1/{split} of each "
-                f"rate limit ({shares})")
+                f"rate limit and budget ({'; '.join(shares)})")
+
+    def _run_currency(self) -> str:
+        """The currency of ``--llm-budget-cost``: the models' price currency (one, checked)."""
+        return next((m.price.currency for m in self.models if m.price is not None), "")
 
     def _adaptive(self, spec: ModelSpec) -> tuple[Any, int]:
         """``concurrency: auto``: the endpoint's run-wide adaptive limit (``engine/concurrency``),
@@ -331,22 +343,25 @@ class Runtime:
         (``--llm-budget-tokens``, ``--llm-budget-cost``: every model, judges too) and its profile's."""
         from .engine.budget import SharedBudget, budget_record
 
-        opts, budgets = self.options, []
+        opts, budgets, split = self.options, [], self.limits_split()
         price = spec.price
         rates = (price.input_per_mtok, price.output_per_mtok) if price is not None else None
         currency = price.currency if price is not None else ""
         if opts.budget_tokens is not None or opts.budget_cost is not None:
-            run_currency = next((m.price.currency for m in self.models if m.price is not None), currency)
+            run_currency = self._run_currency() or currency
             if opts.budget_cost is not None and (rates is None or currency != run_currency):
                 raise ConfigError(f"--llm-budget-cost: model {spec.name} has no price in {run_currency}; "
                                   "set price: in its profile")
-            budgets.append(SharedBudget(self.shared.state(), budget_record("run"), tokens=opts.budget_tokens,
-                                        cost=opts.budget_cost, price=rates, currency=currency))
+            budgets.append(SharedBudget(self.shared.state(), budget_record("run"),
+                                        tokens=_share(opts.budget_tokens, split), cost=_part(opts.budget_cost, split),
+                                        price=rates, currency=currency,
+                                        label="the run's" if split == 1 else f"this shard's 1/{split} of the run's"))
         own = spec.budget
         if own is not None and (own.tokens is not None or own.cost is not None):
-            budgets.append(SharedBudget(self.shared.state(), budget_record(spec.name), tokens=own.tokens,
-                                        cost=own.cost, price=rates, currency=currency,
-                                        label=f"model {spec.name}'s"))
+            budgets.append(SharedBudget(self.shared.state(), budget_record(spec.name), tokens=_share(own.tokens, split),
+                                        cost=_part(own.cost, split), price=rates, currency=currency,
+                                        label=f"model {spec.name}'s" if split == 1
+                                        else f"this shard's 1/{split} of model {spec.name}'s"))
         return budgets
 
     def mark_fatal(self, name: str, message: str) -> None:
@@ -395,6 +410,15 @@ def _freeze_heap_at_exit() -> None:
         import gc
 
         atexit.register(gc.freeze)
+
+
+def _share(whole: int | None, parts: int) -> int | None:
+    """A shard's share of a whole-number limit (tokens, tokens/min): never below 1."""
+    return None if whole is None else max(1, whole // parts)
+
+
+def _part(whole: float | None, parts: int) -> float | None:
+    return None if whole is None else whole / parts
 
 
 def _no_profiles(name: str) -> ModelSpec:

@@ -6,6 +6,7 @@ with the file store's tests (``test_shared_state``, parametrised over both store
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -35,31 +36,51 @@ def _suite(folder: Path, host: str, n: int) -> None:
         "data: {format: jsonl, path: data/qa.jsonl, fields: {subject: topic, target: answer}}\nprompt: '{question}'\n")
 
 
+def _shards(folder: Path, server: FaultServer, redis_url: str, n: int, *args: str) -> list[tuple[int, str]]:
+    """The run's ``n`` shards, each its own pytest process (a CI job, in effect) with its own report
+    folder, started together against one loopback server and one coordination server."""
+    common = ["--llm-model=m", f"--llm-base-url={server.base_url}", "--llm-cache=off", f"--llm-coordination={redis_url}",
+              "--llm-coordination-key=one-run", "-p", "no:cacheprovider", *args]
+    runs = [subprocess.Popen([sys.executable, "-m", "pytest", *common, f"--llm-shard={i}/{n}", f"--llm-report-dir=out-{i}"],
+                             cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for i in range(1, n + 1)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    return [(run.returncode, output) for run, output in zip(runs, outputs)]
+
+
 @pytest.mark.parametrize("xdist", [pytest.param([], id="no-xdist"), pytest.param(["-n", "2"], id="n2")])
-def test_two_hosts_with_one_server_share_one_rate(pytester, redis_server, xdist):
-    hosts = {name: pytester.mkdir(name) for name in ("a", "b")}
-    for name, folder in hosts.items():  # 12 s at the shared rate: long enough that the runs overlap
-        _suite(folder, name, 60)
+def test_three_shards_with_one_server_share_one_rate(pytester, redis_server, xdist):
+    _suite(pytester.path, "a", 240)  # 80 a shard, 12 s at the shared rate: long enough that the shards overlap
     with FaultServer() as server:
-        args = ["--llm-model=m", f"--llm-base-url={server.base_url}", "--llm-cache=off", "--llm-rate=10",
-                f"--llm-coordination={redis_server.url}", "-p", "no:cacheprovider", *xdist]
-        runs = [subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=folder, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True) for folder in hosts.values()]
-        outputs = [run.communicate(timeout=300)[0] for run in runs]
+        results = _shards(pytester.path, server, redis_server.url, 3, "--llm-rate=20", *xdist)
         log = server.log
-    for run, output in zip(runs, outputs):
-        assert run.returncode == 0, output
-        assert "60 passed" in output
+    for code, output in results:
+        assert code == 0, output
+        assert "80 passed" in output
         assert redis_server.password not in output
     arrivals = sorted(e.arrived for e in log)
-    assert len(arrivals) == 120
+    assert len(arrivals) == 240
     achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
-    assert 9.0 <= achieved <= 10.5, [round(g, 2) for g in gaps]  # unshared: up to 20/s from two hosts
-    assert sorted(gaps)[len(gaps) // 2] >= 0.07  # evenly spaced, not bursts
-    spans = {name: [e.arrived for e in log if e.prompt.startswith(f"{name}-")] for name in hosts}
-    overlap = min(max(s) for s in spans.values()) - max(min(s) for s in spans.values())
-    assert overlap > 2.0, spans  # the hosts ran at the same time: the rate was shared, not taken in turns
+    assert 19.0 <= achieved <= 21.0, [round(g, 3) for g in gaps]  # unshared: up to 60/s from three shards
+    assert sorted(gaps)[len(gaps) // 2] >= 0.035  # evenly spaced, not bursts
+    # each shard alone would send its 80 in 4 s: taking 3 times that, it shared the rate with the others
+    walls = [float(re.search(r" in ([0-9.]+)s", output).group(1)) for _, output in results]  # type: ignore[union-attr]
+    assert min(walls) >= 9.0, walls
+
+
+def test_three_shards_share_one_budget_never_passing_it(pytester, redis_server):
+    _suite(pytester.path, "a", 90)
+    budget = 200  # each request reserves about 2 + 5 (max_tokens) and uses 3 + 1 (the server's usage)
+    with FaultServer(usage=(3, 1), delay_s=0.05) as server:
+        results = _shards(pytester.path, server, redis_server.url, 3, f"--llm-budget-tokens={budget}",
+                          "--llm-max-tokens=5", "--llm-concurrency=4")
+        used = [e.usage for e in server.log if e.usage is not None]
+    spent = sum(p + c for p, c in used)
+    assert budget - 8 <= spent <= budget  # all of it used, none of it passed, by the three shards together
+    # a shard that asked all its samples before the budget closed is green; one that did not is not
+    stopped = [output for code, output in results if f"the run's budget of {budget} tokens was reached" in output]
+    assert stopped and all(code == (1 if output in stopped else 0) for code, output in results)
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -181,7 +202,7 @@ def test_a_shard_without_a_server_keeps_its_share_of_the_rate_and_says_so(pytest
     alone, shared = rates
     assert 4.5 <= alone <= 5.25  # half of 10/s: the other shard may be sending its half
     assert 9.0 <= shared <= 10.5  # the server's schedule counts every shard: the whole rate
-    assert "--llm-shard 1/2 without --llm-coordination: this shard kept 1/2 of each rate limit " \
+    assert "--llm-shard 1/2 without --llm-coordination: this shard kept 1/2 of each rate limit and budget " \
            "(m: 5 of 10 requests/s)" in outputs[0]
     assert "without --llm-coordination" not in outputs[1]
 

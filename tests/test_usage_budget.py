@@ -107,7 +107,8 @@ def test_a_token_budget_stops_sending_and_a_larger_one_continues_from_the_journa
     assert outcomes.get("skipped") == N - first and outcomes.get("passed") == first
     assert "missed" not in outcomes and "error" not in outcomes
     result.stdout.fnmatch_lines([f"the run's budget of {budget} tokens was reached after this run sent {spent} tokens, "
-                                 f"* USD: {N - first} samples not asked *"])
+                                 f"* USD: {N - first} samples not asked, * incomplete *"])
+    assert "incomplete: " not in result.stdout.str()  # one line for the budget, not one more per subject
     document = read_results(pytester.path / "out")
     assert all(row["incomplete"] and not row["passed"] for row in document["subjects"])
     assert not document["verdict"]["passed"]
@@ -115,6 +116,20 @@ def test_a_token_budget_stops_sending_and_a_larger_one_continues_from_the_journa
     assert rerun.ret == 0, rerun.stdout.str()
     # only the samples not asked before were sent; the journal's answers cost nothing
     assert sorted(prompts) == [f"question {i:02d}" for i in range(N)]
+
+
+def test_a_shard_without_a_coordination_server_keeps_its_share_of_the_budget_and_says_so(pytester):
+    _suite(pytester, 32)  # shard 1/2: 16 samples, more than its share of the budget buys
+    with FaultServer(usage=(3, 1)) as server:
+        _profile(pytester, server)
+        result = _run(pytester, "--llm-budget-tokens=40", "--llm-shard=1/2")
+        spent = sum(_sent(server))
+    assert result.ret == 1
+    assert 14 <= spent <= 20  # half of 40: the other shard, which this one cannot see, has the other half
+    result.stdout.fnmatch_lines([
+        "*--llm-shard 1/2 without --llm-coordination: this shard kept 1/2 of each rate limit and budget "
+        "(the run's budget: 20 of 40 tokens)*",
+        "*this shard's 1/2 of the run's budget of 20 tokens was reached after this run sent * tokens*"])
 
 
 def test_a_profile_cost_budget_is_shared_by_the_processes_of_the_run(pytester):
@@ -128,7 +143,7 @@ def test_a_profile_cost_budget_is_shared_by_the_processes_of_the_run(pytester):
         result = _run(pytester, "-n", "2", "--llm-concurrency=4")
         spent = sum(_sent(server))
     assert result.ret == 1 and spent <= 40 and len(server.log) >= 5
-    result.stdout.fnmatch_lines(["model m's budget of 40 EUR was reached after this run sent *: * samples not asked *"])
+    result.stdout.fnmatch_lines(["model m's budget of 40 EUR was reached after this run sent *: * samples not asked, * incomplete *"])
 
 
 def test_budgets_counted_by_two_stores_never_admit_past_the_limit(tmp_path: Path):

@@ -116,7 +116,8 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     scored = questions(samples)
     summary = aggregate(scored, models=settings.models, latency_gates=settings.latency_gates, gate=settings.gate,
                         max_unparsed=settings.max_unparsed, prices=settings.prices)
-    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary), scored=scored,
+    unasked = _unasked(samples)
+    conclusion = Conclusion(summary=summary, samples=samples, failures=failures(summary, unasked), scored=scored,
                             circular=circular_rows(samples, summary.models),
                             perturb=perturb_rows(by_question(samples)[1], summary.models), corpus=corpus_rows(samples))
     conclusion.notes.extend(f"corpus {c['metric']} {c['model']} {c['suite']}/{c['subject']}: {c['corpus']:.4f} "
@@ -125,7 +126,7 @@ def conclude(results: Iterable[SampleResult], settings: Settings) -> Conclusion:
     conclusion.notes.extend(_incomplete(conclusion.circular))
     conclusion.examples = example_rows(samples)
     conclusion.notes.extend(example_notes(conclusion.examples))
-    conclusion.failures[:0] = _not_asked_lines(samples, summary)
+    conclusion.failures[:0] = _not_asked_lines(unasked, summary)
     conclusion.failures.extend(consistency_failures(conclusion.perturb))
     if settings.baseline is not None and not _stopped_early(conclusion, settings, settings.baseline):
         _against_baseline(conclusion, settings, settings.baseline)
@@ -147,14 +148,20 @@ def _stopped_early(conclusion: Conclusion, settings: Settings, path: Path) -> bo
     return True
 
 
-def _not_asked_lines(samples: list[SampleResult], summary: Summary) -> list[str]:
-    """One line per reason samples were left unasked with their subjects incomplete (a budget
-    reached), first among the failures: ``the run's budget of 1,000 tokens was reached after this
-    run sent 987 tokens: 12 samples not asked``."""
+def _unasked(samples: list[SampleResult]) -> dict[str, int]:
+    """How many samples each reason left unasked with their subjects incomplete (a budget reached)."""
     counts: dict[str, int] = {}
     for r in samples:
         if r.not_asked is not None and not r.not_asked_complete:
             counts[r.not_asked] = counts.get(r.not_asked, 0) + 1
+    return counts
+
+
+def _not_asked_lines(counts: dict[str, int], summary: Summary) -> list[str]:
+    """One line per reason samples were left unasked with their subjects incomplete (a budget
+    reached), first among the failures, counting the subjects it left incomplete (which get no line
+    of their own): ``the run's budget of 1,000 tokens was reached after this run sent 987 tokens:
+    12 samples not asked, 3 subjects incomplete``."""
     if not counts:
         return []
     sent = sum(u.sent_prompt_tokens + u.sent_completion_tokens for u in summary.usage)
@@ -163,7 +170,9 @@ def _not_asked_lines(samples: list[SampleResult], summary: Summary) -> list[str]
         if u.currency is not None and u.sent_cost is not None:
             costs[u.currency] = costs.get(u.currency, 0.0) + u.sent_cost
     spent = f"{sent:,} tokens" + "".join(f", {money(cost, currency)}" for currency, cost in sorted(costs.items()))
-    return [f"{reason} after this run sent {spent}: {n} sample{'s' if n != 1 else ''} not asked "
+    subjects = {reason: sum(r.incomplete == reason for r in summary.subjects) for reason in counts}
+    return [f"{reason} after this run sent {spent}: {n} sample{'s' if n != 1 else ''} not asked, "
+            f"{subjects[reason]} subject{'s' if subjects[reason] != 1 else ''} incomplete "
             "(the journal keeps every answer: rerun with a larger budget to continue)"
             for reason, n in counts.items()]
 

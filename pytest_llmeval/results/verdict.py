@@ -6,16 +6,20 @@ Pure computation over a Summary. The controller decides the exit status from it 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from .aggregate import Row, Summary
 from .payload import SampleResult
 
 __all__ = ["failures"]
 
 
-def failures(summary: Summary) -> list[str]:
+def failures(summary: Summary, folded: Collection[str] = ()) -> list[str]:
     """Unmet thresholds and incomplete rows (subjects, then groups), unparsed shares over their limit, unmet latency
-    gates, the errors, the fatal message."""
-    lines = [_threshold_line(row, summary.gate) for row in summary.rows if not row.passed or row.incomplete]
+    gates, the errors, the fatal message. Rows left incomplete for a reason in ``folded`` (a budget reached)
+    get no line of their own: the one line of that reason counts them (``conclude``)."""
+    lines = [_threshold_line(row, summary.gate) for row in summary.rows
+             if (not row.passed or row.incomplete) and row.incomplete not in folded]
     lines.extend(_unparsed_line(row) for row in summary.subjects if not row.unparsed_passed)
     lines.extend(summary.latency_failures)
     if summary.errors:
