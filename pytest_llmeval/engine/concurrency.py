@@ -17,7 +17,8 @@ TCP's, with a memory of where trouble began:
   replies to requests sent before the last cut are not trouble again.
 - Below the level where trouble last began, the limit climbs one a round; just under it, it holds
   ``probe`` rounds before trying one more. A probe that fails doubles ``probe`` (up to
-  ``MAX_PROBE``); one that holds a full round forgets the old level and halves ``probe``. So a
+  ``MAX_PROBE``); one that holds a full round with that many requests really in flight (a round
+  that never reached the level proves nothing) forgets the old level and halves ``probe``. So a
   server that takes K at once sees K in flight almost always, and a 429 only once every few dozen
   rounds (a limit that went back to probing at once after each success would keep hitting the
   server's edge whenever the count in flight here and the server's differ by one).
@@ -166,6 +167,7 @@ class AdaptiveConcurrency:
         rec["n"][self.owner] = [count + 1, now + self.lease_s]
         rec["sent"] += 1
         rec["peak"] = max(rec["peak"], in_flight + 1)
+        rec["rm"] = max(rec.get("rm", 0), in_flight + 1)  # the most in flight this round
         ticket = Ticket(now, in_flight + 1, rec["c"], max(1, int(rec["l"])))
         point = _sample(rec, now, in_flight + 1)
         return _dump(rec), (ticket, point)
@@ -231,7 +233,7 @@ def _cut(rec: dict[str, Any], now: float, level: float) -> None:
         rec["p"] = min(MAX_PROBE, 2 * rec["p"])
     rec["w"] = float(level)
     rec["l"] = max(1.0, min(rec["l"], level) * BETA)
-    rec["a"] = rec["h"] = 0
+    rec["a"] = rec["h"] = rec["rm"] = 0
     rec["c"] += 1
     rec["ct"] = now
 
@@ -245,9 +247,10 @@ def _grow(rec: dict[str, Any], cap: float) -> None:
     if rec["a"] < max(1, int(rec["l"])):
         return
     rec["a"] = 0  # a round ended
-    level = rec["w"]
-    if level is not None and rec["l"] >= level:  # a full round at the old level: the server has room now
-        rec["w"], rec["p"] = None, max(FIRST_PROBE, rec["p"] // 2)
+    level, reached = rec["w"], rec.get("rm", 0)
+    rec["rm"] = 0
+    if level is not None and rec["l"] >= level and reached >= level:  # a full round with the old level in flight:
+        rec["w"], rec["p"] = None, max(FIRST_PROBE, rec["p"] // 2)  # the server has room now
         level = None
     if level is not None and rec["l"] + 1 >= level:
         rec["h"] += 1
