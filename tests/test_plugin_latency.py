@@ -44,7 +44,9 @@ def test_streamed_timings_match_the_injected_delays(pytester, xdist):
     e2e = FIRST_S + (WORDS - 1) * GAP_S
     for s in samples:
         assert s["streamed"] and s["output_tokens"] == WORDS  # from the stream's usage chunk
-        assert _within(s["ttft_s"], FIRST_S), s
+        # one sample's first token: never before the injected delay, and under half a gap after it (later, and
+        # the clock would be timing another event, such as the second token); the median is held to 10% below
+        assert 0.9 * FIRST_S <= s["ttft_s"] < FIRST_S + GAP_S / 2, s
         # each gap is one sleep on a loaded machine: their mean per sample, and their median overall, are checked
         assert len(s["itl_s"]) == WORDS - 1 and _within(sum(s["itl_s"]) / len(s["itl_s"]), GAP_S), s
         assert _within(s["e2e_s"], e2e), s
